@@ -1,0 +1,77 @@
+"""Settings: the one table of every ``EXPUNGE_*`` environment variable.
+
+Nothing below this module reads the environment: areas take every setting as a constructor or
+function argument, and the CLI and the service build them from :func:`get_settings`.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from expunge.errors import ConfigError
+
+__all__ = ["Settings", "get_settings"]
+
+
+class Settings(BaseSettings):
+    """Every setting of expunge, read from ``EXPUNGE_<NAME>`` variables."""
+
+    model_config = SettingsConfigDict(env_prefix="EXPUNGE_", extra="ignore", frozen=True)
+
+    home: Path = Field(
+        default=Path(".expunge"),
+        description="Folder for the embedded database, caches and converted data sets.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the catalog, bus and evidence database; "
+        "default: a SQLite file under `home`. Use postgresql+psycopg://… to share it between machines.",
+    )
+    fashion_mnist_dir: Path = Field(
+        default=Path("/usr/share/datasets/fashion-mnist"),
+        description="Folder holding the Fashion-MNIST idx files (Debian package dataset-fashion-mnist).",
+    )
+    threads: int = Field(
+        default=2,
+        ge=1,
+        le=256,
+        description="Threads PyTorch may use for training and unlearning.",
+    )
+
+    @field_validator("home", "fashion_mnist_dir")
+    @classmethod
+    def _expand(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    @property
+    def cache_dir(self) -> Path:
+        """Git-ignored folder for converted data sets and trained models."""
+        return self.home / "cache"
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL in force: the setting, or the embedded SQLite file under ``home``."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.home / 'expunge.db').resolve()}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Read the settings once from the environment.
+
+    Raises:
+        ConfigError: An ``EXPUNGE_*`` variable holds a value its field does not accept.
+    """
+    try:
+        return Settings()
+    except ValidationError as err:
+        problems = "; ".join(
+            f"EXPUNGE_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']} (got {e.get('input')!r})"
+            for e in err.errors()
+        )
+        raise ConfigError(f"Invalid settings: {problems}.") from err

@@ -1,0 +1,209 @@
+"""The error tree of expunge: one root, one base per area, stable codes.
+
+Every error expunge raises on purpose derives from :class:`ExpungeError` and carries a stable
+``code`` (``"<area>.<what>"``) that is written into audit records and API responses, so it must never
+change once released. Where a builtin fits, the error also subclasses it, so ``except ValueError``
+keeps working for callers who do not know expunge::
+
+    ExpungeError
+    ├── ConfigError (ValueError)                   config.*
+    ├── DataError                                  data.*
+    │   ├── DataUnavailableError (FileNotFoundError)
+    │   ├── UnknownDatasetError (LookupError)
+    │   ├── InvalidForgetSetError (ValueError)
+    │   └── ChecksumMismatchError
+    ├── ModelError (ValueError)                    model.*
+    │   └── UnknownArchitectureError (LookupError)
+    ├── MethodError                                unlearn.*
+    │   ├── UnknownMethodError (LookupError)
+    │   └── InvalidParameterError (ValueError)
+    ├── AuditError                                 audit.*
+    │   ├── UnknownAttackError (LookupError)
+    │   └── InsufficientDataError (ValueError)
+    ├── RequestError (ValueError)                  request.*
+    │   └── InvalidTransition
+    ├── BackendError                               backend.*
+    │   └── UnknownBackendError (LookupError)
+    └── EvidenceError                              evidence.*
+        └── TamperedEvidenceError
+
+HTTP statuses are mapped in ``expunge.service`` only and exit codes in ``expunge.cli`` only: an area
+raises, it never decides how the failure is shown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+__all__ = [
+    "AuditError",
+    "BackendError",
+    "ChecksumMismatchError",
+    "ConfigError",
+    "DataError",
+    "DataUnavailableError",
+    "EvidenceError",
+    "ExpungeError",
+    "InsufficientDataError",
+    "InvalidForgetSetError",
+    "InvalidParameterError",
+    "InvalidTransition",
+    "MethodError",
+    "ModelError",
+    "RequestError",
+    "TamperedEvidenceError",
+    "UnknownArchitectureError",
+    "UnknownAttackError",
+    "UnknownBackendError",
+    "UnknownDatasetError",
+    "UnknownMethodError",
+    "unknown_name_message",
+]
+
+
+class ExpungeError(Exception):
+    """Root of every error expunge raises on purpose."""
+
+    code = "expunge.error"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+
+    @property
+    def message(self) -> str:
+        """The human sentence, without the class name."""
+        return str(self.args[0]) if self.args else ""
+
+
+class ConfigError(ExpungeError, ValueError):
+    """A setting or a configuration file is invalid."""
+
+    code = "config.invalid"
+
+
+class DataError(ExpungeError):
+    """A data set, a sample ID or a forget set is wrong."""
+
+    code = "data.invalid"
+
+
+class DataUnavailableError(DataError, FileNotFoundError):
+    """A data set's files are not installed on this machine; the message says how to get them."""
+
+    code = "data.unavailable"
+
+
+class UnknownDatasetError(DataError, LookupError):
+    """No data set is registered under the requested name."""
+
+    code = "data.unknown_dataset"
+
+
+class InvalidForgetSetError(DataError, ValueError):
+    """A forget set is empty, names unknown IDs, overlaps the retain set or is malformed."""
+
+    code = "data.invalid_forget_set"
+
+
+class ChecksumMismatchError(DataError):
+    """A data file does not have the sha256 it is documented to have."""
+
+    code = "data.checksum_mismatch"
+
+
+class ModelError(ExpungeError, ValueError):
+    """A model, a checkpoint or a tensor shape does not fit what was asked."""
+
+    code = "model.invalid"
+
+
+class UnknownArchitectureError(ModelError, LookupError):
+    """No model architecture is registered under the requested name."""
+
+    code = "model.unknown_architecture"
+
+
+class MethodError(ExpungeError):
+    """An unlearning method failed or was misconfigured."""
+
+    code = "unlearn.error"
+
+
+class UnknownMethodError(MethodError, LookupError):
+    """No unlearning method is registered under the requested name."""
+
+    code = "unlearn.unknown_method"
+
+
+class InvalidParameterError(MethodError, ValueError):
+    """A method parameter is outside what the method accepts."""
+
+    code = "unlearn.invalid_parameter"
+
+
+class AuditError(ExpungeError):
+    """An audit could not be run as asked."""
+
+    code = "audit.error"
+
+
+class UnknownAttackError(AuditError, LookupError):
+    """No membership-inference attack is registered under the requested name."""
+
+    code = "audit.unknown_attack"
+
+
+class InsufficientDataError(AuditError, ValueError):
+    """Too few samples to measure what was asked (e.g. a TPR at a very low FPR)."""
+
+    code = "audit.insufficient_data"
+
+
+class RequestError(ExpungeError, ValueError):
+    """A data-subject request is malformed or cannot proceed."""
+
+    code = "request.invalid"
+
+
+class InvalidTransition(RequestError):  # noqa: N818 - the name is the domain's word
+    """A request was asked to move between two states the transition table does not link."""
+
+    code = "request.invalid_transition"
+
+
+class BackendError(ExpungeError):
+    """A storage, vector-store or cache backend failed."""
+
+    code = "backend.error"
+
+
+class UnknownBackendError(BackendError, LookupError):
+    """No backend is registered for the requested URL scheme or name."""
+
+    code = "backend.unknown"
+
+
+class EvidenceError(ExpungeError):
+    """A receipt, signature or audit-log chain could not be produced or checked."""
+
+    code = "evidence.error"
+
+
+class TamperedEvidenceError(EvidenceError):
+    """A signature or a hash link does not verify: the evidence was altered."""
+
+    code = "evidence.tampered"
+
+
+def unknown_name_message(kind: str, name: object, available: Iterable[str]) -> str:
+    """Build the one sentence used for every unknown registry key.
+
+    Args:
+        kind: What was looked up, e.g. ``"unlearning method"``.
+        name: The name that was asked for.
+        available: Every registered name; they are sorted here, never hand-typed.
+    """
+    names = ", ".join(sorted(available)) or "(none registered)"
+    return f"Unknown {kind} {name!r}. Available: {names}."
