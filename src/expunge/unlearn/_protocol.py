@@ -1,0 +1,135 @@
+"""What an unlearning method is, what it is given, and the registry that names methods."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from expunge.errors import InvalidParameterError, MethodError, UnknownMethodError, unknown_name_message
+from expunge.models import TrainConfig
+from expunge.unlearn._params import MethodParams
+
+__all__ = [
+    "ForgetData",
+    "UnlearningMethod",
+    "available_methods",
+    "cycle",
+    "get_method",
+    "make_method",
+    "register_method",
+]
+
+Batches = Iterable[tuple[torch.Tensor, torch.Tensor]]
+
+
+@dataclass(frozen=True)
+class ForgetData:
+    """What a method may use to forget.
+
+    Attributes:
+        forget: Re-iterable ``(x, y)`` batches of the samples to forget (e.g. a ``DataLoader``).
+        retain: Re-iterable ``(x, y)`` batches of the remaining training samples.
+        num_classes: Number of classes of the model.
+        target_class: The forgotten class when a whole class is forgotten, else ``None``.
+        train_config: The recipe the original model was trained with (exact methods retrain with it).
+        model_factory: Builds a freshly initialised model of the same architecture (exact methods).
+    """
+
+    forget: Batches
+    retain: Batches
+    num_classes: int
+    target_class: int | None = None
+    train_config: TrainConfig | None = None
+    model_factory: Callable[[], nn.Module] | None = None
+
+
+class UnlearningMethod:
+    """Base of every method: a registry key, a paper, a Params dataclass and :meth:`unlearn`.
+
+    Subclasses set ``name`` (via :func:`register_method`), ``paper``, ``exact`` and ``Params`` and
+    implement :meth:`unlearn`, which may modify ``model`` in place: the caller passes a copy.
+    """
+
+    name: ClassVar[str] = ""
+    paper: ClassVar[str] = ""
+    exact: ClassVar[bool] = False
+    Params: ClassVar[type[MethodParams]] = MethodParams
+
+    def __init__(self, params: MethodParams | None = None, **overrides: Any) -> None:
+        if params is not None and overrides:
+            raise InvalidParameterError(f"Give {self.name} either a Params object or keyword overrides, not both.")
+        if params is None:
+            params = self.Params.from_mapping(overrides)
+        elif not isinstance(params, self.Params):
+            raise InvalidParameterError(
+                f"{self.name} takes {self.Params.__name__}; got {type(params).__name__} instead."
+            )
+        self.params = params
+
+    def unlearn(self, model: nn.Module, data: ForgetData, *, generator: torch.Generator) -> nn.Module:
+        """Make ``model`` forget ``data.forget`` and return it."""
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.params})"
+
+
+_METHODS: dict[str, type[UnlearningMethod]] = {}
+
+
+def register_method(name: str) -> Callable[[type[UnlearningMethod]], type[UnlearningMethod]]:
+    """Register a method class under a snake_case key that stays stable forever (it is audited)."""
+
+    def decorate(cls: type[UnlearningMethod]) -> type[UnlearningMethod]:
+        if name in _METHODS:
+            raise ValueError(f"An unlearning method named {name!r} is already registered.")
+        cls.name = name
+        cls.Params.owner = cls.__name__
+        _METHODS[name] = cls
+        return cls
+
+    return decorate
+
+
+def _load_builtins() -> None:
+    import expunge.unlearn.methods  # noqa: F401  (registers the built-in methods)
+
+
+def available_methods() -> list[str]:
+    """Return every registered method name, sorted."""
+    _load_builtins()
+    return sorted(_METHODS)
+
+
+def get_method(name: str) -> type[UnlearningMethod]:
+    """Return the method class registered under ``name``.
+
+    Raises:
+        UnknownMethodError: No such method; the message lists the available ones.
+    """
+    _load_builtins()
+    try:
+        return _METHODS[name]
+    except KeyError:
+        raise UnknownMethodError(unknown_name_message("unlearning method", name, _METHODS)) from None
+
+
+def make_method(name: str, params: dict[str, Any] | None = None) -> UnlearningMethod:
+    """Build a registered method with parameter overrides (validated)."""
+    return get_method(name)(**(params or {}))
+
+
+def cycle(batches: Batches) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Yield batches forever, re-iterating ``batches`` (a new shuffle each pass when it shuffles)."""
+    for _ in itertools.count():
+        empty = True
+        for batch in batches:
+            empty = False
+            yield batch
+        if empty:
+            raise MethodError("Cannot cycle over an empty set of batches.")

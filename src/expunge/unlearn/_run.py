@@ -1,0 +1,188 @@
+"""Run a method on a scenario and measure the result the same way as the retrained reference."""
+
+from __future__ import annotations
+
+import copy
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+import psutil
+import torch
+from torch import nn
+
+from expunge.audit import (
+    feature_probe_accuracy,
+    head_reset_accuracy,
+    kl_divergence,
+    loss_mia_auc,
+    relearn_accuracy,
+)
+from expunge.models import accuracy
+from expunge.unlearn._protocol import ForgetData, UnlearningMethod
+from expunge.unlearn._report import Figures, RunReport, gap_to_retrain
+from expunge.unlearn._scenario import Scenario
+
+__all__ = ["forget_data", "measure", "peak_rss", "run_method"]
+
+RELEARN_SAMPLES = 32
+EVAL_CAP = 3000  # samples per figure beyond which estimates are already tight
+
+
+@contextmanager
+def peak_rss(interval: float = 0.005) -> Iterator[list[float]]:
+    """Sample this process's resident memory while the block runs; yield a list holding the peak in MB."""
+    process = psutil.Process()
+    peak = [process.memory_info().rss / 2**20]
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            peak[0] = max(peak[0], process.memory_info().rss / 2**20)
+            stop.wait(interval)
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        yield peak
+    finally:
+        stop.set()
+        thread.join()
+        peak[0] = max(peak[0], process.memory_info().rss / 2**20)
+
+
+def forget_data(scenario: Scenario, *, batch_size: int | None = None) -> ForgetData:
+    """Build the :class:`ForgetData` of a scenario, with seeded shuffling (default: the recipe's batch size)."""
+    batch_size = batch_size or scenario.train_config.batch_size
+    return ForgetData(
+        forget=scenario.forget.batches(batch_size, shuffle=True, generator=scenario.generator(1)),
+        retain=scenario.retain.batches(batch_size, shuffle=True, generator=scenario.generator(2)),
+        num_classes=scenario.dataset.num_classes,
+        target_class=scenario.forget_set.target_class,
+        train_config=scenario.train_config,
+        model_factory=scenario.model_factory,
+    )
+
+
+def _cap(x: torch.Tensor, y: torch.Tensor, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    if len(y) <= EVAL_CAP:
+        return x, y
+    idx = torch.from_numpy(np.sort(rng.choice(len(y), EVAL_CAP, replace=False)))
+    return x[idx], y[idx]
+
+
+@dataclass(frozen=True)
+class _Views:
+    forget: tuple[torch.Tensor, torch.Tensor]
+    attack: tuple[torch.Tensor, torch.Tensor]
+    after_attack: tuple[torch.Tensor, torch.Tensor]
+    nonmembers: tuple[torch.Tensor, torch.Tensor]
+    anchor: torch.Tensor
+    probe_train: tuple[torch.Tensor, torch.Tensor]
+
+
+def _views(scenario: Scenario) -> _Views:
+    rng = np.random.default_rng(scenario.seed)
+    fx, fy = scenario.forget.x, scenario.forget.y
+    order = torch.from_numpy(rng.permutation(len(fy)))
+    n_attack = min(RELEARN_SAMPLES, max(1, len(fy) // 2))
+    attack = (fx[order[:n_attack]], fy[order[:n_attack]])
+    rest = order[n_attack:] if len(fy) > n_attack else order
+    after_attack = _cap(fx[rest], fy[rest], rng)
+    holdout = scenario.partition.holdout
+    target = scenario.forget_set.target_class
+    if target is not None:
+        hold_mask = holdout.y == target
+        anchor_mask = scenario.dataset.test.y != target
+    else:
+        hold_mask = torch.ones(len(holdout), dtype=torch.bool)
+        anchor_mask = torch.ones(len(scenario.dataset.test), dtype=torch.bool)
+    nonmembers = _cap(holdout.x[hold_mask], holdout.y[hold_mask], rng)
+    anchor = _cap(scenario.dataset.test.x[anchor_mask], scenario.dataset.test.y[anchor_mask], rng)[0]
+    val = scenario.partition.val
+    return _Views(
+        forget=_cap(fx, fy, rng), attack=attack, after_attack=after_attack, nonmembers=nonmembers,
+        anchor=anchor, probe_train=_cap(val.x, val.y, rng),
+    )  # fmt: skip
+
+
+def measure(model: nn.Module, scenario: Scenario, *, original: nn.Module) -> Figures:
+    """Measure every figure of :class:`Figures` for ``model`` on ``scenario``.
+
+    Args:
+        model: The model to judge (unlearned, retrained or the original itself).
+        scenario: The scenario it belongs to.
+        original: The model before unlearning, for KL drift.
+    """
+    v = _views(scenario)
+    test = scenario.dataset.test
+    target = scenario.forget_set.target_class
+    forget_acc = accuracy(model, *v.forget)
+    retain_acc = accuracy(model, scenario.retain.x, scenario.retain.y)
+    if target is not None:
+        in_class = test.y == target
+        score = accuracy(model, test.x[~in_class], test.y[~in_class]) - accuracy(
+            model, test.x[in_class], test.y[in_class]
+        )
+        head_reset = head_reset_accuracy(model, target, *v.forget)
+    else:
+        score = retain_acc - forget_acc
+        head_reset = None
+    return Figures(
+        forget_acc=forget_acc,
+        retain_acc=retain_acc,
+        test_acc=accuracy(model, test.x, test.y),
+        unlearning_score=score,
+        mia_auc=loss_mia_auc(model, v.forget, v.nonmembers),
+        kl_anchor=kl_divergence(original, model, v.anchor),
+        relearn_acc=relearn_accuracy(model, v.attack, v.after_attack),
+        head_reset_acc=head_reset,
+        probe_acc=feature_probe_accuracy(model, v.probe_train, v.forget, num_classes=scenario.dataset.num_classes),
+    )  # fmt: skip
+
+
+def run_method(
+    method: UnlearningMethod,
+    original: nn.Module,
+    scenario: Scenario,
+    *,
+    reference: tuple[Figures, float] | None = None,
+) -> tuple[nn.Module, RunReport]:
+    """Unlearn with ``method`` on a copy of ``original`` and measure the result.
+
+    Args:
+        method: A configured method.
+        original: The trained model; not modified.
+        scenario: The scenario.
+        reference: The retrained reference's figures and training seconds, for the gap and speed-up.
+
+    Returns:
+        The unlearned model and its report.
+    """
+    model = copy.deepcopy(original)
+    data = forget_data(scenario)
+    with peak_rss() as peak:
+        start = time.perf_counter()
+        model = method.unlearn(model, data, generator=scenario.generator(3))
+        seconds = time.perf_counter() - start
+    model.eval()
+    figures = measure(model, scenario, original=original)
+    notes = []
+    if scenario.forget_set.target_class is not None:
+        notes.append(
+            f"Class forgetting: the Unlearning Score uses the test samples of class "
+            f"{scenario.forget_set.target_class} against the other test samples, as the seed did."
+        )
+    ref_figures, ref_seconds = reference if reference is not None else (None, None)
+    report = RunReport(
+        method=method.name, params=method.params.to_json(), seed=scenario.seed, seconds=seconds,
+        figures=figures, peak_rss_mb=peak[0], dataset=scenario.dataset.name, arch=scenario.spec.arch,
+        forget_spec=scenario.forget_set.spec, forget_kind=scenario.forget_set.kind,
+        n_forget=len(scenario.forget), n_retain=len(scenario.retain),
+        gap_to_retrain=gap_to_retrain(figures, ref_figures) if ref_figures is not None else None,
+        reference=ref_figures, reference_seconds=ref_seconds, paper=method.paper, notes=notes,
+    )  # fmt: skip
+    return model, report

@@ -1,0 +1,16 @@
+"""Built-in unlearning methods, one module each; importing this package registers them all."""
+
+from expunge.unlearn.methods import (  # noqa: F401
+    eu_k,
+    finetune,
+    fisher,
+    gradient_ascent,
+    l1_sparse,
+    label_flip,
+    neggrad_plus,
+    retrain,
+    salun,
+    scrub,
+    ssd,
+    suppress_logit,
+)
