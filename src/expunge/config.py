@@ -42,6 +42,34 @@ class Settings(BaseSettings):
         description="Threads PyTorch may use for training and unlearning.",
     )
 
+    keys_dir: Path | None = Field(
+        default=None,
+        description="Folder of the install's secret keys (Ed25519 signing key, pseudonym HMAC key, "
+        "token key); default: `home`/keys. Every worker and API replica must share it.",
+    )
+    sla_days: dict[str, int] = Field(
+        default={"gdpr": 30, "ccpa": 45, "lgpd": 15},
+        description="Days to answer a data-subject request, per regulation (JSON object).",
+    )
+    due_soon_days: int = Field(
+        default=5, ge=0, le=365, description="An open request this many days from its deadline is due soon."
+    )
+    token_ttl_seconds: int = Field(
+        default=86_400, ge=60, le=30 * 86_400, description="Lifetime of a requester verification token."
+    )
+    bus_max_attempts: int = Field(
+        default=8, ge=1, le=100, description="Deliveries tried this many times go to the dead-letter table."
+    )
+    bus_backoff_seconds: float = Field(
+        default=1.0, gt=0, le=3600, description="First retry delay of the bus; it doubles on each attempt."
+    )
+    bus_backoff_max_seconds: float = Field(
+        default=900.0, gt=0, le=86_400, description="Longest retry delay of the bus."
+    )
+    max_body_bytes: int = Field(
+        default=1_048_576, ge=1024, le=64 * 1_048_576, description="Largest HTTP request body the service reads."
+    )
+
     @field_validator("home", "fashion_mnist_dir")
     @classmethod
     def _expand(cls, value: Path) -> Path:
@@ -51,6 +79,11 @@ class Settings(BaseSettings):
     def cache_dir(self) -> Path:
         """Git-ignored folder for converted data sets and trained models."""
         return self.home / "cache"
+
+    @property
+    def resolved_keys_dir(self) -> Path:
+        """The folder of the install's secret keys in force."""
+        return (self.keys_dir or self.home / "keys").expanduser()
 
     @property
     def resolved_database_url(self) -> str:

@@ -207,3 +207,168 @@ def unknown_name_message(kind: str, name: object, available: Iterable[str]) -> s
     """
     names = ", ".join(sorted(available)) or "(none registered)"
     return f"Unknown {kind} {name!r}. Available: {names}."
+
+
+# --- governance half: catalog, requests, bus, evidence, service ------------------------------------
+#
+#    ExpungeError
+#    ├── CatalogError (ValueError)                 catalog.*
+#    │   ├── InvalidIdentifierError
+#    │   ├── UnknownAssetError (LookupError)
+#    │   └── TombstonedContentError
+#    ├── RequestError (ValueError)                 request.*
+#    │   ├── UnknownScopeError
+#    │   ├── UnknownRequestError (LookupError)
+#    │   ├── DuplicateRequestError
+#    │   ├── InvalidTokenError
+#    │   │   └── TokenExpiredError
+#    │   └── UnknownRegulationError (LookupError)
+#    ├── BusError                                  bus.*
+#    │   ├── UnknownSubscriberError (LookupError)
+#    │   ├── UnknownEventError (LookupError)
+#    │   ├── AlreadyProcessedError
+#    │   └── SubscriberFailedError
+#    ├── EvidenceError ... UnknownKeyError (LookupError)
+#    ├── AuthError (PermissionError)               auth.*
+#    │   └── ForbiddenError
+#    └── PayloadTooLargeError (ValueError)         service.payload_too_large
+
+__all__ += [
+    "AlreadyProcessedError",
+    "AuthError",
+    "BusError",
+    "CatalogError",
+    "DuplicateRequestError",
+    "ForbiddenError",
+    "InvalidIdentifierError",
+    "InvalidTokenError",
+    "PayloadTooLargeError",
+    "SubscriberFailedError",
+    "TokenExpiredError",
+    "TombstonedContentError",
+    "UnknownAssetError",
+    "UnknownEventError",
+    "UnknownKeyError",
+    "UnknownRegulationError",
+    "UnknownRequestError",
+    "UnknownScopeError",
+    "UnknownSubscriberError",
+]
+
+
+class CatalogError(ExpungeError, ValueError):
+    """A record, an artifact, a lineage edge or a hold is malformed or conflicts with the catalog."""
+
+    code = "catalog.invalid"
+
+
+class InvalidIdentifierError(CatalogError):
+    """A subject identifier is empty, oversize or not of its declared kind."""
+
+    code = "catalog.invalid_identifier"
+
+
+class UnknownAssetError(CatalogError, LookupError):
+    """No record, artifact or hold with that ID exists for the caller's tenant."""
+
+    code = "catalog.unknown_asset"
+
+
+class TombstonedContentError(CatalogError):
+    """Content erased by an earlier request was registered again; it must not come back."""
+
+    code = "catalog.tombstoned"
+
+
+class UnknownScopeError(RequestError):
+    """A request names a scope other than erasure, restriction, opt_out or correction."""
+
+    code = "request.unknown_scope"
+
+
+class UnknownRequestError(RequestError, LookupError):
+    """No data-subject request with that ID exists for the caller's tenant."""
+
+    code = "request.unknown"
+
+
+class DuplicateRequestError(RequestError):
+    """An open request with the same subject and scope already exists; its ID is in the message."""
+
+    code = "request.duplicate"
+
+    def __init__(self, message: str, *, existing_id: str) -> None:
+        super().__init__(message)
+        self.existing_id = existing_id
+
+
+class InvalidTokenError(RequestError):
+    """A verification token is malformed, forged, already used or for another request."""
+
+    code = "request.invalid_token"
+
+
+class TokenExpiredError(InvalidTokenError):
+    """A verification token is past its expiry time."""
+
+    code = "request.token_expired"
+
+
+class UnknownRegulationError(RequestError, LookupError):
+    """A request names a regulation that has no deadline policy."""
+
+    code = "request.unknown_regulation"
+
+
+class BusError(ExpungeError):
+    """The deletion bus could not publish, deliver or replay an event."""
+
+    code = "bus.error"
+
+
+class UnknownSubscriberError(BusError, LookupError):
+    """No subscriber is registered under the requested name."""
+
+    code = "bus.unknown_subscriber"
+
+
+class UnknownEventError(BusError, LookupError):
+    """No event or dead letter with that ID exists."""
+
+    code = "bus.unknown_event"
+
+
+class AlreadyProcessedError(BusError):
+    """An event that was already processed was submitted again."""
+
+    code = "bus.already_processed"
+
+
+class SubscriberFailedError(BusError):
+    """A subscriber could not apply an event; the bus retries it with backoff."""
+
+    code = "bus.subscriber_failed"
+
+
+class UnknownKeyError(EvidenceError, LookupError):
+    """A receipt names a signing key that the verifier was not given."""
+
+    code = "evidence.unknown_key"
+
+
+class AuthError(ExpungeError, PermissionError):
+    """A caller is not authenticated: no API key, or a key that is unknown or revoked."""
+
+    code = "auth.unauthenticated"
+
+
+class ForbiddenError(AuthError):
+    """An authenticated caller's role does not allow the operation."""
+
+    code = "auth.forbidden"
+
+
+class PayloadTooLargeError(ExpungeError, ValueError):
+    """A request body exceeds the configured size limit."""
+
+    code = "service.payload_too_large"

@@ -1,0 +1,44 @@
+"""Bus: deletion events — transactional outbox, dispatcher, subscriber protocol, retries, dead letters.
+
+Owns the ``bus_*`` tables (outbox and dead letters), the subscriber registry, and the built-in
+subscribers: the catalog (tombstones), the prompt/interaction log store (``logstore_entries``) and an
+in-memory mock store. Events carry IDs and pseudonyms only.
+
+Must not touch: requests or the service (it sits below them). It never decides what to delete — the
+plan does — it only delivers, retries, records receipts through :mod:`expunge.evidence`, and keeps
+what failed until someone replays it.
+"""
+
+from expunge.bus._catalog_sub import CatalogSubscriber, mark_in_catalog
+from expunge.bus._dispatcher import Dispatcher, DispatchStats, RetryPolicy
+from expunge.bus._logstore import REDACTED, LogStore, LogStoreSubscriber
+from expunge.bus._memory import MemoryStore, MemorySubscriber
+from expunge.bus._outbox import DeadLetter, Outbox, route
+from expunge.bus.protocol import (
+    Event,
+    Subscriber,
+    available_subscribers,
+    get_subscriber_factory,
+    register_subscriber,
+)
+
+__all__ = [
+    "REDACTED",
+    "CatalogSubscriber",
+    "DeadLetter",
+    "DispatchStats",
+    "Dispatcher",
+    "Event",
+    "LogStore",
+    "LogStoreSubscriber",
+    "MemoryStore",
+    "MemorySubscriber",
+    "Outbox",
+    "RetryPolicy",
+    "Subscriber",
+    "available_subscribers",
+    "get_subscriber_factory",
+    "mark_in_catalog",
+    "register_subscriber",
+    "route",
+]

@@ -1,0 +1,86 @@
+"""An in-memory asset store and its subscriber: the bus's mock backend for tests and demos."""
+
+from __future__ import annotations
+
+import threading
+
+from sqlalchemy import Connection
+
+from expunge.bus.protocol import Event, register_subscriber
+from expunge.db import utcnow
+from expunge.errors import SubscriberFailedError
+from expunge.evidence import Receipt, sha256_hex
+
+__all__ = ["MemoryStore", "MemorySubscriber"]
+
+
+class MemoryStore:
+    """A dict of asset ID → bytes that counts every effect, so tests can prove "applied exactly once"."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, bytes] = {}
+        self.restricted: set[str] = set()
+        self.effects: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def put(self, asset_id: str, data: bytes) -> None:
+        """Store ``data`` under ``asset_id``."""
+        with self._lock:
+            self.items[asset_id] = data
+
+
+@register_subscriber("memory")
+class MemorySubscriber:
+    """Erase or restrict assets of a :class:`MemoryStore`, idempotent on the event ID.
+
+    Args:
+        store: The store to act on.
+        name: The registry name events are routed by (the URI scheme of its assets).
+        fail_times: Fail this many deliveries before succeeding (to exercise retries).
+    """
+
+    def __init__(self, store: MemoryStore | None = None, *, name: str = "memory", fail_times: int = 0) -> None:
+        self.store = store or MemoryStore()
+        self.name = name
+        self.fail_times = fail_times
+        self.seen: dict[str, Receipt] = {}
+
+    def handle(self, event: Event, *, tx: Connection) -> Receipt:
+        """Apply ``event`` once; a repeated event ID returns the first receipt unchanged."""
+        if event.id in self.seen:
+            return self.seen[event.id]
+        if self.fail_times > 0:
+            self.fail_times -= 1
+            raise SubscriberFailedError(f"{self.name} is unavailable (injected failure) for event {event.id}.")
+        started = utcnow()
+        with self.store._lock:
+            data = self.store.items.get(event.asset_id)
+            before = sha256_hex(data) if data is not None else None
+            if event.operation == "erase":
+                outcome = "applied" if self.store.items.pop(event.asset_id, None) is not None else "not_found"
+            elif event.operation == "restrict":
+                outcome = "applied" if event.asset_id not in self.store.restricted else "already_applied"
+                self.store.restricted.add(event.asset_id)
+            else:
+                raise SubscriberFailedError(
+                    f"{self.name} cannot apply operation {event.operation!r}. Accepted: erase, restrict."
+                )
+            if outcome == "applied":
+                self.store.effects[event.asset_id] = self.store.effects.get(event.asset_id, 0) + 1
+            after = self.store.items.get(event.asset_id)
+        receipt = Receipt(
+            event_id=event.id,
+            case_id=event.case_id,
+            tenant=event.tenant,
+            subscriber=self.name,
+            asset_id=event.asset_id,
+            asset_kind=event.asset_kind,
+            operation=event.operation,
+            outcome=outcome,
+            started_at=started,
+            finished_at=utcnow(),
+            before_sha256=before,
+            after_sha256=sha256_hex(after) if after is not None else None,
+        )
+        self.seen[event.id] = receipt
+        return receipt

@@ -1,0 +1,160 @@
+"""The transactional outbox: publish in the caller's transaction, list, and replay dead letters."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, func, insert, select, update
+
+from expunge.bus import _tables as t
+from expunge.bus.protocol import Event
+from expunge.db import utcnow
+from expunge.errors import AlreadyProcessedError, UnknownEventError
+
+__all__ = ["DeadLetter", "Outbox", "event_from_row", "route"]
+
+STATUSES = ("pending", "done", "dead")
+
+
+def route(asset_kind: str, uri: str) -> str:
+    """Return the subscriber responsible for an asset: ``catalog`` for records, else the URI scheme."""
+    if asset_kind == "record":
+        return "catalog"
+    return uri.split("://", 1)[0]
+
+
+def event_from_row(row) -> Event:  # type: ignore[no-untyped-def]
+    """Rebuild an :class:`Event` from an outbox row."""
+    p = row.payload
+    return Event(
+        id=row.id,
+        tenant=row.tenant,
+        case_id=row.case_id,
+        subscriber=row.subscriber,
+        operation=p["operation"],
+        asset_id=p["asset_id"],
+        asset_kind=p["asset_kind"],
+        uri=p["uri"],
+        content_sha256=tuple(p.get("content_sha256", ())),
+        pseudonyms=tuple(p.get("pseudonyms", ())),
+        params=dict(p.get("params", {})),
+        attempt=row.attempts + 1,
+        created_at=row.created_at,
+    )
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """An event that failed every attempt and waits, forever, for a replay."""
+
+    id: str
+    event_id: str
+    tenant: str
+    subscriber: str
+    attempts: int
+    error: str
+    dead_at: datetime
+    replayed_at: datetime | None
+    replayed_by: str | None
+
+
+class Outbox:
+    """Write events next to the state change that caused them, and manage their delivery rows."""
+
+    def publish(self, conn: Connection, events: Sequence[Event]) -> int:
+        """Insert ``events`` as pending deliveries in the caller's transaction.
+
+        Returns:
+            How many were written.
+        """
+        if not events:
+            return 0
+        now = utcnow()
+        conn.execute(
+            insert(t.outbox),
+            [
+                {
+                    "id": e.id,
+                    "tenant": e.tenant,
+                    "case_id": e.case_id,
+                    "subscriber": e.subscriber,
+                    "payload": e.payload(),
+                    "status": "pending",
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                    "created_at": now,
+                }
+                for e in events
+            ],
+        )
+        return len(events)
+
+    def case_progress(self, conn: Connection, case_id: str) -> dict[str, int]:
+        """Return ``{status: count}`` of a case's deliveries (every status present, zero if none)."""
+        out = dict.fromkeys(STATUSES, 0)
+        for status, n in conn.execute(
+            select(t.outbox.c.status, func.count()).where(t.outbox.c.case_id == case_id).group_by(t.outbox.c.status)
+        ):
+            out[status] = n
+        return out
+
+    def deliveries(self, conn: Connection, case_id: str) -> list[dict[str, object]]:
+        """Return a case's delivery rows, oldest first."""
+        rows = conn.execute(
+            select(t.outbox).where(t.outbox.c.case_id == case_id).order_by(t.outbox.c.created_at, t.outbox.c.id)
+        ).mappings()
+        return [dict(r) for r in rows]
+
+    def pending_count(self, conn: Connection) -> int:
+        """Return how many deliveries wait (due now or later)."""
+        return conn.execute(select(func.count()).where(t.outbox.c.status == "pending")).scalar_one()
+
+    def dead_letters(
+        self, conn: Connection, tenant: str | None = None, *, include_replayed: bool = False
+    ) -> list[DeadLetter]:
+        """Return dead letters, oldest first, optionally of one tenant."""
+        query = select(t.dead_letters).order_by(t.dead_letters.c.dead_at)
+        if tenant is not None:
+            query = query.where(t.dead_letters.c.tenant == tenant)
+        if not include_replayed:
+            query = query.where(t.dead_letters.c.replayed_at.is_(None))
+        return [DeadLetter(**r._mapping) for r in conn.execute(query)]
+
+    def replay(self, conn: Connection, dead_letter_id: str, *, tenant: str | None, by: str) -> str:
+        """Put a dead-lettered event back in the outbox with a fresh attempt budget.
+
+        Returns:
+            The event ID, now pending again.
+
+        Raises:
+            UnknownEventError: No such dead letter (for this tenant).
+            AlreadyProcessedError: The dead letter was already replayed, or its event has since been
+                processed.
+        """
+        query = select(t.dead_letters).where(t.dead_letters.c.id == dead_letter_id)
+        if tenant is not None:
+            query = query.where(t.dead_letters.c.tenant == tenant)
+        letter = conn.execute(query).first()
+        if letter is None:
+            raise UnknownEventError(f"No dead letter {dead_letter_id!r}. List them with `expunge deadletters list`.")
+        if letter.replayed_at is not None:
+            raise AlreadyProcessedError(
+                f"Dead letter {dead_letter_id} was already replayed at {letter.replayed_at.isoformat()}."
+            )
+        status = conn.execute(select(t.outbox.c.status).where(t.outbox.c.id == letter.event_id)).scalar()
+        if status != "dead":
+            raise AlreadyProcessedError(
+                f"Event {letter.event_id} is {status!r}, not dead; it cannot be replayed again."
+            )
+        now = utcnow()
+        conn.execute(
+            update(t.outbox)
+            .where(t.outbox.c.id == letter.event_id)
+            .values(status="pending", attempts=0, next_attempt_at=now, last_error=None)
+        )
+        conn.execute(
+            update(t.dead_letters).where(t.dead_letters.c.id == dead_letter_id).values(replayed_at=now, replayed_by=by)
+        )
+        return letter.event_id

@@ -1,0 +1,56 @@
+"""Bus tables: the transactional outbox (one row per delivery) and the dead letters."""
+
+from __future__ import annotations
+
+from sqlalchemy import JSON, Column, DateTime, Index, Integer, String, Table, Text
+
+from expunge.db import metadata
+
+outbox = Table(
+    "bus_outbox",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("tenant", String(64), nullable=False),
+    Column("case_id", String(64), nullable=True),
+    Column("subscriber", String(64), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("receipt_seq", Integer, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("processed_at", DateTime(timezone=True), nullable=True),
+    Index(None, "status", "next_attempt_at"),
+    Index(None, "case_id"),
+)
+
+dead_letters = Table(
+    "bus_dead_letters",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("event_id", String(64), nullable=False, index=True),
+    Column("tenant", String(64), nullable=False),
+    Column("subscriber", String(64), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("error", Text, nullable=False),
+    Column("dead_at", DateTime(timezone=True), nullable=False),
+    Column("replayed_at", DateTime(timezone=True), nullable=True),
+    Column("replayed_by", String(128), nullable=True),
+    Index(None, "tenant", "replayed_at"),
+)
+
+# The built-in prompt/interaction log store (a subscriber's own data, kept in the same database).
+interaction_log = Table(
+    "logstore_entries",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("tenant", String(64), nullable=False),
+    Column("pseudonym", String(64), nullable=True, index=True),
+    Column("content_sha256", String(64), nullable=True, index=True),
+    Column("prompt", Text, nullable=False),
+    Column("response", Text, nullable=False),
+    Column("redacted", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index(None, "tenant", "created_at"),
+)

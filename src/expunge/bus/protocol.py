@@ -1,0 +1,125 @@
+"""The subscriber protocol and the event it receives, plus the registry of subscriber factories."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
+
+from sqlalchemy import Connection
+
+from expunge.errors import BusError, UnknownSubscriberError, unknown_name_message
+from expunge.evidence import Receipt
+
+__all__ = [
+    "Event",
+    "Subscriber",
+    "SubscriberFactory",
+    "available_subscribers",
+    "get_subscriber_factory",
+    "register_subscriber",
+]
+
+
+@dataclass(frozen=True)
+class Event:
+    """One delivery: an action on one asset for one subscriber. Carries IDs and pseudonyms only.
+
+    Attributes:
+        id: The event ID; a subscriber applying it twice must have the effect once.
+        tenant: The tenant that owns the asset.
+        case_id: The request this action belongs to, if any.
+        subscriber: The registry name of the subscriber it is for.
+        operation: ``erase``, ``restrict``, ``opt_out``, ``correct`` or ``redact``.
+        asset_id: The catalog ID of the record or artifact (or the case ID for a sweep).
+        asset_kind: ``record``, an artifact kind, or ``sweep`` (act on everything matching).
+        uri: Where the asset lives (``catalog://…``, ``logstore://…``, ``lancedb://…``).
+        content_sha256: Content hashes of the subject's records, for stores that match by content.
+        pseudonyms: Subject pseudonyms, for stores that match by subject.
+        params: Operation details (e.g. the new content hash of a correction).
+        attempt: 1 for the first delivery, then 2, 3… on retries.
+        created_at: When the event was published.
+    """
+
+    id: str
+    tenant: str
+    case_id: str | None
+    subscriber: str
+    operation: str
+    asset_id: str
+    asset_kind: str
+    uri: str
+    content_sha256: tuple[str, ...] = ()
+    pseudonyms: tuple[str, ...] = ()
+    params: Mapping[str, Any] = field(default_factory=dict)
+    attempt: int = 1
+    created_at: datetime | None = None
+
+    def payload(self) -> dict[str, Any]:
+        """Return the JSON payload stored in the outbox (everything but the routing columns)."""
+        return {
+            "operation": self.operation,
+            "asset_id": self.asset_id,
+            "asset_kind": self.asset_kind,
+            "uri": self.uri,
+            "content_sha256": list(self.content_sha256),
+            "pseudonyms": list(self.pseudonyms),
+            "params": dict(self.params),
+        }
+
+
+@runtime_checkable
+class Subscriber(Protocol):
+    """Something that holds personal data and can act on an :class:`Event`.
+
+    ``handle`` applies the event and returns a :class:`~expunge.evidence.Receipt` for it. It must be
+    idempotent on ``event.id``: a second delivery (after a crash, or a retry) leaves the store as the
+    first did and returns an ``already_applied`` or equivalent receipt. A store that lives in the bus
+    database writes through ``tx`` so its effect commits with the delivery mark; any other store ignores
+    ``tx``. Raise :class:`~expunge.errors.SubscriberFailedError` (or any error) to have the event
+    retried with backoff and, after the last attempt, dead-lettered.
+    """
+
+    name: str
+
+    def handle(self, event: Event, *, tx: Connection) -> Receipt:
+        """Apply ``event`` and return its receipt."""
+        ...
+
+
+SubscriberFactory = Callable[..., Subscriber]
+_FACTORIES: dict[str, SubscriberFactory] = {}
+
+
+def register_subscriber(name: str) -> Callable[[SubscriberFactory], SubscriberFactory]:
+    """Register a subscriber factory under ``name`` (the URI scheme of the assets it holds).
+
+    Raises:
+        BusError: The name is already registered.
+    """
+
+    def decorate(factory: SubscriberFactory) -> SubscriberFactory:
+        if name in _FACTORIES:
+            raise BusError(f"A subscriber named {name!r} is already registered; names are unique.")
+        _FACTORIES[name] = factory
+        return factory
+
+    return decorate
+
+
+def get_subscriber_factory(name: str) -> SubscriberFactory:
+    """Return the factory registered under ``name``.
+
+    Raises:
+        UnknownSubscriberError: Nothing is registered under that name.
+    """
+    try:
+        return _FACTORIES[name]
+    except KeyError:
+        raise UnknownSubscriberError(unknown_name_message("subscriber", name, _FACTORIES)) from None
+
+
+def available_subscribers() -> list[str]:
+    """Return the registered subscriber names, sorted."""
+    return sorted(_FACTORIES)

@@ -1,0 +1,57 @@
+"""Catalog: identity and lineage of personal data — subjects, records, artifacts, edges, holds, tombstones.
+
+Owns the ``catalog_*`` tables: subjects (stored only as HMAC pseudonyms), records with immutable
+versions, typed artifacts with the URI of their backend, ``derived_from`` edges, legal holds and the
+tombstones erasure leaves. Answers "where did this person's data land?" with a lineage closure.
+
+Must not touch: requests, the bus or evidence (it sits below them) and never any raw identifier — an
+:class:`Identifier` is MACed by :class:`Pseudonymizer` and dropped.
+"""
+
+from expunge.catalog._catalog import Catalog
+from expunge.catalog._lineage import closure, descendants, openlineage_events
+from expunge.catalog._model import (
+    ARTIFACT_KINDS,
+    ASSET_STATUSES,
+    LEGAL_BASES,
+    ArtifactInfo,
+    Asset,
+    Hold,
+    RecordInfo,
+    Tombstone,
+    check_sha256,
+    check_tenant,
+    new_id,
+)
+from expunge.catalog._pseudonym import (
+    IDENTIFIER_KINDS,
+    MAX_IDENTIFIER_CHARS,
+    Identifier,
+    Pseudonymizer,
+    load_or_create_secret,
+    normalise_identifier,
+)
+
+__all__ = [
+    "ARTIFACT_KINDS",
+    "ASSET_STATUSES",
+    "IDENTIFIER_KINDS",
+    "LEGAL_BASES",
+    "MAX_IDENTIFIER_CHARS",
+    "ArtifactInfo",
+    "Asset",
+    "Catalog",
+    "Hold",
+    "Identifier",
+    "Pseudonymizer",
+    "RecordInfo",
+    "Tombstone",
+    "check_sha256",
+    "check_tenant",
+    "closure",
+    "descendants",
+    "load_or_create_secret",
+    "new_id",
+    "normalise_identifier",
+    "openlineage_events",
+]

@@ -1,0 +1,627 @@
+"""The catalog: register records, artifacts, lineage and holds; erase and restrict them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from sqlalchemy import Connection, and_, delete, func, insert, select, update
+
+from expunge.catalog import _tables as t
+from expunge.catalog._lineage import descendants
+from expunge.catalog._model import (
+    ARTIFACT_KINDS,
+    LEGAL_BASES,
+    ArtifactInfo,
+    Hold,
+    RecordInfo,
+    Tombstone,
+    check_choice,
+    check_consent,
+    check_id,
+    check_sha256,
+    check_tenant,
+    check_token,
+    check_uri,
+    new_id,
+)
+from expunge.catalog._pseudonym import Identifier, Pseudonymizer
+from expunge.db import utcnow
+from expunge.errors import CatalogError, TombstonedContentError, UnknownAssetError
+
+__all__ = ["Catalog"]
+
+
+class Catalog:
+    """Identity and lineage of everything personal data lands in, one tenant at a time.
+
+    Every method takes an open connection, so the caller decides the transaction: a case update and
+    its outbox rows commit together.
+
+    Args:
+        pseudonymizer: Turns subject identifiers into pseudonyms; raw identifiers are never stored.
+    """
+
+    def __init__(self, pseudonymizer: Pseudonymizer) -> None:
+        self.pseudonymizer = pseudonymizer
+
+    # --- subjects ---------------------------------------------------------------------------------
+
+    def pseudonyms(self, tenant: str, identifiers: Iterable[Identifier]) -> list[str]:
+        """Return the pseudonym of each identifier within ``tenant``, in order."""
+        check_tenant(tenant)
+        return [self.pseudonymizer.pseudonym(tenant, ident) for ident in identifiers]
+
+    def ensure_subject(self, conn: Connection, tenant: str, identifiers: Sequence[Identifier]) -> str:
+        """Return the subject ID known by any of ``identifiers``, creating it if none is known.
+
+        Every identifier given is linked to the subject, so a later request by any of them finds it.
+        """
+        if not identifiers:
+            raise CatalogError("A subject needs at least one identifier. Got none.")
+        pairs = list(zip(identifiers, self.pseudonyms(tenant, identifiers), strict=True))
+        known = conn.execute(
+            select(t.subject_pseudonyms.c.pseudonym, t.subject_pseudonyms.c.subject_id).where(
+                t.subject_pseudonyms.c.tenant == tenant,
+                t.subject_pseudonyms.c.pseudonym.in_([p for _, p in pairs]),
+            )
+        ).all()
+        found = {row.pseudonym: row.subject_id for row in known}
+        subject_id = sorted(set(found.values()))[0] if found else None
+        if subject_id is None:
+            subject_id = new_id("sub")
+            conn.execute(insert(t.subjects).values(id=subject_id, tenant=tenant, created_at=utcnow()))
+        missing = [
+            {"tenant": tenant, "pseudonym": p, "kind": ident.kind, "subject_id": subject_id}
+            for ident, p in pairs
+            if p not in found
+        ]
+        if missing:
+            conn.execute(insert(t.subject_pseudonyms), missing)
+        return subject_id
+
+    def find_subjects(self, conn: Connection, tenant: str, identifiers: Sequence[Identifier]) -> list[str]:
+        """Return the IDs of subjects known by any of ``identifiers`` (empty if none)."""
+        pseudonyms = self.pseudonyms(tenant, identifiers)
+        rows = conn.execute(
+            select(t.subject_pseudonyms.c.subject_id)
+            .where(t.subject_pseudonyms.c.tenant == tenant, t.subject_pseudonyms.c.pseudonym.in_(pseudonyms))
+            .distinct()
+        ).scalars()
+        return sorted(rows)
+
+    def subjects_by_pseudonyms(self, conn: Connection, tenant: str, pseudonyms: Sequence[str]) -> list[str]:
+        """Return the IDs of subjects linked to any of the pseudonyms (empty if none)."""
+        rows = conn.execute(
+            select(t.subject_pseudonyms.c.subject_id)
+            .where(t.subject_pseudonyms.c.tenant == tenant, t.subject_pseudonyms.c.pseudonym.in_(pseudonyms))
+            .distinct()
+        ).scalars()
+        return sorted(rows)
+
+    def subject_pseudonyms(self, conn: Connection, tenant: str, subject_ids: Sequence[str]) -> list[str]:
+        """Return every pseudonym linked to the given subjects."""
+        rows = conn.execute(
+            select(t.subject_pseudonyms.c.pseudonym).where(
+                t.subject_pseudonyms.c.tenant == tenant, t.subject_pseudonyms.c.subject_id.in_(subject_ids)
+            )
+        ).scalars()
+        return sorted(rows)
+
+    # --- records ----------------------------------------------------------------------------------
+
+    def register_record(
+        self,
+        conn: Connection,
+        tenant: str,
+        *,
+        source: str,
+        content_sha256: str,
+        purpose: str,
+        legal_basis: str,
+        subjects: Sequence[Identifier] = (),
+        consent: dict[str, bool] | None = None,
+        retention_until: datetime | None = None,
+        tags: Sequence[str] = (),
+    ) -> RecordInfo:
+        """Register a record at version 1 and link it to its subjects and entity tags.
+
+        Raises:
+            CatalogError: A field is malformed.
+            TombstonedContentError: The same content was erased before in this tenant.
+        """
+        check_tenant(tenant)
+        digest = check_sha256(content_sha256)
+        if not isinstance(source, str) or not 0 < len(source) <= 512:
+            raise CatalogError(f"The record source must be 1-512 characters. Got {len(str(source))}.")
+        tags = _check_tags(tags)
+        self._refuse_tombstoned(conn, tenant, digest)
+        now = utcnow()
+        record_id = new_id("rec")
+        conn.execute(
+            insert(t.records).values(
+                id=record_id,
+                tenant=tenant,
+                source=source,
+                status="active",
+                current_version=1,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        self._insert_version(
+            conn,
+            tenant,
+            record_id,
+            1,
+            digest=digest,
+            purpose=purpose,
+            legal_basis=legal_basis,
+            consent=consent or {},
+            retention_until=retention_until,
+        )
+        if subjects:
+            subject_id = self.ensure_subject(conn, tenant, subjects)
+            conn.execute(insert(t.record_subjects).values(record_id=record_id, subject_id=subject_id))
+        if tags:
+            conn.execute(insert(t.record_tags), [{"record_id": record_id, "tenant": tenant, "tag": g} for g in tags])
+        return self.get_record(conn, tenant, record_id)
+
+    def add_version(
+        self,
+        conn: Connection,
+        tenant: str,
+        record_id: str,
+        *,
+        content_sha256: str | None = None,
+        purpose: str | None = None,
+        legal_basis: str | None = None,
+        consent: dict[str, bool] | None = None,
+        retention_until: datetime | None = None,
+    ) -> RecordInfo:
+        """Add a new immutable version of a record; unspecified fields carry over from the current one.
+
+        Raises:
+            UnknownAssetError: No such record in this tenant.
+            CatalogError: The record is erased, or a field is malformed.
+        """
+        current = self.get_record(conn, tenant, record_id)
+        if current.status == "erased":
+            raise CatalogError(f"Record {record_id} is erased; it cannot get a new version.")
+        digest = check_sha256(content_sha256) if content_sha256 is not None else current.content_sha256
+        if digest != current.content_sha256:
+            self._refuse_tombstoned(conn, tenant, digest)
+        version = current.version + 1
+        self._insert_version(
+            conn,
+            tenant,
+            record_id,
+            version,
+            digest=digest,
+            purpose=purpose or current.purpose,
+            legal_basis=legal_basis or current.legal_basis,
+            consent=current.consent if consent is None else consent,
+            retention_until=retention_until or current.retention_until,
+        )
+        conn.execute(
+            update(t.records).where(t.records.c.id == record_id).values(current_version=version, updated_at=utcnow())
+        )
+        return self.get_record(conn, tenant, record_id)
+
+    def _insert_version(self, conn: Connection, tenant: str, record_id: str, version: int, **fields) -> None:  # type: ignore[no-untyped-def]
+        conn.execute(
+            insert(t.record_versions).values(
+                record_id=record_id,
+                version=version,
+                tenant=tenant,
+                content_sha256=fields["digest"],
+                purpose=check_token(fields["purpose"], what="purpose"),
+                legal_basis=check_choice(fields["legal_basis"], LEGAL_BASES, what="legal basis"),
+                consent=check_consent(fields["consent"]),
+                retention_until=fields["retention_until"],
+                created_at=utcnow(),
+            )
+        )
+
+    def _refuse_tombstoned(self, conn: Connection, tenant: str, digest: str) -> None:
+        row = conn.execute(
+            select(t.tombstoned_content.c.tombstone_id).where(
+                t.tombstoned_content.c.tenant == tenant, t.tombstoned_content.c.content_sha256 == digest
+            )
+        ).first()
+        if row is not None:
+            raise TombstonedContentError(
+                f"Content {digest} was erased in this tenant (tombstone {row.tombstone_id}); "
+                "it cannot be registered again."
+            )
+
+    def get_record(self, conn: Connection, tenant: str, record_id: str) -> RecordInfo:
+        """Return a record with its current version.
+
+        Raises:
+            UnknownAssetError: No such record in this tenant.
+        """
+        rec = conn.execute(select(t.records).where(t.records.c.id == record_id, t.records.c.tenant == tenant)).first()
+        if rec is None:
+            raise UnknownAssetError(f"No record {record_id!r} in tenant {tenant!r}.")
+        ver = conn.execute(
+            select(t.record_versions).where(
+                t.record_versions.c.record_id == record_id, t.record_versions.c.version == rec.current_version
+            )
+        ).first()
+        tags = conn.execute(
+            select(t.record_tags.c.tag).where(t.record_tags.c.record_id == record_id).order_by("tag")
+        ).scalars()
+        return RecordInfo(
+            id=rec.id,
+            tenant=rec.tenant,
+            source=rec.source,
+            status=rec.status,
+            version=rec.current_version,
+            content_sha256=ver.content_sha256 if ver else None,
+            purpose=ver.purpose if ver else None,
+            legal_basis=ver.legal_basis if ver else None,
+            consent=dict(ver.consent) if ver else {},
+            retention_until=ver.retention_until if ver else None,
+            tags=tuple(tags),
+        )
+
+    def versions(self, conn: Connection, tenant: str, record_id: str) -> list[dict[str, object]]:
+        """Return every stored version of a record, oldest first."""
+        rows = conn.execute(
+            select(t.record_versions)
+            .where(t.record_versions.c.record_id == record_id, t.record_versions.c.tenant == tenant)
+            .order_by(t.record_versions.c.version)
+        ).mappings()
+        return [dict(r) for r in rows]
+
+    def records_by_subjects(self, conn: Connection, tenant: str, subject_ids: Sequence[str]) -> list[str]:
+        """Return the IDs of records linked to any of the subjects."""
+        rows = conn.execute(
+            select(t.record_subjects.c.record_id)
+            .join(t.records, t.records.c.id == t.record_subjects.c.record_id)
+            .where(t.records.c.tenant == tenant, t.record_subjects.c.subject_id.in_(subject_ids))
+            .distinct()
+        ).scalars()
+        return sorted(rows)
+
+    def records_by_content(self, conn: Connection, tenant: str, digests: Sequence[str]) -> list[str]:
+        """Return the IDs of records any version of which has one of the content hashes."""
+        digests = [check_sha256(d) for d in digests]
+        rows = conn.execute(
+            select(t.record_versions.c.record_id)
+            .where(t.record_versions.c.tenant == tenant, t.record_versions.c.content_sha256.in_(digests))
+            .distinct()
+        ).scalars()
+        return sorted(rows)
+
+    def records_by_tags(self, conn: Connection, tenant: str, tags: Sequence[str]) -> list[str]:
+        """Return the IDs of records carrying any of the entity tags."""
+        rows = conn.execute(
+            select(t.record_tags.c.record_id)
+            .where(t.record_tags.c.tenant == tenant, t.record_tags.c.tag.in_(_check_tags(tags)))
+            .distinct()
+        ).scalars()
+        return sorted(rows)
+
+    def content_hashes(self, conn: Connection, tenant: str, record_ids: Sequence[str]) -> list[str]:
+        """Return every content hash of every version of the records."""
+        rows = conn.execute(
+            select(t.record_versions.c.content_sha256)
+            .where(t.record_versions.c.tenant == tenant, t.record_versions.c.record_id.in_(record_ids))
+            .distinct()
+        ).scalars()
+        return sorted(rows)
+
+    def expired_records(self, conn: Connection, tenant: str, *, now: datetime | None = None) -> list[str]:
+        """Return active records whose current version's retention date has passed."""
+        rows = conn.execute(
+            select(t.records.c.id)
+            .join(
+                t.record_versions,
+                and_(
+                    t.record_versions.c.record_id == t.records.c.id,
+                    t.record_versions.c.version == t.records.c.current_version,
+                ),
+            )
+            .where(
+                t.records.c.tenant == tenant,
+                t.records.c.status != "erased",
+                t.record_versions.c.retention_until <= (now or utcnow()),
+            )
+        ).scalars()
+        return sorted(rows)
+
+    # --- artifacts --------------------------------------------------------------------------------
+
+    def register_artifact(
+        self, conn: Connection, tenant: str, *, kind: str, uri: str, derived_from: Sequence[str] = ()
+    ) -> ArtifactInfo:
+        """Register an artifact held at ``uri`` and its ``derived_from`` parents.
+
+        Raises:
+            CatalogError: Unknown kind or malformed URI.
+            UnknownAssetError: A parent is not a record or artifact of this tenant.
+        """
+        check_tenant(tenant)
+        check_choice(kind, ARTIFACT_KINDS, what="artifact kind")
+        check_uri(uri)
+        now = utcnow()
+        artifact_id = new_id("art")
+        conn.execute(
+            insert(t.artifacts).values(
+                id=artifact_id, tenant=tenant, kind=kind, uri=uri, status="active", created_at=now, updated_at=now
+            )
+        )
+        if derived_from:
+            self.link(conn, tenant, artifact_id, derived_from)
+        return self.get_artifact(conn, tenant, artifact_id)
+
+    def get_artifact(self, conn: Connection, tenant: str, artifact_id: str) -> ArtifactInfo:
+        """Return an artifact.
+
+        Raises:
+            UnknownAssetError: No such artifact in this tenant.
+        """
+        row = conn.execute(
+            select(t.artifacts).where(t.artifacts.c.id == artifact_id, t.artifacts.c.tenant == tenant)
+        ).first()
+        if row is None:
+            raise UnknownAssetError(f"No artifact {artifact_id!r} in tenant {tenant!r}.")
+        return ArtifactInfo(id=row.id, tenant=row.tenant, kind=row.kind, uri=row.uri, status=row.status)
+
+    def link(self, conn: Connection, tenant: str, child_id: str, parent_ids: Sequence[str]) -> None:
+        """Record that ``child_id`` is derived from each of ``parent_ids`` (idempotent).
+
+        Raises:
+            UnknownAssetError: The child or a parent is not an asset of this tenant.
+            CatalogError: An edge would make an asset derived from itself.
+        """
+        wanted = {child_id, *parent_ids}
+        known = self.asset_kinds(conn, tenant, wanted)
+        if missing := sorted(wanted - known.keys()):
+            raise UnknownAssetError(f"No asset {missing[0]!r} in tenant {tenant!r}; register it first.")
+        if known[child_id] == "record":
+            raise CatalogError(f"Record {child_id} is primary data; only artifacts can be derived_from.")
+        below = descendants(conn, tenant, [child_id])
+        if cycle := sorted(set(parent_ids) & below):
+            raise CatalogError(f"{cycle[0]} is already derived from {child_id}; the edge would make a cycle.")
+        existing = set(
+            conn.execute(select(t.lineage_edges.c.parent_id).where(t.lineage_edges.c.child_id == child_id)).scalars()
+        )
+        rows = [
+            {"tenant": tenant, "child_id": child_id, "parent_id": p, "created_at": utcnow()}
+            for p in sorted(set(parent_ids) - existing)
+        ]
+        if rows:
+            conn.execute(insert(t.lineage_edges), rows)
+
+    def asset_kinds(self, conn: Connection, tenant: str, ids: Iterable[str]) -> dict[str, str]:
+        """Return ``{id: kind}`` for the given IDs that are records ("record") or artifacts here."""
+        ids = list(ids)
+        out = {
+            r: "record"
+            for r in conn.execute(
+                select(t.records.c.id).where(t.records.c.tenant == tenant, t.records.c.id.in_(ids))
+            ).scalars()
+        }
+        for row in conn.execute(
+            select(t.artifacts.c.id, t.artifacts.c.kind).where(
+                t.artifacts.c.tenant == tenant, t.artifacts.c.id.in_(ids)
+            )
+        ):
+            out[row.id] = row.kind
+        return out
+
+    # --- holds ------------------------------------------------------------------------------------
+
+    def place_hold(self, conn: Connection, tenant: str, target_id: str, *, reason: str, placed_by: str) -> Hold:
+        """Place a legal hold on a record, an artifact or a subject.
+
+        Raises:
+            UnknownAssetError: The target is not an asset or subject of this tenant.
+            CatalogError: The reason is empty or longer than 1024 characters.
+        """
+        check_id(target_id, what="hold target")
+        if not isinstance(reason, str) or not 0 < len(reason.strip()) <= 1024:
+            raise CatalogError("A hold needs a reason of 1-1024 characters, e.g. the matter it preserves.")
+        is_subject = conn.execute(
+            select(t.subjects.c.id).where(t.subjects.c.id == target_id, t.subjects.c.tenant == tenant)
+        ).first()
+        if not is_subject and not self.asset_kinds(conn, tenant, [target_id]):
+            raise UnknownAssetError(f"No record, artifact or subject {target_id!r} in tenant {tenant!r}.")
+        hold_id = new_id("hld")
+        conn.execute(
+            insert(t.holds).values(
+                id=hold_id,
+                tenant=tenant,
+                target_id=target_id,
+                reason=reason.strip(),
+                placed_by=placed_by,
+                placed_at=utcnow(),
+            )
+        )
+        return self.get_hold(conn, tenant, hold_id)
+
+    def lift_hold(self, conn: Connection, tenant: str, hold_id: str, *, lifted_by: str) -> Hold:
+        """Lift a hold; lifting an already lifted hold changes nothing.
+
+        Raises:
+            UnknownAssetError: No such hold in this tenant.
+        """
+        hold = self.get_hold(conn, tenant, hold_id)
+        if hold.active:
+            conn.execute(update(t.holds).where(t.holds.c.id == hold_id).values(lifted_at=utcnow(), lifted_by=lifted_by))
+        return self.get_hold(conn, tenant, hold_id)
+
+    def get_hold(self, conn: Connection, tenant: str, hold_id: str) -> Hold:
+        """Return a hold.
+
+        Raises:
+            UnknownAssetError: No such hold in this tenant.
+        """
+        row = conn.execute(select(t.holds).where(t.holds.c.id == hold_id, t.holds.c.tenant == tenant)).first()
+        if row is None:
+            raise UnknownAssetError(f"No hold {hold_id!r} in tenant {tenant!r}.")
+        return Hold(**row._mapping)
+
+    def list_holds(self, conn: Connection, tenant: str, *, active_only: bool = True) -> list[Hold]:
+        """Return the tenant's holds, newest first."""
+        query = select(t.holds).where(t.holds.c.tenant == tenant)
+        if active_only:
+            query = query.where(t.holds.c.lifted_at.is_(None))
+        return [Hold(**r._mapping) for r in conn.execute(query.order_by(t.holds.c.placed_at.desc()))]
+
+    def holds_for(self, conn: Connection, tenant: str, asset_ids: Sequence[str]) -> dict[str, list[Hold]]:
+        """Return the active holds covering each asset: on the asset itself or on a subject of a record."""
+        owners = conn.execute(
+            select(t.record_subjects.c.record_id, t.record_subjects.c.subject_id).where(
+                t.record_subjects.c.record_id.in_(asset_ids)
+            )
+        ).all()
+        targets = set(asset_ids) | {o.subject_id for o in owners}
+        active = [
+            Hold(**r._mapping)
+            for r in conn.execute(
+                select(t.holds).where(
+                    t.holds.c.tenant == tenant, t.holds.c.target_id.in_(targets), t.holds.c.lifted_at.is_(None)
+                )
+            )
+        ]
+        by_target: dict[str, list[Hold]] = {}
+        for hold in active:
+            by_target.setdefault(hold.target_id, []).append(hold)
+        out: dict[str, list[Hold]] = {}
+        for asset_id in asset_ids:
+            found = list(by_target.get(asset_id, []))
+            for owner in owners:
+                if owner.record_id == asset_id:
+                    found.extend(by_target.get(owner.subject_id, []))
+            if found:
+                out[asset_id] = found
+        return out
+
+    # --- actions ----------------------------------------------------------------------------------
+
+    def erase(
+        self, conn: Connection, tenant: str, asset_id: str, *, case_id: str | None, event_id: str | None
+    ) -> tuple[Tombstone, bool]:
+        """Erase an asset: drop a record's versions, tags and subject links and leave a tombstone.
+
+        Idempotent: erasing an erased asset returns its tombstone and ``False``.
+
+        Returns:
+            The tombstone, and whether this call erased the asset.
+
+        Raises:
+            UnknownAssetError: No such asset in this tenant.
+            CatalogError: The asset is under an active legal hold.
+        """
+        kind = self.asset_kinds(conn, tenant, [asset_id]).get(asset_id)
+        if kind is None:
+            raise UnknownAssetError(f"No record or artifact {asset_id!r} in tenant {tenant!r}.")
+        existing = self.tombstone(conn, tenant, asset_id)
+        if existing is not None:
+            return existing, False
+        if held := self.holds_for(conn, tenant, [asset_id]).get(asset_id):
+            raise CatalogError(f"{asset_id} is under legal hold {held[0].id}; restrict it instead of erasing.")
+        now = utcnow()
+        tomb_id = new_id("tmb")
+        versions: list[dict[str, object]] = []
+        if kind == "record":
+            versions = [
+                {"version": v["version"], "content_sha256": v["content_sha256"]}
+                for v in self.versions(conn, tenant, asset_id)
+            ]
+        conn.execute(
+            insert(t.tombstones).values(
+                id=tomb_id,
+                tenant=tenant,
+                asset_id=asset_id,
+                asset_kind=kind,
+                case_id=case_id,
+                event_id=event_id,
+                versions=versions,
+                created_at=now,
+            )
+        )
+        if kind == "record":
+            digests = sorted({str(v["content_sha256"]) for v in versions})
+            taken = set(
+                conn.execute(
+                    select(t.tombstoned_content.c.content_sha256).where(
+                        t.tombstoned_content.c.tenant == tenant,
+                        t.tombstoned_content.c.content_sha256.in_(digests),
+                    )
+                ).scalars()
+            )
+            if fresh := [d for d in digests if d not in taken]:
+                conn.execute(
+                    insert(t.tombstoned_content),
+                    [{"tenant": tenant, "content_sha256": d, "tombstone_id": tomb_id} for d in fresh],
+                )
+            for table in (t.record_versions, t.record_tags, t.record_subjects):
+                conn.execute(delete(table).where(table.c.record_id == asset_id))
+            conn.execute(update(t.records).where(t.records.c.id == asset_id).values(status="erased", updated_at=now))
+        else:
+            conn.execute(
+                update(t.artifacts).where(t.artifacts.c.id == asset_id).values(status="erased", updated_at=now)
+            )
+        tomb = self.tombstone(conn, tenant, asset_id)
+        if tomb is None:  # pragma: no cover - inserted just above in this transaction
+            raise CatalogError(f"The tombstone of {asset_id} vanished inside its own transaction.")
+        return tomb, True
+
+    def restrict(self, conn: Connection, tenant: str, asset_id: str) -> bool:
+        """Quarantine an asset from retrieval and training without deleting it.
+
+        Returns:
+            Whether the status changed (``False`` if already restricted or erased).
+
+        Raises:
+            UnknownAssetError: No such asset in this tenant.
+        """
+        kind = self.asset_kinds(conn, tenant, [asset_id]).get(asset_id)
+        if kind is None:
+            raise UnknownAssetError(f"No record or artifact {asset_id!r} in tenant {tenant!r}.")
+        table = t.records if kind == "record" else t.artifacts
+        result = conn.execute(
+            update(table)
+            .where(table.c.id == asset_id, table.c.status == "active")
+            .values(status="restricted", updated_at=utcnow())
+        )
+        return result.rowcount == 1
+
+    def tombstone(self, conn: Connection, tenant: str, asset_id: str) -> Tombstone | None:
+        """Return the tombstone of an erased asset, or ``None``."""
+        row = conn.execute(
+            select(t.tombstones).where(t.tombstones.c.asset_id == asset_id, t.tombstones.c.tenant == tenant)
+        ).first()
+        if row is None:
+            return None
+        data = dict(row._mapping)
+        data["versions"] = tuple(data["versions"])
+        return Tombstone(**data)
+
+    def count(self, conn: Connection, tenant: str) -> dict[str, int]:
+        """Return how many records and artifacts the tenant has, by status."""
+        out: dict[str, int] = {}
+        for name, table in (("records", t.records), ("artifacts", t.artifacts)):
+            for status, n in conn.execute(
+                select(table.c.status, func.count()).where(table.c.tenant == tenant).group_by(table.c.status)
+            ):
+                out[f"{name}_{status}"] = n
+        return out
+
+
+def _check_tags(tags: Sequence[str]) -> list[str]:
+    if isinstance(tags, str):
+        raise CatalogError(f"Entity tags must be a list of strings. Got the single string {tags[:80]!r}.")
+    out = []
+    for tag in tags:
+        if not isinstance(tag, str) or not 0 < len(tag) <= 256 or tag != tag.strip():
+            raise CatalogError(
+                f"An entity tag must be 1-256 characters without surrounding spaces. Got {str(tag)[:80]!r}."
+            )
+        out.append(tag)
+    return sorted(set(out))

@@ -1,0 +1,195 @@
+"""Value types of the catalog and the validation of what callers send in."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal, get_args
+
+from expunge.errors import CatalogError
+
+__all__ = [
+    "ARTIFACT_KINDS",
+    "ASSET_STATUSES",
+    "LEGAL_BASES",
+    "ArtifactInfo",
+    "ArtifactKind",
+    "Asset",
+    "Hold",
+    "RecordInfo",
+    "Tombstone",
+    "new_id",
+]
+
+ArtifactKind = Literal[
+    "chunk",
+    "embedding",
+    "vector_row",
+    "cache_entry",
+    "training_set",
+    "model",
+    "adapter",
+    "shard",
+    "log_entry",
+    "backup",
+]
+ARTIFACT_KINDS: tuple[str, ...] = get_args(ArtifactKind)
+LEGAL_BASES: tuple[str, ...] = (
+    "consent",
+    "contract",
+    "legal_obligation",
+    "vital_interests",
+    "public_task",
+    "legitimate_interests",
+)
+ASSET_STATUSES: tuple[str, ...] = ("active", "restricted", "erased")
+
+_TENANT = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_TOKEN = re.compile(r"^[a-z0-9][a-z0-9_.:-]{0,63}$")
+_URI = re.compile(r"^[a-z][a-z0-9+.-]{0,31}://\S{1,990}$")
+_ID = re.compile(r"^[a-z]{2,4}_[0-9a-f]{32}$")
+
+
+def new_id(prefix: str) -> str:
+    """Return a fresh global ID such as ``rec_<32 hex digits>``."""
+    return f"{prefix}_{uuid.uuid4().hex}"
+
+
+def check_tenant(tenant: str) -> str:
+    """Return ``tenant`` if it is a valid tenant name, else raise :class:`CatalogError`."""
+    if not isinstance(tenant, str) or not _TENANT.match(tenant):
+        raise CatalogError(
+            "The tenant must be 1-64 lowercase letters, digits, '_' or '-', starting with a letter or digit. "
+            f"Got {tenant!r} instead."
+        )
+    return tenant
+
+
+def check_sha256(value: str, *, what: str = "content_sha256") -> str:
+    """Return a lowercase hex sha256 digest or raise :class:`CatalogError`."""
+    if not isinstance(value, str) or not _SHA256.match(value.lower()):
+        shown = value if isinstance(value, str) and len(value) <= 80 else f"<{type(value).__name__}>"
+        raise CatalogError(f"The {what} must be 64 hexadecimal digits. Got {shown!r} instead.")
+    return value.lower()
+
+
+def check_token(value: str, *, what: str) -> str:
+    """Return a short lowercase token (purpose, role…) or raise :class:`CatalogError`."""
+    if not isinstance(value, str) or not _TOKEN.match(value):
+        raise CatalogError(
+            f"The {what} must be 1-64 lowercase letters, digits, '_', '.', ':' or '-'. Got {value!r} instead."
+        )
+    return value
+
+
+def check_choice(value: str, choices: tuple[str, ...], *, what: str) -> str:
+    """Return ``value`` if it is one of ``choices`` or raise :class:`CatalogError`."""
+    if value not in choices:
+        raise CatalogError(f"The {what} must be one of {', '.join(sorted(choices))}. Got {value!r} instead.")
+    return value
+
+
+def check_uri(value: str) -> str:
+    """Return a backend URI such as ``lancedb://index/rows/42`` or raise :class:`CatalogError`."""
+    if not isinstance(value, str) or not _URI.match(value):
+        shown = value[:80] if isinstance(value, str) else type(value).__name__
+        raise CatalogError(
+            "An artifact URI must be scheme://location (lowercase scheme, no spaces, at most 1024 characters). "
+            f"Got {shown!r} instead."
+        )
+    return value
+
+
+def check_id(value: str, *, what: str = "asset ID") -> str:
+    """Return a well-formed global ID or raise :class:`CatalogError`."""
+    if not isinstance(value, str) or not _ID.match(value):
+        shown = value[:80] if isinstance(value, str) else type(value).__name__
+        raise CatalogError(f"The {what} must look like rec_<32 hex digits>. Got {shown!r} instead.")
+    return value
+
+
+def check_consent(consent: dict[str, bool]) -> dict[str, bool]:
+    """Return validated consent flags (purpose name → granted) or raise :class:`CatalogError`."""
+    if not isinstance(consent, dict) or len(consent) > 32:
+        raise CatalogError(f"Consent must be a mapping of at most 32 flags. Got {type(consent).__name__}.")
+    for name, granted in consent.items():
+        check_token(name, what="consent flag name")
+        if not isinstance(granted, bool):
+            raise CatalogError(f"The consent flag {name!r} must be true or false. Got {granted!r} instead.")
+    return dict(sorted(consent.items()))
+
+
+@dataclass(frozen=True)
+class RecordInfo:
+    """A record as the catalog knows it: identity, current version and status."""
+
+    id: str
+    tenant: str
+    source: str
+    status: str
+    version: int
+    content_sha256: str | None
+    purpose: str | None
+    legal_basis: str | None
+    consent: dict[str, bool] = field(default_factory=dict)
+    retention_until: datetime | None = None
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ArtifactInfo:
+    """A derived artifact: its kind, the URI of the backend that holds it and its status."""
+
+    id: str
+    tenant: str
+    kind: str
+    uri: str
+    status: str
+
+
+@dataclass(frozen=True)
+class Asset:
+    """One node of a lineage closure: a record or an artifact, and how far it is from the start."""
+
+    id: str
+    kind: str
+    uri: str
+    status: str
+    depth: int
+    parents: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Hold:
+    """A legal hold on a record, an artifact or a subject."""
+
+    id: str
+    tenant: str
+    target_id: str
+    reason: str
+    placed_by: str
+    placed_at: datetime
+    lifted_at: datetime | None = None
+    lifted_by: str | None = None
+
+    @property
+    def active(self) -> bool:
+        """Tell whether the hold is still in force."""
+        return self.lifted_at is None
+
+
+@dataclass(frozen=True)
+class Tombstone:
+    """The mark an erased asset leaves: which versions (and content hashes) it superseded."""
+
+    id: str
+    tenant: str
+    asset_id: str
+    asset_kind: str
+    case_id: str | None
+    event_id: str | None
+    versions: tuple[dict[str, object], ...]
+    created_at: datetime

@@ -1,0 +1,183 @@
+"""Open a database from a URL and bring its schema to the newest migration."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.pool import NullPool
+
+from expunge.errors import BackendError, ConfigError
+
+__all__ = ["Database", "is_postgres", "open_database", "utcnow"]
+
+_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+# Arbitrary constant: every expunge process serialises its migrations on this advisory lock.
+_MIGRATION_LOCK = 0x657870756E6765
+
+
+def utcnow() -> datetime:
+    """Return the current time as an aware UTC datetime."""
+    return datetime.now(UTC)
+
+
+def is_postgres(conn_or_engine: Connection | Engine) -> bool:
+    """Tell whether a connection or engine talks to PostgreSQL."""
+    return conn_or_engine.dialect.name == "postgresql"
+
+
+@dataclass(frozen=True)
+class Database:
+    """An open expunge database: the engine plus what was asked when it was opened.
+
+    Attributes:
+        engine: The SQLAlchemy engine; use :meth:`begin` for a write transaction.
+        url: The URL it was opened from, with any password hidden.
+        schema: The PostgreSQL schema the tables live in, or ``None`` for the default.
+    """
+
+    engine: Engine
+    url: str
+    schema: str | None = None
+
+    @property
+    def is_postgres(self) -> bool:
+        """Tell whether this database is PostgreSQL."""
+        return is_postgres(self.engine)
+
+    @contextlib.contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """Open a transaction that commits on success and rolls back on any error."""
+        with self.engine.begin() as conn:
+            yield conn
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+
+def open_database(
+    url: str,
+    *,
+    schema: str | None = None,
+    migrate: bool = True,
+    busy_timeout_ms: int = 30_000,
+    echo: bool = False,
+) -> Database:
+    """Open the database at ``url`` and apply every pending migration.
+
+    SQLite files get WAL journaling, ``secure_delete=ON`` (erased rows are overwritten with zeros,
+    not left in free pages), foreign keys, a busy timeout and ``BEGIN IMMEDIATE`` transactions so
+    concurrent writers queue instead of failing on a lock upgrade.
+
+    Args:
+        url: A SQLAlchemy URL: ``sqlite:///path.db`` or ``postgresql+psycopg://user@host/db``.
+        schema: PostgreSQL only: a schema to create and use (lets tests and tenants share a server).
+        migrate: Apply the migrations shipped in :mod:`expunge.db.migrations` (default true).
+        busy_timeout_ms: SQLite only: how long a writer waits for the lock.
+        echo: Log every SQL statement.
+
+    Raises:
+        ConfigError: The URL cannot be parsed, names an unsupported dialect or a bad schema name.
+        BackendError: The server cannot be reached or the migrations fail.
+    """
+    try:
+        parsed = make_url(url)
+    except ArgumentError as err:
+        raise ConfigError(
+            f"The database URL {url!r} cannot be parsed. Use sqlite:///path.db or "
+            "postgresql+psycopg://user@host:port/db."
+        ) from err
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        if schema is not None:
+            raise ConfigError(f"A schema ({schema!r}) can only be used with PostgreSQL. Got URL {url!r}.")
+        engine = _sqlite_engine(url, database=parsed.database, busy_timeout_ms=busy_timeout_ms, echo=echo)
+    elif backend == "postgresql":
+        if schema is not None and not _SCHEMA_NAME.match(schema):
+            raise ConfigError(
+                f"The schema name must be lowercase letters, digits and underscores. Got {schema!r} instead."
+            )
+        engine = _postgres_engine(url, schema=schema, echo=echo)
+    else:
+        raise ConfigError(
+            f"Unsupported database {backend!r} in URL {parsed.render_as_string(hide_password=True)!r}. "
+            "Accepted: sqlite, postgresql."
+        )
+    db = Database(engine=engine, url=parsed.render_as_string(hide_password=True), schema=schema)
+    if migrate:
+        upgrade(db)
+    return db
+
+
+def _sqlite_engine(url: str, *, database: str | None, busy_timeout_ms: int, echo: bool) -> Engine:
+    in_memory = database in (None, "", ":memory:")
+    if not in_memory:
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(
+        url,
+        echo=echo,
+        # Autocommit at the driver level: SQLAlchemy's "begin" event below issues the BEGIN itself.
+        connect_args={"isolation_level": None, "check_same_thread": False},
+        poolclass=NullPool if in_memory else None,
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+        cur = dbapi_conn.cursor()
+        if not in_memory:
+            cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA secure_delete=ON")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        # IMMEDIATE takes the write lock at once: two writers never deadlock upgrading a read lock.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def _postgres_engine(url: str, *, schema: str | None, echo: bool) -> Engine:
+    connect_args: dict[str, object] = {}
+    if schema is not None:
+        connect_args["options"] = f"-csearch_path={schema}"
+    engine = create_engine(url, echo=echo, connect_args=connect_args, pool_pre_ping=True)
+    if schema is not None:
+        try:
+            with engine.begin() as conn:
+                conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+        except OperationalError as err:
+            raise BackendError(f"Cannot reach PostgreSQL at {make_url(url).render_as_string()}: {err}") from err
+    return engine
+
+
+def upgrade(db: Database, revision: str = "head") -> None:
+    """Apply the package's Alembic migrations up to ``revision``.
+
+    Raises:
+        BackendError: The database cannot be reached.
+    """
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(__file__).with_name("migrations")))
+    try:
+        with db.engine.begin() as conn:
+            if db.is_postgres:
+                # Workers and API replicas started together must not run the migrations twice.
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
+    except OperationalError as err:
+        raise BackendError(f"Cannot open the database {db.url!r}: {err.orig}") from err

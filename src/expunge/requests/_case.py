@@ -1,0 +1,122 @@
+"""The case record as callers see it, and the intake validation of a new request."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from expunge.catalog import Identifier
+from expunge.errors import RequestError, UnknownScopeError
+from expunge.evidence import canonical, sha256_hex
+from expunge.requests._states import SCOPES
+
+__all__ = ["MAX_SELECTORS", "Case", "FiledRequest", "case_from_row", "check_intake", "dedupe_key"]
+
+MAX_SELECTORS = 100
+
+
+@dataclass(frozen=True)
+class Case:
+    """A data-subject request and where it stands. Holds pseudonyms only, never identifiers."""
+
+    id: str
+    tenant: str
+    scope: str
+    regulation: str
+    state: str
+    filed_by: str
+    filed_at: datetime
+    due_at: datetime
+    closed_at: datetime | None
+    verified_by: str | None
+    pseudonym_count: int
+    exceptions: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready summary."""
+        return {
+            "id": self.id,
+            "tenant": self.tenant,
+            "scope": self.scope,
+            "regulation": self.regulation,
+            "state": self.state,
+            "filed_by": self.filed_by,
+            "filed_at": self.filed_at.isoformat(),
+            "due_at": self.due_at.isoformat(),
+            "closed_at": self.closed_at.isoformat() if self.closed_at else None,
+            "verified_by": self.verified_by,
+            "pseudonym_count": self.pseudonym_count,
+            "exceptions": list(self.exceptions),
+        }
+
+
+@dataclass(frozen=True)
+class FiledRequest:
+    """A new case and its verification token (shown once, to be sent to the requester)."""
+
+    case: Case
+    token: str
+    token_expires_at: datetime
+
+
+def case_from_row(row) -> Case:  # type: ignore[no-untyped-def]
+    """Build a :class:`Case` from a ``requests_cases`` row."""
+    return Case(
+        id=row.id,
+        tenant=row.tenant,
+        scope=row.scope,
+        regulation=row.regulation,
+        state=row.state,
+        filed_by=row.filed_by,
+        filed_at=_aware(row.filed_at),
+        due_at=_aware(row.due_at),
+        closed_at=_aware(row.closed_at) if row.closed_at else None,
+        verified_by=row.verified_by,
+        pseudonym_count=len(row.pseudonyms),
+        exceptions=tuple(row.exceptions),
+    )
+
+
+def _aware(value: datetime) -> datetime:
+    # SQLite hands back naive datetimes; every time expunge writes is UTC.
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def check_intake(
+    *,
+    scope: str,
+    identifiers: Sequence[Identifier],
+    content_sha256: Sequence[str],
+    entity_tags: Sequence[str],
+    params: Mapping[str, Any],
+) -> None:
+    """Raise unless a new request is well formed (selectors themselves are checked by the catalog).
+
+    Raises:
+        UnknownScopeError: The scope is not one of erasure, restriction, opt_out, correction.
+        RequestError: No selector, too many, or correction details missing.
+    """
+    if scope not in SCOPES:
+        raise UnknownScopeError(f"Unknown scope {scope!r}. Accepted: {', '.join(SCOPES)}.")
+    counts = {"identifiers": len(identifiers), "content_sha256": len(content_sha256), "entity_tags": len(entity_tags)}
+    if not any(counts.values()) and not (scope == "correction" and params.get("corrections")):
+        raise RequestError("A request needs at least one identifier, content hash or entity tag. Got none.")
+    for name, n in counts.items():
+        if n > MAX_SELECTORS:
+            raise RequestError(f"A request may carry at most {MAX_SELECTORS} {name}. Got {n}.")
+    if scope == "correction":
+        corrections = params.get("corrections")
+        if not isinstance(corrections, Mapping) or not corrections:
+            raise RequestError(
+                "A correction needs params.corrections: a mapping of record ID to the new content sha256."
+            )
+    unknown = sorted(set(params) - {"corrections", "consent_off", "note"})
+    if unknown:
+        raise RequestError(f"Unknown request parameter {unknown[0]!r}. Accepted: consent_off, corrections, note.")
+
+
+def dedupe_key(scope: str, pseudonyms: Sequence[str], digests: Sequence[str], tags: Sequence[str]) -> str:
+    """Return the key two requests share when they ask the same thing about the same subject."""
+    return sha256_hex(canonical({"scope": scope, "p": sorted(pseudonyms), "h": sorted(digests), "t": sorted(tags)}))

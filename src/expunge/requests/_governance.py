@@ -1,0 +1,468 @@
+"""The governance façade: file, verify, plan and publish requests, settle them, and export case files.
+
+The CLI and the service call these methods and nothing below them, so both offer the same operations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from expunge.bus import (
+    CatalogSubscriber,
+    Dispatcher,
+    DispatchStats,
+    Event,
+    LogStore,
+    LogStoreSubscriber,
+    Outbox,
+    RetryPolicy,
+    Subscriber,
+    mark_in_catalog,
+)
+from expunge.catalog import Catalog, Identifier, check_sha256, check_tenant, new_id
+from expunge.db import Database, utcnow
+from expunge.errors import DuplicateRequestError, InvalidTokenError, InvalidTransition, UnknownRequestError
+from expunge.evidence import AuditLog
+from expunge.requests import _tables as t
+from expunge.requests._case import Case, FiledRequest, case_from_row, check_intake, dedupe_key
+from expunge.requests._plan import build_plan
+from expunge.requests._policy import DeadlinePolicy, TokenIssuer
+from expunge.requests._states import OPEN_STATES, check_transition
+
+__all__ = ["Governance"]
+
+
+class Governance:
+    """Everything a data-subject request goes through, over one database.
+
+    Args:
+        db: The open database (catalog, requests, bus and evidence share it).
+        catalog: The catalog (holds the pseudonymizer).
+        audit: The signed, chained audit log.
+        tokens: Issues and checks requester verification tokens.
+        policy: Deadlines per regulation.
+        subscribers: Extra subscribers by name (vector stores, caches…); ``catalog`` and ``logstore`` are
+            built in.
+        retry: The bus retry policy.
+        sweepers: Subscribers that get one sweep event per erasure (match by pseudonym/content hash).
+        clock: Returns "now" (tests move it).
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        catalog: Catalog,
+        audit: AuditLog,
+        tokens: TokenIssuer,
+        policy: DeadlinePolicy | None = None,
+        subscribers: Mapping[str, Subscriber] | None = None,
+        retry: RetryPolicy | None = None,
+        sweepers: Sequence[str] = ("logstore",),
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.db = db
+        self.catalog = catalog
+        self.audit = audit
+        self.tokens = tokens
+        self.policy = policy or DeadlinePolicy()
+        self.outbox = Outbox()
+        self.logstore = LogStore()
+        self.subscribers: dict[str, Subscriber] = {
+            "catalog": CatalogSubscriber(catalog),
+            "logstore": LogStoreSubscriber(self.logstore),
+            **(subscribers or {}),
+        }
+        self.retry = retry or RetryPolicy()
+        self.sweepers = tuple(sweepers)
+        self.clock = clock
+
+    # --- intake and verification ------------------------------------------------------------------
+
+    def file_request(
+        self,
+        tenant: str,
+        *,
+        scope: str,
+        filed_by: str,
+        regulation: str = "gdpr",
+        identifiers: Sequence[Identifier] = (),
+        content_sha256: Sequence[str] = (),
+        entity_tags: Sequence[str] = (),
+        params: Mapping[str, Any] | None = None,
+    ) -> FiledRequest:
+        """File a request: validate it, start its SLA clock, and issue a one-time verification token.
+
+        Raises:
+            UnknownScopeError, UnknownRegulationError, RequestError, InvalidIdentifierError, CatalogError:
+                The request is malformed; nothing is stored.
+            DuplicateRequestError: An open request asks the same thing about the same subject.
+        """
+        check_tenant(tenant)
+        params = dict(params or {})
+        check_intake(
+            scope=scope, identifiers=identifiers, content_sha256=content_sha256, entity_tags=entity_tags, params=params
+        )
+        pseudonyms = sorted(set(self.catalog.pseudonyms(tenant, identifiers)))
+        digests = sorted({check_sha256(d) for d in content_sha256})
+        tags = sorted(set(entity_tags))
+        key = dedupe_key(scope, pseudonyms, digests, tags)
+        now = self.clock()
+        due = self.policy.due_at(regulation, now)
+        with self.db.begin() as conn:
+            dup = conn.execute(
+                select(t.cases.c.id).where(
+                    t.cases.c.tenant == tenant, t.cases.c.dedupe_key == key, t.cases.c.state.in_(OPEN_STATES)
+                )
+            ).first()
+            if dup is not None:
+                raise DuplicateRequestError(
+                    f"Request {dup.id} already asks for {scope} of the same subject and is still open.",
+                    existing_id=dup.id,
+                )
+            case_id = new_id("dsr")
+            token, expires = self.tokens.issue(case_id, now=now)
+            conn.execute(
+                insert(t.cases).values(
+                    id=case_id,
+                    tenant=tenant,
+                    scope=scope,
+                    regulation=regulation,
+                    state="received",
+                    pseudonyms=pseudonyms,
+                    content_sha256=digests,
+                    entity_tags=tags,
+                    params=params,
+                    dedupe_key=key,
+                    filed_by=filed_by,
+                    filed_at=now,
+                    due_at=due,
+                    token_sha256=TokenIssuer.fingerprint(token),
+                    token_expires_at=expires,
+                    exceptions=[],
+                    updated_at=now,
+                )
+            )
+            self._record(conn, tenant, case_id, None, "received", actor=filed_by, reason=f"{scope} under {regulation}")
+            case = self._get(conn, tenant, case_id)
+        return FiledRequest(case=case, token=token, token_expires_at=expires)
+
+    def verify_token(self, token: str, *, execute: bool = True) -> Case:
+        """Verify the requester with their one-time token; by default plan and publish at once.
+
+        Raises:
+            InvalidTokenError: Malformed, forged, already used, or superseded.
+            TokenExpiredError: Past its expiry.
+        """
+        now = self.clock()
+        case_id = self.tokens.read(token, now=now)
+        with self.db.begin() as conn:
+            row = conn.execute(select(t.cases).where(t.cases.c.id == case_id)).first()
+            if row is None or row.token_sha256 != TokenIssuer.fingerprint(token) or row.token_used_at is not None:
+                raise InvalidTokenError(f"The verification token of request {case_id} was already used or replaced.")
+            conn.execute(update(t.cases).where(t.cases.c.id == case_id).values(token_used_at=now, token_sha256=None))
+            self._move(
+                conn, row.tenant, case_id, "verified", actor="requester", reason="one-time token", verified_by="token"
+            )
+            if execute:
+                self._execute(conn, row.tenant, case_id, actor="system")
+            return self._get(conn, row.tenant, case_id)
+
+    def approve(self, tenant: str, case_id: str, *, operator: str, execute: bool = True) -> Case:
+        """Verify the requester on an operator's word (identity checked out of band).
+
+        Raises:
+            UnknownRequestError: No such request in this tenant.
+            InvalidTransition: The request is not waiting for verification.
+        """
+        with self.db.begin() as conn:
+            self._move(
+                conn,
+                tenant,
+                case_id,
+                "verified",
+                actor=operator,
+                reason="operator approval",
+                verified_by=f"operator:{operator}",
+            )
+            if execute:
+                self._execute(conn, tenant, case_id, actor=operator)
+            return self._get(conn, tenant, case_id)
+
+    def reject(self, tenant: str, case_id: str, *, actor: str, reason: str) -> Case:
+        """Reject a request that is not yet planned (unverifiable requester, manifestly unfounded…)."""
+        with self.db.begin() as conn:
+            self._move(conn, tenant, case_id, "rejected", actor=actor, reason=reason[:1000], closed=True)
+            return self._get(conn, tenant, case_id)
+
+    def execute(self, tenant: str, case_id: str, *, actor: str) -> Case:
+        """Plan a verified request and publish its events, in one transaction."""
+        with self.db.begin() as conn:
+            self._execute(conn, tenant, case_id, actor=actor)
+            return self._get(conn, tenant, case_id)
+
+    def _execute(self, conn: Connection, tenant: str, case_id: str, *, actor: str) -> None:
+        row = self._row(conn, tenant, case_id, lock=True)
+        check_transition(case_id, row.state, "planned")
+        plan = build_plan(
+            conn,
+            self.catalog,
+            case_id=case_id,
+            tenant=tenant,
+            scope=row.scope,
+            pseudonyms=row.pseudonyms,
+            content_sha256=row.content_sha256,
+            entity_tags=row.entity_tags,
+            params=row.params,
+            sweepers=[s for s in self.sweepers if s in self.subscribers],
+        )
+        if plan.actions:
+            conn.execute(
+                insert(t.actions),
+                [
+                    {
+                        "case_id": case_id,
+                        "seq": i,
+                        "asset_id": a.asset_id,
+                        "asset_kind": a.asset_kind,
+                        "uri": a.uri,
+                        "operation": a.operation,
+                        "subscriber": a.subscriber,
+                        "event_id": a.event_id,
+                        "hold_ids": list(a.hold_ids),
+                        "exception": a.exception,
+                    }
+                    for i, a in enumerate(plan.actions)
+                ],
+            )
+        summary = (
+            f"{len(plan.record_ids)} record(s), {len(plan.actions)} action(s), {len(plan.exceptions)} exception(s)"
+        )
+        self._move(conn, tenant, case_id, "planned", actor=actor, reason=summary, exceptions=plan.exceptions)
+        self.outbox.publish(
+            conn,
+            [
+                Event(
+                    id=a.event_id,
+                    tenant=tenant,
+                    case_id=case_id,
+                    subscriber=a.subscriber,
+                    operation=a.operation,
+                    asset_id=a.asset_id,
+                    asset_kind=a.asset_kind,
+                    uri=a.uri,
+                    content_sha256=plan.content_sha256,
+                    pseudonyms=plan.pseudonyms,
+                    params=a.params,
+                )
+                for a in plan.actions
+            ],
+        )
+        self._move(conn, tenant, case_id, "executing", actor=actor, reason=f"{len(plan.actions)} event(s) published")
+        if not plan.actions:
+            self._settle_one(conn, tenant, case_id)
+
+    # --- delivery and settlement ------------------------------------------------------------------
+
+    def dispatcher(self, *, worker_id: str | None = None, clock: Callable[[], datetime] | None = None) -> Dispatcher:
+        """Return a dispatcher over this install's subscribers (for ``expunge worker`` or in-process use)."""
+        return Dispatcher(
+            self.db,
+            self.subscribers,
+            audit=self.audit,
+            retry=self.retry,
+            on_applied=mark_in_catalog(self.catalog),
+            worker_id=worker_id,
+            clock=clock or self.clock,
+        )
+
+    def process(self, *, limit: int = 100) -> DispatchStats:
+        """Deliver every due event in-process, then settle the cases they finished."""
+        stats = self.dispatcher().drain(limit=limit)
+        self.settle()
+        return stats
+
+    def settle(self, *, limit: int = 500) -> list[str]:
+        """Move executing or failed cases whose deliveries have all ended to their next state.
+
+        Returns:
+            The IDs of the cases that changed state.
+        """
+        moved = []
+        with self.db.begin() as conn:
+            query = (
+                select(t.cases.c.id, t.cases.c.tenant).where(t.cases.c.state.in_(("executing", "failed"))).limit(limit)
+            )
+            if self.db.is_postgres:
+                query = query.with_for_update(skip_locked=True)
+            for case_id, tenant in conn.execute(query).all():
+                if self._settle_one(conn, tenant, case_id):
+                    moved.append(case_id)
+        return moved
+
+    def _settle_one(self, conn: Connection, tenant: str, case_id: str) -> bool:
+        row = self._row(conn, tenant, case_id)
+        progress = self.outbox.case_progress(conn, case_id)
+        if progress["pending"]:
+            if row.state == "failed":  # a dead letter was replayed
+                self._move(conn, tenant, case_id, "executing", actor="system", reason="dead letters replayed")
+                return True
+            return False
+        if progress["dead"]:
+            if row.state == "failed":
+                return False
+            self._move(
+                conn, tenant, case_id, "failed", actor="system", reason=f"{progress['dead']} event(s) dead-lettered"
+            )
+            return True
+        if row.state == "failed":
+            self._move(conn, tenant, case_id, "executing", actor="system", reason="dead letters replayed")
+        self._move(conn, tenant, case_id, "verifying", actor="system", reason=f"{progress['done']} receipt(s)")
+        problems = self._verify_effects(conn, tenant, case_id)
+        if problems:
+            self._move(conn, tenant, case_id, "failed", actor="system", reason="; ".join(problems)[:1000])
+        else:
+            target = "completed_with_exceptions" if row.exceptions else "completed"
+            self._move(conn, tenant, case_id, target, actor="system", reason="every action verified", closed=True)
+        return True
+
+    def _verify_effects(self, conn: Connection, tenant: str, case_id: str) -> list[str]:
+        problems = []
+        deliveries = {d["id"]: d for d in self.outbox.deliveries(conn, case_id)}
+        for action in conn.execute(select(t.actions).where(t.actions.c.case_id == case_id)):
+            delivery = deliveries.get(action.event_id)
+            if delivery is None or delivery["status"] != "done" or delivery["receipt_seq"] is None:
+                problems.append(f"no receipt for {action.asset_id}")
+                continue
+            if action.asset_kind == "sweep" or action.operation not in ("erase", "restrict"):
+                continue
+            if action.operation == "erase" and self.catalog.tombstone(conn, tenant, action.asset_id) is None:
+                problems.append(f"{action.asset_id} has no tombstone")
+            if action.operation == "restrict":
+                kinds = self.catalog.asset_kinds(conn, tenant, [action.asset_id])
+                status = (
+                    self.catalog.get_record(conn, tenant, action.asset_id).status
+                    if kinds.get(action.asset_id) == "record"
+                    else self.catalog.get_artifact(conn, tenant, action.asset_id).status
+                )
+                if status == "active":
+                    problems.append(f"{action.asset_id} is still active")
+        return problems
+
+    def replay_dead_letter(self, tenant: str | None, dead_letter_id: str, *, by: str) -> str:
+        """Replay a dead letter and reopen its case if it had failed; return the event ID."""
+        with self.db.begin() as conn:
+            event_id = self.outbox.replay(conn, dead_letter_id, tenant=tenant, by=by)
+            case_id = conn.execute(select(t.actions.c.case_id).where(t.actions.c.event_id == event_id)).scalar()
+            if case_id is not None:
+                row = conn.execute(select(t.cases).where(t.cases.c.id == case_id)).one()
+                if row.state == "failed":
+                    self._move(conn, row.tenant, case_id, "executing", actor=by, reason=f"replayed {dead_letter_id}")
+        return event_id
+
+    # --- reading ----------------------------------------------------------------------------------
+
+    def get_case(self, tenant: str, case_id: str) -> Case:
+        """Return a case of this tenant.
+
+        Raises:
+            UnknownRequestError: No such case in this tenant (also when it exists in another one).
+        """
+        with self.db.begin() as conn:
+            return self._get(conn, tenant, case_id)
+
+    def list_cases(self, tenant: str, *, state: str | None = None, limit: int = 100) -> list[Case]:
+        """Return the tenant's cases, newest first, optionally in one state."""
+        query = select(t.cases).where(t.cases.c.tenant == tenant)
+        if state is not None:
+            query = query.where(t.cases.c.state == state)
+        with self.db.begin() as conn:
+            return [case_from_row(r) for r in conn.execute(query.order_by(t.cases.c.filed_at.desc()).limit(limit))]
+
+    def sla_report(self, tenant: str, *, now: datetime | None = None) -> dict[str, list[dict[str, Any]]]:
+        """Return open cases grouped as ``overdue``, ``due_soon`` and ``on_track`` by their deadline."""
+        now = now or self.clock()
+        out: dict[str, list[dict[str, Any]]] = {"overdue": [], "due_soon": [], "on_track": []}
+        with self.db.begin() as conn:
+            rows = conn.execute(
+                select(t.cases)
+                .where(t.cases.c.tenant == tenant, t.cases.c.state.in_(OPEN_STATES))
+                .order_by(t.cases.c.due_at)
+            ).all()
+        for row in rows:
+            case = case_from_row(row)
+            status = self.policy.status(due_at=case.due_at, now=now, closed_at=None)
+            out[status].append({"id": case.id, "state": case.state, "due_at": case.due_at.isoformat()})
+        return out
+
+    def actions(self, tenant: str, case_id: str) -> list[dict[str, Any]]:
+        """Return the planned actions of a case."""
+        with self.db.begin() as conn:
+            self._row(conn, tenant, case_id)
+            rows = conn.execute(select(t.actions).where(t.actions.c.case_id == case_id).order_by(t.actions.c.seq))
+            return [dict(r._mapping) for r in rows]
+
+    # --- internals --------------------------------------------------------------------------------
+
+    def _row(self, conn: Connection, tenant: str, case_id: str, *, lock: bool = False):  # type: ignore[no-untyped-def]
+        query = select(t.cases).where(t.cases.c.id == case_id, t.cases.c.tenant == tenant)
+        if lock and self.db.is_postgres:
+            query = query.with_for_update()
+        row = conn.execute(query).first()
+        if row is None:
+            raise UnknownRequestError(f"No request {case_id!r} in tenant {tenant!r}.")
+        return row
+
+    def _get(self, conn: Connection, tenant: str, case_id: str) -> Case:
+        return case_from_row(self._row(conn, tenant, case_id))
+
+    def _move(
+        self,
+        conn: Connection,
+        tenant: str,
+        case_id: str,
+        target: str,
+        *,
+        actor: str,
+        reason: str,
+        verified_by: str | None = None,
+        exceptions: Sequence[str] | None = None,
+        closed: bool = False,
+    ) -> None:
+        row = self._row(conn, tenant, case_id)
+        check_transition(case_id, row.state, target)
+        now = self.clock()
+        values: dict[str, Any] = {"state": target, "updated_at": now}
+        if verified_by is not None:
+            values["verified_by"] = verified_by
+        if exceptions is not None:
+            values["exceptions"] = list(exceptions)
+        if closed or target in ("completed", "completed_with_exceptions", "rejected"):
+            values["closed_at"] = now
+        result = conn.execute(
+            update(t.cases).where(t.cases.c.id == case_id, t.cases.c.state == row.state).values(**values)
+        )
+        if result.rowcount != 1:
+            raise InvalidTransition(f"Request {case_id} changed state concurrently; retry the operation.")
+        self._record(conn, tenant, case_id, row.state, target, actor=actor, reason=reason)
+
+    def _record(
+        self, conn: Connection, tenant: str, case_id: str, source: str | None, target: str, *, actor: str, reason: str
+    ) -> None:
+        now = self.clock()
+        conn.execute(
+            insert(t.transitions).values(
+                case_id=case_id, from_state=source, to_state=target, actor=actor, reason=reason, at=now
+            )
+        )
+        self.audit.append(
+            conn,
+            tenant=tenant,
+            case_id=case_id,
+            kind="transition",
+            body={"from": source, "to": target, "actor": actor, "reason": reason, "at": now.isoformat()},
+        )

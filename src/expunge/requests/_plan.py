@@ -1,0 +1,147 @@
+"""Resolve a request to assets and plan one action per asset, holds turning erasure into restriction."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection
+
+from expunge.bus import route
+from expunge.catalog import Asset, Catalog, closure, new_id
+
+__all__ = ["Action", "Plan", "build_plan"]
+
+# Opting out of training quarantines the artifacts training reads or produces; retrieval keeps working.
+TRAINING_KINDS = frozenset({"training_set", "model", "adapter", "shard"})
+
+
+@dataclass(frozen=True)
+class Action:
+    """One planned action on one asset, with the event that will carry it."""
+
+    asset_id: str
+    asset_kind: str
+    uri: str
+    operation: str
+    subscriber: str
+    event_id: str
+    hold_ids: tuple[str, ...] = ()
+    exception: str | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a request resolved to and what will be done."""
+
+    record_ids: tuple[str, ...]
+    subject_ids: tuple[str, ...]
+    pseudonyms: tuple[str, ...]
+    content_sha256: tuple[str, ...]
+    actions: tuple[Action, ...]
+
+    @property
+    def exceptions(self) -> list[str]:
+        """The stated exceptions (legal holds), one sentence each."""
+        return [a.exception for a in self.actions if a.exception]
+
+
+def build_plan(
+    conn: Connection,
+    catalog: Catalog,
+    *,
+    case_id: str,
+    tenant: str,
+    scope: str,
+    pseudonyms: Sequence[str],
+    content_sha256: Sequence[str],
+    entity_tags: Sequence[str],
+    params: Mapping[str, Any],
+    sweepers: Sequence[str],
+) -> Plan:
+    """Resolve the request's selectors to records, walk their lineage, and plan one action per asset.
+
+    Erased assets are left out (nothing remains to act on). A held asset is restricted, never
+    erased, and its action states the exception.
+    """
+    subject_ids = catalog.subjects_by_pseudonyms(conn, tenant, pseudonyms) if pseudonyms else []
+    record_ids = set(catalog.records_by_subjects(conn, tenant, subject_ids)) if subject_ids else set()
+    if content_sha256:
+        record_ids |= set(catalog.records_by_content(conn, tenant, content_sha256))
+    if entity_tags:
+        record_ids |= set(catalog.records_by_tags(conn, tenant, entity_tags))
+    corrections: Mapping[str, str] = params.get("corrections", {}) if scope == "correction" else {}
+    if scope == "correction":
+        record_ids |= set(catalog.asset_kinds(conn, tenant, corrections)) & set(corrections)
+    assets = [a for a in closure(conn, tenant, sorted(record_ids)) if a.status != "erased"]
+    holds = catalog.holds_for(conn, tenant, [a.id for a in assets])
+    all_pseudonyms = sorted(set(pseudonyms) | set(catalog.subject_pseudonyms(conn, tenant, subject_ids)))
+    digests = catalog.content_hashes(conn, tenant, sorted(record_ids)) if record_ids else []
+    actions = []
+    for asset in assets:
+        action = _action_for(asset, scope, holds.get(asset.id, []), corrections, params)
+        if action is not None:
+            actions.append(action)
+    if scope in ("erasure", "correction") and (all_pseudonyms or digests):
+        for name in sweepers:
+            actions.append(
+                Action(
+                    asset_id=case_id,
+                    asset_kind="sweep",
+                    uri=f"{name}://sweep/{case_id}",
+                    operation="erase",
+                    subscriber=name,
+                    event_id=new_id("evt"),
+                )
+            )
+    return Plan(
+        record_ids=tuple(sorted(record_ids)),
+        subject_ids=tuple(subject_ids),
+        pseudonyms=tuple(all_pseudonyms),
+        content_sha256=tuple(digests),
+        actions=tuple(actions),
+    )
+
+
+def _action_for(asset: Asset, scope: str, holds, corrections: Mapping[str, str], params) -> Action | None:  # type: ignore[no-untyped-def]
+    hold_ids = tuple(sorted(h.id for h in holds))
+    exception = None
+    extra: dict[str, Any] = {}
+    if scope == "restriction":
+        operation = "restrict"
+    elif scope == "opt_out":
+        if asset.kind == "record":
+            operation = "opt_out"
+            extra["consent_off"] = list(params.get("consent_off", ("training", "sale", "sharing")))
+        elif asset.kind in TRAINING_KINDS:
+            operation = "restrict"
+        else:
+            return None
+    elif scope == "correction" and asset.kind == "record":
+        if asset.id not in corrections:
+            return None
+        operation = "correct"
+        extra["content_sha256"] = corrections[asset.id]
+    else:  # erasure, or an artifact derived from a corrected record (rebuilt from the new version)
+        operation = "erase"
+    if operation in ("erase", "correct") and hold_ids:
+        operation = "restrict"
+        reasons = "; ".join(sorted({h.reason for h in holds}))
+        exception = (
+            f"{asset.kind} {asset.id} is under legal hold {', '.join(hold_ids)} ({reasons}): "
+            "restricted from retrieval and training, not erased."
+        )
+        extra = {"hold_ids": list(hold_ids)}
+    return Action(
+        asset_id=asset.id,
+        asset_kind=asset.kind,
+        uri=asset.uri,
+        operation=operation,
+        subscriber=route(asset.kind, asset.uri),
+        event_id=new_id("evt"),
+        hold_ids=hold_ids,
+        exception=exception,
+        params=extra,
+    )
