@@ -60,6 +60,23 @@ class Database:
         with self.engine.begin() as conn:
             yield conn
 
+    def checkpoint(self) -> None:
+        """SQLite: copy the WAL into the database file and truncate it, so erased rows leave no old frames.
+
+        ``secure_delete`` zeroes deleted rows in the database file, but the write-ahead log keeps old
+        page images until a checkpoint truncates it. A no-op on PostgreSQL.
+        """
+        if self.engine.dialect.name != "sqlite":
+            return
+        # A raw connection: the pragma must run outside the BEGIN IMMEDIATE every SQLAlchemy transaction opens.
+        raw = self.engine.raw_connection()
+        try:
+            cur = raw.cursor()
+            cur.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            cur.close()
+        finally:
+            raw.close()
+
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
@@ -140,6 +157,7 @@ def _sqlite_engine(url: str, *, database: str | None, busy_timeout_ms: int, echo
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA journal_size_limit=0")
         cur.close()
 
     @event.listens_for(engine, "begin")

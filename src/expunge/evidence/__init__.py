@@ -9,7 +9,7 @@ never decides what happened; it never deletes or rewrites an entry.
 
 from expunge.evidence._casefile import CASE_FILE_FORMAT, dump_case_file, seal_case_file, verify_case_file
 from expunge.evidence._keys import Signer, key_id_of, load_public_key, public_key_pem
-from expunge.evidence._log import AuditLog, LogEntry, verify_entries
+from expunge.evidence._log import AuditLog, LogEntry, export_entries, parse_export, verify_entries
 from expunge.evidence._receipt import OPERATIONS, OUTCOMES, Receipt, canonical, sha256_hex
 
 __all__ = [
@@ -22,8 +22,10 @@ __all__ = [
     "Signer",
     "canonical",
     "dump_case_file",
+    "export_entries",
     "key_id_of",
     "load_public_key",
+    "parse_export",
     "public_key_pem",
     "seal_case_file",
     "sha256_hex",

@@ -19,7 +19,7 @@ from expunge.evidence import _tables as t
 from expunge.evidence._keys import Signer, verify_signature
 from expunge.evidence._receipt import Receipt, canonical, sha256_hex
 
-__all__ = ["AuditLog", "LogEntry", "verify_entries"]
+__all__ = ["AuditLog", "LogEntry", "export_entries", "parse_export", "verify_entries"]
 
 
 @dataclass(frozen=True)
@@ -181,3 +181,28 @@ def verify_entries(entries: Sequence[Mapping[str, Any]], public_keys: Mapping[st
             case_id = document.get("case_id")
         prev = raw["entry_hash"]
     return len(entries)
+
+
+def export_entries(entries: Sequence[LogEntry]) -> bytes:
+    """Return entries as JSON Lines (one canonical JSON object per line), the log's export format."""
+    return b"".join(canonical(e.to_dict()) + b"\n" for e in entries)
+
+
+def parse_export(data: bytes) -> list[dict[str, Any]]:
+    """Parse a JSON Lines export, refusing any line that is not exactly canonical JSON.
+
+    Raises:
+        TamperedEvidenceError: A line is not valid UTF-8 or JSON, or not in canonical form.
+    """
+    out = []
+    for number, line in enumerate(data.split(b"\n"), start=1):
+        if not line and number == data.count(b"\n") + 1:
+            break  # the empty remainder after the final newline
+        try:
+            item = json.loads(line.decode("utf-8"))
+        except (UnicodeError, ValueError) as err:
+            raise TamperedEvidenceError(f"Line {number} of the log export is not JSON: {err}.") from err
+        if not isinstance(item, dict) or canonical(item) != line:
+            raise TamperedEvidenceError(f"Line {number} of the log export is not the canonical JSON it was written as.")
+        out.append(item)
+    return out

@@ -284,6 +284,8 @@ class Governance:
         """Deliver every due event in-process, then settle the cases they finished."""
         stats = self.dispatcher().drain(limit=limit)
         self.settle()
+        if stats.delivered:
+            self.db.checkpoint()
         return stats
 
     def settle(self, *, limit: int = 500) -> list[str]:
