@@ -80,6 +80,7 @@ def run_classifier_bench(
     if seeds < 1:
         raise InvalidParameterError(f"--seeds must be an int >= 1. Got {seeds!r} instead.")
     params = params or {}
+    resolve_methods(methods, class_forgetting=scenario.strip().startswith("class:"))  # fail before any training
     rows: list[dict[str, Any]] = []
     started = time.perf_counter()
     for seed in range(seeds):

@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from expunge.errors import InvalidParameterError, MethodError, UnknownMethodError
+from expunge.unlearn import Figures, RunReport, gap_to_retrain, get_method, make_method, run_method
+from expunge.unlearn._report import suppression_suspected
+from expunge.unlearn._tune import tune_dose
+
+
+def test_parameter_errors_use_the_house_sentence():
+    with pytest.raises(InvalidParameterError) as err:
+        make_method("label_flip", {"lr": -3})
+    assert str(err.value) == "The 'lr' parameter of LabelFlip must be a float in (0, inf). Got -3 instead."
+    with pytest.raises(InvalidParameterError, match=r"'retain_mix' parameter of LabelFlip must be a float in \[0, 1\]"):
+        make_method("label_flip", {"retain_mix": 2.0})
+    with pytest.raises(InvalidParameterError, match="'epochs' parameter of LabelFlip must be an int"):
+        make_method("label_flip", {"epochs": 1.5})
+    with pytest.raises(UnknownMethodError, match="Available: eu_k, finetune"):
+        get_method("forget_everything")
+
+
+def test_suppress_logit_refuses_a_forget_set_that_is_not_a_class():
+    from expunge.unlearn import prepare_scenario, train_original
+
+    sc = prepare_scenario("blobs", forget="random:0.05", seed=0, hidden=(16,))
+    model, _ = train_original(sc)
+    with pytest.raises(MethodError, match="class:K"):
+        run_method(make_method("suppress_logit"), model, sc)
+
+
+def _figures(**overrides) -> Figures:
+    base = dict(forget_acc=0.0, retain_acc=0.99, test_acc=0.88, unlearning_score=0.98, mia_auc=0.54,
+                kl_anchor=0.08, relearn_acc=0.0, head_reset_acc=0.0, probe_acc=0.92)  # fmt: skip
+    return Figures(**(base | overrides))
+
+
+def test_gap_and_suppression_flags():
+    ref = _figures()
+    assert gap_to_retrain(ref, ref) == 0
+    assert gap_to_retrain(_figures(forget_acc=0.04, mia_auc=0.50), ref) == pytest.approx(0.02)
+    assert suppression_suspected(_figures(head_reset_acc=0.97), ref)
+    assert suppression_suspected(_figures(relearn_acc=0.5), ref)
+    assert not suppression_suspected(_figures(relearn_acc=0.04), ref)
+    assert suppression_suspected(_figures(relearn_acc=0.9), None)
+
+
+def test_report_files_carry_every_key(tmp_path):
+    report = RunReport(method="eu_k", params={"k": 1}, seed=0, seconds=0.2, figures=_figures(), peak_rss_mb=900.0,
+                       dataset="mnist", arch="mlp", forget_spec="class:7", forget_kind="class", n_forget=10,
+                       n_retain=90, gap_to_retrain=0.0, reference=_figures(), reference_seconds=10.0)  # fmt: skip
+    report.write(tmp_path)
+    doc = json.loads((tmp_path / "report.json").read_text())
+    assert doc["speedup"] == pytest.approx(50.0) and doc["suppression_suspected"] is False
+    md = (tmp_path / "report.md").read_text()
+    assert "| relearn_acc | 0.0000 | 0.0000 |" in md and "50× longer" in md
+
+
+def test_tuner_searches_on_validation_and_returns_every_trial(toy_scenario, toy_original):
+    result = tune_dose("label_flip", toy_original, toy_scenario, trials=4, seed=0, retain_budget=0.05)
+    assert len(result.trials) == 4 and result.objective == "unlearning_score"
+    assert result.best_value == max(t["value"] for t in result.trials)
+    assert result.best_params in [t["params"] for t in result.trials]
+    for trial in result.trials:
+        assert 1e-5 <= trial["params"]["lr"] <= 1e-2 and 1 <= trial["params"]["epochs"] <= 8
+    again = tune_dose("label_flip", toy_original, toy_scenario, trials=4, seed=0, retain_budget=0.05)
+    assert [t["params"] for t in again.trials] == [t["params"] for t in result.trials]
+    with pytest.raises(InvalidParameterError, match="sampler must be one of"):
+        tune_dose("label_flip", toy_original, toy_scenario, trials=1, sampler="grid")
