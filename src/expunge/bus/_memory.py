@@ -15,12 +15,15 @@ __all__ = ["MemoryStore", "MemorySubscriber"]
 
 
 class MemoryStore:
-    """A dict of asset ID → bytes that counts every effect, so tests can prove "applied exactly once"."""
+    """A dict of asset ID → bytes that counts every effect, so tests can prove "applied exactly once".
+
+    ``effects`` maps ``(operation, asset ID)`` to how many times that operation changed the store.
+    """
 
     def __init__(self) -> None:
         self.items: dict[str, bytes] = {}
         self.restricted: set[str] = set()
-        self.effects: dict[str, int] = {}
+        self.effects: dict[tuple[str, str], int] = {}
         self._lock = threading.Lock()
 
     def put(self, asset_id: str, data: bytes) -> None:
@@ -66,7 +69,8 @@ class MemorySubscriber:
                     f"{self.name} cannot apply operation {event.operation!r}. Accepted: erase, restrict."
                 )
             if outcome == "applied":
-                self.store.effects[event.asset_id] = self.store.effects.get(event.asset_id, 0) + 1
+                key = (event.operation, event.asset_id)
+                self.store.effects[key] = self.store.effects.get(key, 0) + 1
             after = self.store.items.get(event.asset_id)
         receipt = Receipt(
             event_id=event.id,

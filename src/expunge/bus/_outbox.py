@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -61,7 +61,14 @@ class DeadLetter:
 
 
 class Outbox:
-    """Write events next to the state change that caused them, and manage their delivery rows."""
+    """Write events next to the state change that caused them, and manage their delivery rows.
+
+    Args:
+        clock: Returns "now"; it must be the dispatcher's clock, which decides what is due.
+    """
+
+    def __init__(self, *, clock: Callable[[], datetime] = utcnow) -> None:
+        self.clock = clock
 
     def publish(self, conn: Connection, events: Sequence[Event]) -> int:
         """Insert ``events`` as pending deliveries in the caller's transaction.
@@ -71,7 +78,7 @@ class Outbox:
         """
         if not events:
             return 0
-        now = utcnow()
+        now = self.clock()
         conn.execute(
             insert(t.outbox),
             [
@@ -148,7 +155,7 @@ class Outbox:
             raise AlreadyProcessedError(
                 f"Event {letter.event_id} is {status!r}, not dead; it cannot be replayed again."
             )
-        now = utcnow()
+        now = self.clock()
         conn.execute(
             update(t.outbox)
             .where(t.outbox.c.id == letter.event_id)

@@ -70,7 +70,7 @@ class Governance:
         self.audit = audit
         self.tokens = tokens
         self.policy = policy or DeadlinePolicy()
-        self.outbox = Outbox()
+        self.outbox = Outbox(clock=clock)
         self.logstore = LogStore()
         self.subscribers: dict[str, Subscriber] = {
             "catalog": CatalogSubscriber(catalog),
@@ -189,6 +189,8 @@ class Governance:
                 reason="operator approval",
                 verified_by=f"operator:{operator}",
             )
+            # The requester's token must not verify a case an operator already decided.
+            conn.execute(update(t.cases).where(t.cases.c.id == case_id).values(token_sha256=None))
             if execute:
                 self._execute(conn, tenant, case_id, actor=operator)
             return self._get(conn, tenant, case_id)

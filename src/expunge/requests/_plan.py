@@ -78,7 +78,7 @@ def build_plan(
     assets = [a for a in closure(conn, tenant, sorted(record_ids)) if a.status != "erased"]
     holds = catalog.holds_for(conn, tenant, [a.id for a in assets])
     all_pseudonyms = sorted(set(pseudonyms) | set(catalog.subject_pseudonyms(conn, tenant, subject_ids)))
-    digests = catalog.content_hashes(conn, tenant, sorted(record_ids)) if record_ids else []
+    digests = sorted(set(content_sha256) | set(catalog.content_hashes(conn, tenant, sorted(record_ids))))
     actions = []
     for asset in assets:
         action = _action_for(asset, scope, holds.get(asset.id, []), corrections, params)

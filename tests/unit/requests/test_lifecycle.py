@@ -1,0 +1,239 @@
+"""Requests end to end: intake, verification, plan, bus, receipts, holds, SLA and bad input."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import SIGNER, seed_subject, sha
+from expunge.catalog import Identifier
+from expunge.errors import (
+    CatalogError,
+    DuplicateRequestError,
+    InvalidIdentifierError,
+    InvalidTokenError,
+    InvalidTransition,
+    RequestError,
+    TokenExpiredError,
+    UnknownRegulationError,
+    UnknownRequestError,
+    UnknownScopeError,
+)
+from expunge.evidence import dump_case_file, verify_case_file
+from expunge.requests import build_case_file
+
+ANN = Identifier("email", "Ann@Example.org")
+KEYS = {SIGNER.key_id: SIGNER.public_key}
+
+
+def file_and_verify(gov, *, tenant="acme", scope="erasure", **kw):
+    kw.setdefault("identifiers", [ANN])
+    filed = gov.file_request(tenant, scope=scope, filed_by="op", **kw)
+    return gov.verify_token(filed.token)
+
+
+def test_erasure_forgets_every_asset_and_the_case_file_proves_it(gov, store):
+    records, artifacts = seed_subject(gov, store)
+    with gov.db.begin() as conn:
+        gov.logstore.add(conn, "acme", prompt="my name is Ann", response="hi", content_sha256=records[0].content_sha256)
+        kept = gov.logstore.add(conn, "acme", prompt="unrelated", response="ok")
+    case = file_and_verify(gov)
+    assert case.state == "executing" and case.verified_by == "token"
+    stats = gov.process()
+    assert stats.delivered == 7 and stats.dead == 0  # 2 records + 4 artifacts + 1 log sweep
+    case = gov.get_case("acme", case.id)
+    assert case.state == "completed"
+    assert store.items == {} and all(store.effects[("erase", a.id)] == 1 for a in artifacts)
+    with gov.db.begin() as conn:
+        assert [e["id"] for e in gov.logstore.all(conn, "acme")] == [kept]
+        for rec in records:
+            assert gov.catalog.get_record(conn, "acme", rec.id).status == "erased"
+            assert gov.catalog.tombstone(conn, "acme", rec.id).case_id == case.id
+        for art in artifacts:
+            assert gov.catalog.get_artifact(conn, "acme", art.id).status == "erased"
+    document = build_case_file(gov, "acme", case.id, signer=SIGNER)
+    summary = verify_case_file(dump_case_file(document), KEYS)
+    assert summary["receipts"] == 7
+    assert set(document["times_to_forget_seconds"]) == {r.id for r in records} | {a.id for a in artifacts} | {case.id}
+    assert document["sla"]["status"] == "met"
+    assert [h["to"] for h in document["history"]] == [
+        "received", "verified", "planned", "executing", "verifying", "completed",
+    ]  # fmt: skip
+    assert "ann@example.org" not in dump_case_file(document).decode().lower()
+
+
+def test_a_legal_hold_turns_erasure_into_restriction_and_the_case_says_so(gov, store):
+    records, artifacts = seed_subject(gov, store)
+    with gov.db.begin() as conn:
+        hold = gov.catalog.place_hold(conn, "acme", records[0].id, reason="litigation 42", placed_by="legal")
+    case = file_and_verify(gov)
+    gov.process()
+    case = gov.get_case("acme", case.id)
+    assert case.state == "completed_with_exceptions"
+    assert len(case.exceptions) == 1 and hold.id in case.exceptions[0] and "not erased" in case.exceptions[0]
+    with gov.db.begin() as conn:
+        assert gov.catalog.get_record(conn, "acme", records[0].id).status == "restricted"
+        assert gov.catalog.versions(conn, "acme", records[0].id)  # kept
+        assert gov.catalog.get_record(conn, "acme", records[1].id).status == "erased"
+    document = build_case_file(gov, "acme", case.id, signer=SIGNER)
+    held = [r for r in document["receipts"] if r["asset_id"] == records[0].id]
+    assert held[0]["outcome"] == "restricted_by_hold"
+
+
+def test_unknown_subject_completes_with_nothing_found(gov, store):
+    seed_subject(gov, store, email="bob@example.org")
+    case = file_and_verify(gov)
+    # The catalog knows nothing of Ann; only the log sweep runs (logs may name people the catalog does not).
+    assert [a["asset_kind"] for a in gov.actions("acme", case.id)] == ["sweep"]
+    gov.process()
+    assert gov.get_case("acme", case.id).state == "completed"
+    document = build_case_file(gov, "acme", case.id, signer=SIGNER)
+    assert [r["outcome"] for r in document["receipts"]] == ["already_applied"]
+    assert store.effects == {} and len(store.items) == 4
+
+
+def test_a_request_that_matches_nothing_and_sweeps_nothing_completes_at_once(gov):
+    case = file_and_verify(gov, identifiers=[], entity_tags=["crm:never-seen"])
+    assert case.state == "completed"
+    assert gov.actions("acme", case.id) == []
+
+
+def test_another_tenant_neither_sees_the_case_nor_touches_the_data(gov, store):
+    seed_subject(gov, store, tenant="acme")
+    case = file_and_verify(gov, tenant="globex")
+    gov.process()
+    assert gov.get_case("globex", case.id).state == "completed"
+    assert len(store.items) == 4
+    with pytest.raises(UnknownRequestError):
+        gov.get_case("acme", case.id)
+
+
+def test_operator_approval_verifies_without_a_token(gov, store):
+    seed_subject(gov, store)
+    filed = gov.file_request("acme", scope="restriction", filed_by="op", identifiers=[ANN])
+    case = gov.approve("acme", filed.case.id, operator="alice")
+    assert case.verified_by == "operator:alice"
+    gov.process()
+    assert gov.get_case("acme", case.id).state == "completed"
+    assert len(store.restricted) == 4 and len(store.items) == 4
+    with pytest.raises(InvalidTokenError, match="already used or replaced"):
+        gov.verify_token(filed.token)  # the case moved on: still refused
+
+
+def test_tokens_are_one_time_signed_and_expire(gov, clock):
+    filed = gov.file_request("acme", scope="erasure", filed_by="op", identifiers=[ANN])
+    head, mac = filed.token.split(".")
+    with pytest.raises(InvalidTokenError, match="signature"):
+        gov.verify_token(f"{head}.{mac[:-2]}AA")
+    with pytest.raises(InvalidTokenError, match="malformed"):
+        gov.verify_token("garbage")
+    clock.advance(hours=2)
+    with pytest.raises(TokenExpiredError, match="expired") as info:
+        gov.verify_token(filed.token)
+    assert info.value.code == "request.token_expired"
+    assert gov.get_case("acme", filed.case.id).state == "received"
+
+
+def test_a_used_token_cannot_be_replayed(gov):
+    filed = gov.file_request("acme", scope="erasure", filed_by="op", identifiers=[ANN])
+    gov.verify_token(filed.token)
+    with pytest.raises(InvalidTokenError, match="already used"):
+        gov.verify_token(filed.token)
+
+
+def test_duplicates_are_detected_while_open_only(gov, store):
+    seed_subject(gov, store)
+    first = gov.file_request("acme", scope="erasure", filed_by="op", identifiers=[ANN])
+    with pytest.raises(DuplicateRequestError) as info:
+        gov.file_request("acme", scope="erasure", filed_by="op", identifiers=[Identifier("email", " ann@EXAMPLE.org")])
+    assert info.value.existing_id == first.case.id
+    gov.file_request("acme", scope="restriction", filed_by="op", identifiers=[ANN])  # another scope is fine
+    gov.verify_token(first.token)
+    gov.process()
+    gov.file_request("acme", scope="erasure", filed_by="op", identifiers=[ANN])  # the first one closed
+
+
+@pytest.mark.parametrize(
+    ("kw", "error", "fragment"),
+    [
+        ({"scope": "forget_me"}, UnknownScopeError, "Unknown scope 'forget_me'"),
+        ({"regulation": "hipaa"}, UnknownRegulationError, "Unknown regulation 'hipaa'"),
+        ({"identifiers": []}, RequestError, "at least one identifier"),
+        ({"identifiers": [Identifier("email", "x" * 400)]}, InvalidIdentifierError, "at most 320"),
+        ({"content_sha256": ["nothex"]}, CatalogError, "64 hexadecimal"),
+        ({"scope": "correction"}, RequestError, "params.corrections"),
+        ({"params": {"bogus": 1}}, RequestError, "Unknown request parameter 'bogus'"),
+        ({"identifiers": [ANN] * 101}, RequestError, "at most 100"),
+    ],
+)
+def test_bad_requests_are_refused_and_nothing_is_stored(gov, kw, error, fragment):
+    fields = {"scope": "erasure", "identifiers": [ANN], **kw}
+    with pytest.raises(error, match=fragment):
+        gov.file_request("acme", filed_by="op", **fields)
+    assert gov.list_cases("acme") == []
+
+
+def test_illegal_transitions_are_refused(gov):
+    filed = gov.file_request("acme", scope="erasure", filed_by="op", identifiers=[ANN])
+    with pytest.raises(InvalidTransition, match="from 'received' to 'planned'"):
+        gov.execute("acme", filed.case.id, actor="op")
+    gov.reject("acme", filed.case.id, actor="op", reason="requester unverifiable")
+    with pytest.raises(InvalidTransition, match="closed"):
+        gov.approve("acme", filed.case.id, operator="op")
+
+
+def test_resolution_by_content_hash_and_entity_tag(gov, store):
+    records, _ = seed_subject(gov, store, n_records=3)
+    case = file_and_verify(gov, identifiers=[], content_sha256=[records[0].content_sha256], entity_tags=["crm:doc-2"])
+    gov.process()
+    with gov.db.begin() as conn:
+        statuses = [gov.catalog.get_record(conn, "acme", r.id).status for r in records]
+    assert statuses == ["erased", "active", "erased"]
+    assert gov.get_case("acme", case.id).state == "completed"
+
+
+def test_opt_out_turns_consent_off_and_quarantines_training_artifacts(gov, store):
+    records, _ = seed_subject(gov, store, n_records=1)
+    with gov.db.begin() as conn:
+        ts = gov.catalog.register_artifact(
+            conn, "acme", kind="training_set", uri="memory://ts/1", derived_from=[records[0].id]
+        )
+    case = file_and_verify(gov, scope="opt_out")
+    gov.process()
+    assert gov.get_case("acme", case.id).state == "completed"
+    with gov.db.begin() as conn:
+        rec = gov.catalog.get_record(conn, "acme", records[0].id)
+        assert rec.consent == {"sale": False, "sharing": False, "training": False} and rec.version == 2
+        assert gov.catalog.get_artifact(conn, "acme", ts.id).status == "restricted"
+    assert store.restricted == {ts.id} and len(store.items) == 2
+
+
+def test_correction_adds_a_version_and_erases_what_was_derived(gov, store):
+    records, artifacts = seed_subject(gov, store, n_records=1)
+    rec = records[0]
+    case = file_and_verify(gov, scope="correction", identifiers=[], params={"corrections": {rec.id: sha("fixed")}})
+    gov.process()
+    assert gov.get_case("acme", case.id).state == "completed"
+    with gov.db.begin() as conn:
+        now = gov.catalog.get_record(conn, "acme", rec.id)
+        assert (now.version, now.content_sha256, now.status) == (2, sha("fixed"), "active")
+    assert store.items == {}
+
+
+def test_deadlines_follow_the_regulation_and_report_due_soon_and_overdue(gov, clock):
+    gdpr = gov.file_request("acme", scope="erasure", filed_by="op", identifiers=[ANN])
+    lgpd = gov.file_request(
+        "acme", scope="erasure", filed_by="op", identifiers=[Identifier("user_id", "u1")], regulation="lgpd"
+    )
+    ccpa = gov.file_request(
+        "acme", scope="erasure", filed_by="op", identifiers=[Identifier("user_id", "u2")], regulation="ccpa"
+    )
+    assert (gdpr.case.due_at - gdpr.case.filed_at).days == 30
+    assert (lgpd.case.due_at - lgpd.case.filed_at).days == 15
+    assert (ccpa.case.due_at - ccpa.case.filed_at).days == 45
+    clock.advance(days=12)
+    report = gov.sla_report("acme")
+    assert [c["id"] for c in report["due_soon"]] == [lgpd.case.id]
+    clock.advance(days=4)
+    report = gov.sla_report("acme")
+    assert [c["id"] for c in report["overdue"]] == [lgpd.case.id]
+    assert [c["id"] for c in report["on_track"]] == [gdpr.case.id, ccpa.case.id]
