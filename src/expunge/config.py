@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     bus_backoff_max_seconds: float = Field(
         default=900.0, gt=0, le=86_400, description="Longest retry delay of the bus."
     )
+    serve_worker: bool = Field(
+        default=False, description="`expunge serve` also runs the deletion bus in a background thread."
+    )
     max_body_bytes: int = Field(
         default=1_048_576, ge=1024, le=64 * 1_048_576, description="Largest HTTP request body the service reads."
     )

@@ -60,6 +60,14 @@ class Database:
         with self.engine.begin() as conn:
             yield conn
 
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Connection]:
+        """Open a read transaction; on SQLite it is deferred, so readers do not queue behind writers."""
+        with self.engine.connect() as conn:
+            conn.info["expunge_deferred"] = True
+            with conn.begin():
+                yield conn
+
     def checkpoint(self) -> None:
         """SQLite: copy the WAL into the database file and truncate it, so erased rows leave no old frames.
 
@@ -163,7 +171,8 @@ def _sqlite_engine(url: str, *, database: str | None, busy_timeout_ms: int, echo
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         # IMMEDIATE takes the write lock at once: two writers never deadlock upgrading a read lock.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        deferred = conn.info.pop("expunge_deferred", False)
+        conn.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
 
     return engine
 

@@ -151,7 +151,7 @@ class Governance:
             case = self._get(conn, tenant, case_id)
         return FiledRequest(case=case, token=token, token_expires_at=expires)
 
-    def verify_token(self, token: str, *, execute: bool = True) -> Case:
+    def verify_token(self, token: str, *, tenant: str | None = None, execute: bool = True) -> Case:
         """Verify the requester with their one-time token; by default plan and publish at once.
 
         Raises:
@@ -162,7 +162,9 @@ class Governance:
         case_id = self.tokens.read(token, now=now)
         with self.db.begin() as conn:
             row = conn.execute(select(t.cases).where(t.cases.c.id == case_id)).first()
-            if row is None or row.token_sha256 != TokenIssuer.fingerprint(token) or row.token_used_at is not None:
+            if row is None or (tenant is not None and row.tenant != tenant):
+                raise InvalidTokenError("The verification token does not name a request of this tenant.")
+            if row.token_sha256 != TokenIssuer.fingerprint(token) or row.token_used_at is not None:
                 raise InvalidTokenError(f"The verification token of request {case_id} was already used or replaced.")
             conn.execute(update(t.cases).where(t.cases.c.id == case_id).values(token_used_at=now, token_sha256=None))
             self._move(
@@ -376,7 +378,7 @@ class Governance:
         Raises:
             UnknownRequestError: No such case in this tenant (also when it exists in another one).
         """
-        with self.db.begin() as conn:
+        with self.db.read() as conn:
             return self._get(conn, tenant, case_id)
 
     def list_cases(self, tenant: str, *, state: str | None = None, limit: int = 100) -> list[Case]:
@@ -384,14 +386,14 @@ class Governance:
         query = select(t.cases).where(t.cases.c.tenant == tenant)
         if state is not None:
             query = query.where(t.cases.c.state == state)
-        with self.db.begin() as conn:
+        with self.db.read() as conn:
             return [case_from_row(r) for r in conn.execute(query.order_by(t.cases.c.filed_at.desc()).limit(limit))]
 
     def sla_report(self, tenant: str, *, now: datetime | None = None) -> dict[str, list[dict[str, Any]]]:
         """Return open cases grouped as ``overdue``, ``due_soon`` and ``on_track`` by their deadline."""
         now = now or self.clock()
         out: dict[str, list[dict[str, Any]]] = {"overdue": [], "due_soon": [], "on_track": []}
-        with self.db.begin() as conn:
+        with self.db.read() as conn:
             rows = conn.execute(
                 select(t.cases)
                 .where(t.cases.c.tenant == tenant, t.cases.c.state.in_(OPEN_STATES))
@@ -405,7 +407,7 @@ class Governance:
 
     def actions(self, tenant: str, case_id: str) -> list[dict[str, Any]]:
         """Return the planned actions of a case."""
-        with self.db.begin() as conn:
+        with self.db.read() as conn:
             self._row(conn, tenant, case_id)
             rows = conn.execute(select(t.actions).where(t.actions.c.case_id == case_id).order_by(t.actions.c.seq))
             return [dict(r._mapping) for r in rows]

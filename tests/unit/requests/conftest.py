@@ -2,36 +2,17 @@
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 from datetime import timedelta
 
 import pytest
+from dsr_support import SIGNER, Clock
 
 from expunge.bus import MemoryStore, MemorySubscriber, RetryPolicy
-from expunge.catalog import Catalog, Identifier, Pseudonymizer
-from expunge.db import open_database, utcnow
-from expunge.evidence import AuditLog, Signer
+from expunge.catalog import Catalog, Pseudonymizer
+from expunge.db import open_database
+from expunge.evidence import AuditLog
 from expunge.requests import DeadlinePolicy, Governance, TokenIssuer
-
-SIGNER = Signer.generate()
-
-
-class Clock:
-    """A clock tests move forward by hand."""
-
-    def __init__(self) -> None:
-        self.now = utcnow()
-
-    def __call__(self):
-        return self.now
-
-    def advance(self, **kw) -> None:
-        self.now += timedelta(**kw)
-
-
-def sha(data: str) -> str:
-    return hashlib.sha256(data.encode()).hexdigest()
 
 
 @pytest.fixture(scope="session")
@@ -67,32 +48,3 @@ def gov(db_template, tmp_path, clock, store) -> Governance:
         clock=clock,
     )
     db.dispose()
-
-
-def seed_subject(gov, store, *, tenant="acme", email="ann@example.org", n_records=2, content_prefix="doc"):
-    """Register records of one subject, each with a chunk and an embedding in the memory store."""
-    records, artifacts = [], []
-    with gov.db.begin() as conn:
-        for i in range(n_records):
-            rec = gov.catalog.register_record(
-                conn,
-                tenant,
-                source="crm",
-                content_sha256=sha(f"{tenant}-{content_prefix}-{i}"),
-                purpose="support",
-                legal_basis="contract",
-                subjects=[Identifier("email", email)],
-                consent={"training": True},
-                tags=[f"crm:{content_prefix}-{i}"],
-            )
-            chunk = gov.catalog.register_artifact(
-                conn, tenant, kind="chunk", uri=f"memory://c/{rec.id}", derived_from=[rec.id]
-            )
-            emb = gov.catalog.register_artifact(
-                conn, tenant, kind="embedding", uri=f"memory://e/{rec.id}", derived_from=[chunk.id]
-            )
-            for art in (chunk, emb):
-                store.put(art.id, b"vector bytes")
-            records.append(rec)
-            artifacts.extend([chunk, emb])
-    return records, artifacts

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from dsr_support import SIGNER, seed_subject, sha
 
-from conftest import SIGNER, seed_subject, sha
 from expunge.catalog import Identifier
 from expunge.errors import (
     CatalogError,

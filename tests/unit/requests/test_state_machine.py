@@ -8,12 +8,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from dsr_support import SIGNER, Clock, sha
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
 from sqlalchemy import select
 
-from conftest import SIGNER, Clock, sha
 from expunge.bus import MemoryStore, MemorySubscriber, RetryPolicy
 from expunge.catalog import Catalog, Identifier, Pseudonymizer
 from expunge.db import open_database

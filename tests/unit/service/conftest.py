@@ -1,0 +1,61 @@
+"""Fixtures: the app served by a real uvicorn on a loopback port, with keys for two tenants."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import httpx
+import pytest
+import uvicorn
+
+from expunge.bus import MemoryStore, MemorySubscriber
+from expunge.requests import ApiKeys, open_governance
+from expunge.service import create_app
+
+
+class Api:
+    """A running server: its base URL, the governance it serves, and one key per (tenant, role)."""
+
+    def __init__(self, base_url, gov, keys, store):
+        self.base_url = base_url
+        self.gov = gov
+        self.keys = keys
+        self.store = store
+
+    def client(self, tenant="acme", role="admin") -> httpx.Client:
+        headers = {"Authorization": f"Bearer {self.keys[(tenant, role)]}"} if role else {}
+        return httpx.Client(base_url=self.base_url, headers=headers, timeout=10)
+
+
+@pytest.fixture(scope="session")
+def api(tmp_path_factory):
+    home = tmp_path_factory.mktemp("service")
+    store = MemoryStore()
+    gov = open_governance(
+        f"sqlite:///{home / 'expunge.db'}", keys_dir=home / "keys", subscribers={"memory": MemorySubscriber(store)}
+    )
+    keys = {}
+    with gov.db.begin() as conn:
+        for tenant in ("acme", "globex"):
+            for role in ("admin", "operator", "auditor"):
+                keys[(tenant, role)] = ApiKeys().create(conn, tenant, role)[1]
+    app = create_app(gov, max_body_bytes=4096, worker=True, worker_idle_seconds=0.02)
+    # Find a free loopback port, then let uvicorn bind it itself: handing uvicorn a pre-bound socket
+    # made every keep-alive request wait ~44 ms (a delayed-ACK stall) on this machine.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start within 10 s")
+        time.sleep(0.01)
+    yield Api(f"http://127.0.0.1:{port}", gov, keys, store)
+    server.should_exit = True
+    thread.join(timeout=10)
+    gov.db.dispose()
