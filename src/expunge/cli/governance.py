@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sys
 import threading
 from pathlib import Path
 from typing import Annotated, Any
@@ -301,19 +300,11 @@ def worker(
 ) -> None:
     """Run a bus worker: claim due events, deliver them, record receipts, settle finished cases."""
     gov = _gov()
-    dispatcher = gov.dispatcher()
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    while not stop.is_set():
-        handled = dispatcher.run_once(limit=limit).handled
-        gov.settle()
-        if handled == 0:
-            gov.db.checkpoint()
-            if once:
-                break
-            stop.wait(idle)
-    sys.stdout.flush()
+    handled = gov.work(stop, idle_seconds=idle, limit=limit, once=once)
+    _print({"handled": handled})
 
 
 @app.command("serve")

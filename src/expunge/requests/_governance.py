@@ -5,6 +5,7 @@ The CLI and the service call these methods and nothing below them, so both offer
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -291,6 +292,40 @@ class Governance:
         if stats.delivered:
             self.db.checkpoint()
         return stats
+
+    def work(
+        self,
+        stop: threading.Event,
+        *,
+        idle_seconds: float = 0.2,
+        limit: int = 50,
+        once: bool = False,
+        worker_id: str | None = None,
+    ) -> int:
+        """Run a bus worker until ``stop`` is set: deliver due events, settle cases, checkpoint when idle.
+
+        Args:
+            stop: Set it (e.g. from a signal handler) to finish after the current transaction.
+            idle_seconds: Sleep when nothing is due.
+            limit: Events claimed per transaction.
+            once: Return as soon as nothing is due.
+            worker_id: Names this worker in logs.
+
+        Returns:
+            How many deliveries this worker handled.
+        """
+        dispatcher = self.dispatcher(worker_id=worker_id)
+        total = 0
+        while not stop.is_set():
+            handled = dispatcher.run_once(limit=limit).handled
+            total += handled
+            self.settle()
+            if handled == 0:
+                self.db.checkpoint()
+                if once:
+                    break
+                stop.wait(idle_seconds)
+        return total
 
     def settle(self, *, limit: int = 500) -> list[str]:
         """Move executing or failed cases whose deliveries have all ended to their next state.

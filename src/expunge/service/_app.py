@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -351,17 +352,12 @@ def create_app(
 
 
 def _work(gov: Governance, stop: threading.Event, idle: float) -> None:
-    dispatcher = gov.dispatcher(worker_id="serve")
     while not stop.is_set():
         try:
-            handled = dispatcher.run_once(limit=100).handled
-            gov.settle()
-        except ExpungeError as err:  # e.g. the database is briefly unreachable: log and keep serving
-            log.warning("background worker: %s", err)
-            handled = 0
-        if handled == 0:
-            gov.db.checkpoint()
-            stop.wait(idle)
+            gov.work(stop, idle_seconds=idle, worker_id="serve")
+        except (ExpungeError, SQLAlchemyError):  # e.g. the database restarts: log it, keep serving, retry
+            log.exception("background bus worker failed; restarting in 1 s")
+            stop.wait(1.0)
 
 
 def _record_out(rec) -> dict[str, Any]:  # type: ignore[no-untyped-def]

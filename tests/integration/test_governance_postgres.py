@@ -1,0 +1,72 @@
+"""Governance on PostgreSQL: many requests, two workers claiming with SKIP LOCKED, every receipt once."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections import Counter
+
+import pytest
+
+from expunge.bus import MemoryStore, MemorySubscriber
+from expunge.catalog import Identifier
+from expunge.evidence import dump_case_file, verify_case_file, verify_entries
+from expunge.requests import build_case_file, open_governance
+
+pytestmark = pytest.mark.postgres
+
+
+def test_two_workers_complete_every_request_applying_each_action_once(pg_schema, tmp_path):
+    url, schema = pg_schema
+    store = MemoryStore()
+    gov = open_governance(url, schema=schema, keys_dir=tmp_path / "keys", subscribers={"memory": MemorySubscriber(store)})
+    n_subjects, n_records = 12, 4
+    with gov.db.begin() as conn:
+        for s in range(n_subjects):
+            for r in range(n_records):
+                rec = gov.catalog.register_record(
+                    conn,
+                    "acme",
+                    source="crm",
+                    content_sha256=hashlib.sha256(f"{s}-{r}".encode()).hexdigest(),
+                    purpose="support",
+                    legal_basis="contract",
+                    subjects=[Identifier("user_id", f"user-{s}")],
+                )
+                art = gov.catalog.register_artifact(conn, "acme", kind="embedding", uri=f"memory://{s}/{r}", derived_from=[rec.id])
+                store.put(art.id, b"v")
+                gov.logstore.add(conn, "acme", prompt=f"user {s} said", response="ok", content_sha256=rec.content_sha256)
+    case_ids = []
+    for s in range(n_subjects):
+        filed = gov.file_request("acme", scope="erasure", filed_by="it", identifiers=[Identifier("user_id", f"user-{s}")])
+        case_ids.append(gov.approve("acme", filed.case.id, operator="it").id)
+    stop = threading.Event()
+    handled = []
+    workers = [
+        threading.Thread(target=lambda i=i: handled.append(gov.work(stop, idle_seconds=0.01, limit=8, worker_id=f"w{i}")))
+        for i in range(2)
+    ]
+    for w in workers:
+        w.start()
+    for _ in range(1000):
+        if all(gov.get_case("acme", c).state == "completed" for c in case_ids):
+            break
+        stop.wait(0.02)
+    stop.set()
+    for w in workers:
+        w.join(timeout=30)
+    assert [gov.get_case("acme", c).state for c in case_ids] == ["completed"] * n_subjects
+    expected_events = n_subjects * (2 * n_records + 1)
+    assert sum(handled) == expected_events
+    with gov.db.read() as conn:
+        entries = gov.audit.entries(conn)
+        assert gov.logstore.all(conn, "acme") == []
+    keys = {gov.audit.signer.key_id: gov.audit.signer.public_key}
+    assert verify_entries([e.to_dict() for e in entries], keys, chain="global") == len(entries)
+    receipts = Counter(json.loads(e.text)["body"]["event_id"] for e in entries if json.loads(e.text)["kind"] == "receipt")
+    assert len(receipts) == expected_events and set(receipts.values()) == {1}
+    assert store.items == {}
+    summary = verify_case_file(dump_case_file(build_case_file(gov, "acme", case_ids[0], signer=gov.audit.signer)), keys)
+    assert summary["receipts"] == 2 * n_records + 1
+    gov.db.dispose()
