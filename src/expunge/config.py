@@ -66,6 +66,11 @@ class Settings(BaseSettings):
     bus_backoff_max_seconds: float = Field(
         default=900.0, gt=0, le=86_400, description="Longest retry delay of the bus."
     )
+    webhook_endpoints: dict[str, str] = Field(
+        default={},
+        description="External processors by name → URL receiving signed deletion events for webhook://<name>/… "
+        "artifacts (JSON object).",
+    )
     serve_worker: bool = Field(
         default=False, description="`expunge serve` also runs the deletion bus in a background thread."
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 
 import pytest
+from webhook_vendor import Vendor
 
 from expunge.bus import (
     CatalogSubscriber,
@@ -13,9 +14,11 @@ from expunge.bus import (
     LogStoreSubscriber,
     MemoryStore,
     MemorySubscriber,
+    WebhookSubscriber,
     available_subscribers,
 )
 from expunge.catalog import Catalog, Identifier, Pseudonymizer, new_id
+from expunge.evidence import Signer
 
 
 def catalog_world(db):
@@ -57,6 +60,14 @@ def logstore_world(db):
     return LogStoreSubscriber(store), event, snapshot
 
 
+def webhook_world(db):
+    signer = Signer.generate()
+    vendor = Vendor({signer.key_id: signer.public_key})
+    vendor.items.add("webhook://acme-crm/contact-9")
+    event = Event(new_id("evt"), "acme", "dsr_1", "webhook", "erase", "art_9", "backup", "webhook://acme-crm/contact-9")
+    return WebhookSubscriber({"acme-crm": vendor.url}, signer=signer), event, lambda conn: sorted(vendor.items)
+
+
 def memory_world(db):
     store = MemoryStore()
     store.put("art_1", b"vector")
@@ -65,7 +76,7 @@ def memory_world(db):
     return MemorySubscriber(store), event, lambda conn: sorted(store.items)
 
 
-WORLDS = {"catalog": catalog_world, "logstore": logstore_world, "memory": memory_world}
+WORLDS = {"catalog": catalog_world, "logstore": logstore_world, "memory": memory_world, "webhook": webhook_world}
 
 
 def test_every_registered_subscriber_has_a_contract_world():
@@ -84,7 +95,7 @@ def test_subscriber_acts_reports_and_is_idempotent_on_the_event_id(backend_db, n
     assert (first.event_id, first.asset_id, first.operation, first.tenant, first.subscriber) == (
         event.id, event.asset_id, event.operation, event.tenant, name,
     )  # fmt: skip
-    assert first.outcome == "applied" and first.finished_at >= first.started_at
+    assert first.outcome in ("applied", "attested") and first.finished_at >= first.started_at
     with backend_db.begin() as conn:
         second = subscriber.handle(event, tx=conn)
         assert snapshot(conn) == after

@@ -1,8 +1,9 @@
 """Bus: deletion events — transactional outbox, dispatcher, subscriber protocol, retries, dead letters.
 
 Owns the ``bus_*`` tables (outbox and dead letters), the subscriber registry, and the built-in
-subscribers: the catalog (tombstones), the prompt/interaction log store (``logstore_entries``) and an
-in-memory mock store. Events carry IDs and pseudonyms only.
+subscribers: the catalog (tombstones), the prompt/interaction log store (``logstore_entries``), a
+signed outgoing webhook for external processors, and an in-memory mock store. Events carry IDs,
+pseudonyms and content hashes only.
 
 Must not touch: requests or the service (it sits below them). It never decides what to delete — the
 plan does — it only delivers, retries, records receipts through :mod:`expunge.evidence`, and keeps
@@ -14,6 +15,7 @@ from expunge.bus._dispatcher import Dispatcher, DispatchStats, RetryPolicy
 from expunge.bus._logstore import REDACTED, LogStore, LogStoreSubscriber
 from expunge.bus._memory import MemoryStore, MemorySubscriber
 from expunge.bus._outbox import DeadLetter, Outbox, route
+from expunge.bus._webhook import SIGNATURE_HEADER, WebhookSubscriber
 from expunge.bus.protocol import (
     Event,
     Subscriber,
@@ -24,6 +26,7 @@ from expunge.bus.protocol import (
 
 __all__ = [
     "REDACTED",
+    "SIGNATURE_HEADER",
     "CatalogSubscriber",
     "DeadLetter",
     "DispatchStats",
@@ -36,6 +39,7 @@ __all__ = [
     "Outbox",
     "RetryPolicy",
     "Subscriber",
+    "WebhookSubscriber",
     "available_subscribers",
     "get_subscriber_factory",
     "mark_in_catalog",

@@ -58,6 +58,7 @@ def _gov() -> Governance:
         sla_days=s.sla_days,
         due_soon_days=s.due_soon_days,
         token_ttl_seconds=s.token_ttl_seconds,
+        webhook_endpoints=s.webhook_endpoints,
         retry=RetryPolicy(
             max_attempts=s.bus_max_attempts, base_seconds=s.bus_backoff_seconds, max_seconds=s.bus_backoff_max_seconds
         ),

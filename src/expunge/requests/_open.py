@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 
-from expunge.bus import RetryPolicy, Subscriber
+from expunge.bus import RetryPolicy, Subscriber, WebhookSubscriber
 from expunge.catalog import Catalog, Pseudonymizer, load_or_create_secret
 from expunge.db import Database, open_database
 from expunge.evidence import AuditLog, Signer
@@ -26,6 +26,7 @@ def open_governance(
     token_ttl_seconds: int = 86_400,
     retry: RetryPolicy | None = None,
     subscribers: Mapping[str, Subscriber] | None = None,
+    webhook_endpoints: Mapping[str, str] | None = None,
 ) -> Governance:
     """Open (and migrate) the database and load, or create, the install's keys under ``keys_dir``.
 
@@ -38,16 +39,21 @@ def open_governance(
         token_ttl_seconds: Lifetime of verification tokens.
         retry: The bus retry policy.
         subscribers: Extra subscribers by name.
+        webhook_endpoints: External processors by name → URL; enables the ``webhook`` subscriber.
     """
     db = database if isinstance(database, Database) else open_database(database, schema=schema)
     keys_dir = Path(keys_dir)
     catalog = Catalog(Pseudonymizer(load_or_create_secret(keys_dir / "pseudonym.key")))
+    signer = Signer.load_or_create(keys_dir)
+    extra = dict(subscribers or {})
+    if webhook_endpoints:
+        extra.setdefault("webhook", WebhookSubscriber(webhook_endpoints, signer=signer))
     return Governance(
         db,
         catalog=catalog,
-        audit=AuditLog(Signer.load_or_create(keys_dir)),
+        audit=AuditLog(signer),
         tokens=TokenIssuer(load_or_create_secret(keys_dir / "token.key"), ttl=timedelta(seconds=token_ttl_seconds)),
         policy=DeadlinePolicy(days=dict(sla_days or DEFAULT_SLA_DAYS), due_soon_days=due_soon_days),
         retry=retry,
-        subscribers=subscribers,
+        subscribers=extra,
     )

@@ -24,6 +24,7 @@ def app_from_settings() -> FastAPI:
         sla_days=settings.sla_days,
         due_soon_days=settings.due_soon_days,
         token_ttl_seconds=settings.token_ttl_seconds,
+        webhook_endpoints=settings.webhook_endpoints,
         retry=RetryPolicy(
             max_attempts=settings.bus_max_attempts,
             base_seconds=settings.bus_backoff_seconds,

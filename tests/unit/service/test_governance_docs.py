@@ -13,7 +13,7 @@ from expunge.config import Settings
 DOC = (Path(__file__).parents[3] / "docs" / "governance.md").read_text()
 GOVERNANCE_SETTINGS = [
     "keys_dir", "sla_days", "due_soon_days", "token_ttl_seconds", "bus_max_attempts",
-    "bus_backoff_seconds", "bus_backoff_max_seconds", "serve_worker", "max_body_bytes",
+    "bus_backoff_seconds", "bus_backoff_max_seconds", "serve_worker", "max_body_bytes", "webhook_endpoints",
 ]  # fmt: skip
 
 
