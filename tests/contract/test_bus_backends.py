@@ -139,25 +139,25 @@ def test_a_failure_after_the_subscriber_ran_rolls_back_that_delivery_only(backen
     clock = Clock()
     store = MemoryStore()
     outbox = Outbox(clock=clock)
-    calls = []
+    evs = events(3)
 
-    def hook(conn, event, receipt):
-        calls.append(event.id)
-        if len(calls) == 1:
+    def hook(conn, delivered, receipts):
+        if any(e.id == evs[0].id for e in delivered):
             raise RuntimeError("crash between effect and mark")
 
     dispatcher = Dispatcher(
         backend_db, {"memory": MemorySubscriber(store)}, audit=AuditLog(SIGNER), on_applied=hook, clock=clock
     )
-    evs = events(2)
     publish(backend_db, outbox, evs)
-    stats = dispatcher.run_once()
-    assert stats.delivered == 1 and stats.retried == 1
+    stats = dispatcher.run_once()  # the batch fails as a whole, then each event is delivered alone
+    assert stats.delivered == 2 and stats.retried == 1
     with backend_db.begin() as conn:
         rows = {r.id: r for r in conn.execute(select(bt.outbox))}
-        receipts = conn.execute(select(bt.outbox.c.receipt_seq).where(bt.outbox.c.status == "done")).scalars().all()
-    assert rows[calls[0]].status == "pending" and rows[calls[0]].receipt_seq is None
-    assert len(receipts) == 1
+        entries = AuditLog(SIGNER).entries(conn)
+    assert rows[evs[0].id].status == "pending" and rows[evs[0].id].receipt_seq is None
+    assert "crash between effect and mark" in rows[evs[0].id].last_error
+    assert {rows[e.id].status for e in evs[1:]} == {"done"}
+    assert len(entries) == 2  # no receipt of the rolled-back batch survived
 
 
 def test_concurrent_dispatchers_deliver_each_event_exactly_once(backend_db):

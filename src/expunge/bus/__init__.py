@@ -17,6 +17,7 @@ from expunge.bus._memory import MemoryStore, MemorySubscriber
 from expunge.bus._outbox import DeadLetter, Outbox, route
 from expunge.bus._webhook import SIGNATURE_HEADER, WebhookSubscriber
 from expunge.bus.protocol import (
+    BatchSubscriber,
     Event,
     Subscriber,
     available_subscribers,
@@ -27,6 +28,7 @@ from expunge.bus.protocol import (
 __all__ = [
     "REDACTED",
     "SIGNATURE_HEADER",
+    "BatchSubscriber",
     "CatalogSubscriber",
     "DeadLetter",
     "DispatchStats",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import Connection
 
 from expunge.bus.protocol import Event, register_subscriber
@@ -13,11 +15,15 @@ from expunge.evidence import Receipt, canonical, sha256_hex
 __all__ = ["CatalogSubscriber", "mark_in_catalog"]
 
 
+def _digest(status: str | None, versions: list[str]) -> str:
+    return sha256_hex(canonical({"status": status, "versions": versions}))
+
+
 def _state_hash(catalog: Catalog, conn: Connection, tenant: str, asset_id: str) -> str:
-    versions = catalog.versions(conn, tenant, asset_id)
+    versions = [str(v["content_sha256"]) for v in catalog.versions(conn, tenant, asset_id)]
     kinds = catalog.asset_kinds(conn, tenant, [asset_id])
     status = catalog.get_record(conn, tenant, asset_id).status if kinds.get(asset_id) == "record" else None
-    return sha256_hex(canonical({"status": status, "versions": [v["content_sha256"] for v in versions]}))
+    return _digest(status, versions)
 
 
 @register_subscriber("catalog")
@@ -32,6 +38,40 @@ class CatalogSubscriber:
 
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
+
+    def handle_many(self, events: Sequence[Event], *, tx: Connection) -> list[Receipt]:
+        """Erase many records with a fixed number of statements; other operations go one by one."""
+        receipts: list[Receipt | None] = [None] * len(events)
+        erasures: dict[str, list[int]] = {}
+        for i, event in enumerate(events):
+            if event.operation == "erase":
+                erasures.setdefault(event.tenant, []).append(i)
+            else:
+                receipts[i] = self.handle(event, tx=tx)
+        for tenant, indexes in erasures.items():
+            started = utcnow()
+            batch = [events[i] for i in indexes]
+            results = self.catalog.erase_many(tx, tenant, [(e.asset_id, e.case_id, e.id) for e in batch])
+            finished = utcnow()
+            for i, event, result in zip(indexes, batch, results, strict=True):
+                tomb = result.tombstone
+                versions = [str(v["content_sha256"]) for v in tomb.versions] if result.fresh else []
+                receipts[i] = Receipt(
+                    event_id=event.id,
+                    case_id=event.case_id,
+                    tenant=event.tenant,
+                    subscriber=self.name,
+                    asset_id=event.asset_id,
+                    asset_kind=event.asset_kind,
+                    operation="erase",
+                    outcome="applied" if result.fresh else "already_applied",
+                    started_at=started,
+                    finished_at=finished,
+                    before_sha256=_digest(result.status_before, versions),
+                    after_sha256=_digest("erased", []),
+                    detail=f"tombstone {tomb.id} supersedes {len(tomb.versions)} version(s)",
+                )
+        return [r for r in receipts if r is not None]
 
     def handle(self, event: Event, *, tx: Connection) -> Receipt:
         """Erase (tombstone), restrict, opt out (consent off, as a new version) or correct a record."""
@@ -96,12 +136,19 @@ def mark_in_catalog(catalog: Catalog):  # type: ignore[no-untyped-def]
     marks it so (erase leaves a tombstone). Records are handled by :class:`CatalogSubscriber` itself.
     """
 
-    def hook(conn: Connection, event: Event, receipt: Receipt) -> None:
-        if event.asset_kind in ("record", "sweep"):
-            return
-        if event.operation == "erase":
-            catalog.erase(conn, event.tenant, event.asset_id, case_id=event.case_id, event_id=event.id)
-        elif event.operation == "restrict":
-            catalog.restrict(conn, event.tenant, event.asset_id)
+    def hook(conn: Connection, events: Sequence[Event], receipts: Sequence[Receipt]) -> None:
+        erase: dict[str, list[Event]] = {}
+        restrict: dict[str, list[Event]] = {}
+        for event in events:
+            if event.asset_kind in ("record", "sweep"):
+                continue
+            if event.operation == "erase":
+                erase.setdefault(event.tenant, []).append(event)
+            elif event.operation == "restrict":
+                restrict.setdefault(event.tenant, []).append(event)
+        for tenant, batch in erase.items():
+            catalog.erase_many(conn, tenant, [(e.asset_id, e.case_id, e.id) for e in batch])
+        for tenant, batch in restrict.items():
+            catalog.restrict_many(conn, tenant, [e.asset_id for e in batch])
 
     return hook

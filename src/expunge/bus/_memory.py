@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 
 from sqlalchemy import Connection
 
@@ -47,6 +48,10 @@ class MemorySubscriber:
         self.name = name
         self.fail_times = fail_times
         self.seen: dict[str, Receipt] = {}
+
+    def handle_many(self, events: Sequence[Event], *, tx: Connection) -> list[Receipt]:
+        """Apply each event once, in order."""
+        return [self.handle(e, tx=tx) for e in events]
 
     def handle(self, event: Event, *, tx: Connection) -> Receipt:
         """Apply ``event`` once; a repeated event ID returns the first receipt unchanged."""

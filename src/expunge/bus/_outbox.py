@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, exists, func, insert, select, update
 
 from expunge.bus import _tables as t
 from expunge.bus.protocol import Event
@@ -113,6 +113,10 @@ class Outbox:
             select(t.outbox).where(t.outbox.c.case_id == case_id).order_by(t.outbox.c.created_at, t.outbox.c.id)
         ).mappings()
         return [dict(r) for r in rows]
+
+    def pending_exists(self, case_id: ColumnElement[str]) -> ColumnElement[bool]:
+        """Return an SQL ``EXISTS`` that is true while the case has a pending delivery."""
+        return exists().where(t.outbox.c.case_id == case_id, t.outbox.c.status == "pending")
 
     def pending_count(self, conn: Connection) -> int:
         """Return how many deliveries wait (due now or later)."""

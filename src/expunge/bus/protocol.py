@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
@@ -13,6 +13,7 @@ from expunge.errors import BusError, UnknownSubscriberError, unknown_name_messag
 from expunge.evidence import Receipt
 
 __all__ = [
+    "BatchSubscriber",
     "Event",
     "Subscriber",
     "SubscriberFactory",
@@ -85,6 +86,20 @@ class Subscriber(Protocol):
 
     def handle(self, event: Event, *, tx: Connection) -> Receipt:
         """Apply ``event`` and return its receipt."""
+        ...
+
+
+@runtime_checkable
+class BatchSubscriber(Subscriber, Protocol):
+    """A subscriber that can also apply many events in one go (the dispatcher's fast path).
+
+    ``handle_many`` must return one receipt per event, in order, with exactly the effect ``handle``
+    would have had on each. If it raises, the dispatcher rolls its work back and delivers the events
+    one by one through ``handle`` instead, so a single bad event fails alone.
+    """
+
+    def handle_many(self, events: Sequence[Event], *, tx: Connection) -> list[Receipt]:
+        """Apply ``events`` and return their receipts, in order."""
         ...
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, and_, delete, func, insert, select, update
+from sqlalchemy import Connection, and_, func, insert, select, update
 
 from expunge.catalog import _tables as t
+from expunge.catalog._actions import Erasure, erase_many, restrict_many
 from expunge.catalog._lineage import descendants
 from expunge.catalog._model import (
     ARTIFACT_KINDS,
@@ -517,60 +518,20 @@ class Catalog:
             UnknownAssetError: No such asset in this tenant.
             CatalogError: The asset is under an active legal hold.
         """
-        kind = self.asset_kinds(conn, tenant, [asset_id]).get(asset_id)
-        if kind is None:
-            raise UnknownAssetError(f"No record or artifact {asset_id!r} in tenant {tenant!r}.")
-        existing = self.tombstone(conn, tenant, asset_id)
-        if existing is not None:
-            return existing, False
-        if held := self.holds_for(conn, tenant, [asset_id]).get(asset_id):
-            raise CatalogError(f"{asset_id} is under legal hold {held[0].id}; restrict it instead of erasing.")
-        now = utcnow()
-        tomb_id = new_id("tmb")
-        versions: list[dict[str, object]] = []
-        if kind == "record":
-            versions = [
-                {"version": v["version"], "content_sha256": v["content_sha256"]}
-                for v in self.versions(conn, tenant, asset_id)
-            ]
-        conn.execute(
-            insert(t.tombstones).values(
-                id=tomb_id,
-                tenant=tenant,
-                asset_id=asset_id,
-                asset_kind=kind,
-                case_id=case_id,
-                event_id=event_id,
-                versions=versions,
-                created_at=now,
-            )
-        )
-        if kind == "record":
-            digests = sorted({str(v["content_sha256"]) for v in versions})
-            taken = set(
-                conn.execute(
-                    select(t.tombstoned_content.c.content_sha256).where(
-                        t.tombstoned_content.c.tenant == tenant,
-                        t.tombstoned_content.c.content_sha256.in_(digests),
-                    )
-                ).scalars()
-            )
-            if fresh := [d for d in digests if d not in taken]:
-                conn.execute(
-                    insert(t.tombstoned_content),
-                    [{"tenant": tenant, "content_sha256": d, "tombstone_id": tomb_id} for d in fresh],
-                )
-            for table in (t.record_versions, t.record_tags, t.record_subjects):
-                conn.execute(delete(table).where(table.c.record_id == asset_id))
-            conn.execute(update(t.records).where(t.records.c.id == asset_id).values(status="erased", updated_at=now))
-        else:
-            conn.execute(
-                update(t.artifacts).where(t.artifacts.c.id == asset_id).values(status="erased", updated_at=now)
-            )
-        tomb = self.tombstone(conn, tenant, asset_id)
-        if tomb is None:  # pragma: no cover - inserted just above in this transaction
-            raise CatalogError(f"The tombstone of {asset_id} vanished inside its own transaction.")
-        return tomb, True
+        (result,) = self.erase_many(conn, tenant, [(asset_id, case_id, event_id)])
+        return result.tombstone, result.fresh
+
+    def erase_many(
+        self, conn: Connection, tenant: str, items: Sequence[tuple[str, str | None, str | None]]
+    ) -> list[Erasure]:
+        """Erase many assets at once; ``items`` are ``(asset_id, case_id, event_id)``.
+
+        Raises:
+            UnknownAssetError: An asset is not a record or artifact of this tenant.
+            CatalogError: An asset not yet erased is under an active legal hold.
+        """
+        held = set(self.holds_for(conn, tenant, list(dict.fromkeys(i for i, _, _ in items))))
+        return erase_many(conn, tenant, items, held=held)
 
     def restrict(self, conn: Connection, tenant: str, asset_id: str) -> bool:
         """Quarantine an asset from retrieval and training without deleting it.
@@ -581,16 +542,15 @@ class Catalog:
         Raises:
             UnknownAssetError: No such asset in this tenant.
         """
-        kind = self.asset_kinds(conn, tenant, [asset_id]).get(asset_id)
-        if kind is None:
-            raise UnknownAssetError(f"No record or artifact {asset_id!r} in tenant {tenant!r}.")
-        table = t.records if kind == "record" else t.artifacts
-        result = conn.execute(
-            update(table)
-            .where(table.c.id == asset_id, table.c.status == "active")
-            .values(status="restricted", updated_at=utcnow())
-        )
-        return result.rowcount == 1
+        return restrict_many(conn, tenant, [asset_id])[0]
+
+    def restrict_many(self, conn: Connection, tenant: str, asset_ids: Sequence[str]) -> list[bool]:
+        """Quarantine many assets; return per asset whether its status changed.
+
+        Raises:
+            UnknownAssetError: An asset is not a record or artifact of this tenant.
+        """
+        return restrict_many(conn, tenant, asset_ids)
 
     def tombstone(self, conn: Connection, tenant: str, asset_id: str) -> Tombstone | None:
         """Return the tombstone of an erased asset, or ``None``."""

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 
 from expunge.db import utcnow
 from expunge.errors import TamperedEvidenceError, UnknownKeyError
@@ -62,59 +62,83 @@ class AuditLog:
         self, conn: Connection, *, tenant: str, case_id: str | None, kind: str, body: Mapping[str, Any]
     ) -> LogEntry:
         """Sign ``body`` and append it; the head row lock serialises concurrent appenders."""
+        return self.append_many(conn, [(tenant, case_id, kind, body)])[0]
+
+    def append_many(
+        self, conn: Connection, items: Sequence[tuple[str, str | None, str, Mapping[str, Any]]]
+    ) -> list[LogEntry]:
+        """Sign and append ``(tenant, case_id, kind, body)`` items in order, under one head lock."""
+        if not items:
+            return []
         head = conn.execute(
             select(t.chain_head.c.seq, t.chain_head.c.entry_hash)
             .where(t.chain_head.c.chain == "global")
             .with_for_update()
         ).one()
-        case_prev = None
-        if case_id is not None:
-            case_prev = conn.execute(
-                select(t.audit_log.c.entry_hash)
-                .where(t.audit_log.c.case_id == case_id)
-                .order_by(t.audit_log.c.seq.desc())
-                .limit(1)
-            ).scalar()
-        seq = head.seq + 1
-        document = {
-            "seq": seq,
-            "prev_hash": head.entry_hash,
-            "case_prev_hash": case_prev,
-            "tenant": tenant,
-            "case_id": case_id,
-            "kind": kind,
-            "key_id": self.signer.key_id,
-            "body": dict(body),
-        }
-        data = canonical(document)
-        entry = LogEntry(
-            seq=seq,
-            text=data.decode(),
-            entry_hash=sha256_hex(data),
-            key_id=self.signer.key_id,
-            signature=self.signer.sign(data),
-        )
-        conn.execute(
-            insert(t.audit_log).values(
-                seq=seq,
-                tenant=tenant,
-                case_id=case_id,
-                kind=kind,
-                text=entry.text,
-                entry_hash=entry.entry_hash,
-                key_id=entry.key_id,
-                signature=entry.signature,
-                created_at=utcnow(),
+        case_ids = sorted({case_id for _, case_id, _, _ in items if case_id is not None})
+        case_prev: dict[str, str | None] = dict.fromkeys(case_ids)
+        if case_ids:
+            last = (
+                select(t.audit_log.c.case_id, func.max(t.audit_log.c.seq).label("seq"))
+                .where(t.audit_log.c.case_id.in_(case_ids))
+                .group_by(t.audit_log.c.case_id)
+                .subquery()
             )
-        )
-        conn.execute(
-            update(t.chain_head).where(t.chain_head.c.chain == "global").values(seq=seq, entry_hash=entry.entry_hash)
-        )
-        return entry
+            for row in conn.execute(
+                select(t.audit_log.c.case_id, t.audit_log.c.entry_hash).join(last, t.audit_log.c.seq == last.c.seq)
+            ):
+                case_prev[row.case_id] = row.entry_hash
+        seq, prev = head.seq, head.entry_hash
+        now = utcnow()
+        entries, rows = [], []
+        for tenant, case_id, kind, body in items:
+            seq += 1
+            document = {
+                "seq": seq,
+                "prev_hash": prev,
+                "case_prev_hash": case_prev.get(case_id) if case_id is not None else None,
+                "tenant": tenant,
+                "case_id": case_id,
+                "kind": kind,
+                "key_id": self.signer.key_id,
+                "body": dict(body),
+            }
+            data = canonical(document)
+            entry = LogEntry(
+                seq=seq,
+                text=data.decode(),
+                entry_hash=sha256_hex(data),
+                key_id=self.signer.key_id,
+                signature=self.signer.sign(data),
+            )
+            entries.append(entry)
+            rows.append(
+                {
+                    "seq": seq,
+                    "tenant": tenant,
+                    "case_id": case_id,
+                    "kind": kind,
+                    "text": entry.text,
+                    "entry_hash": entry.entry_hash,
+                    "key_id": entry.key_id,
+                    "signature": entry.signature,
+                    "created_at": now,
+                }
+            )
+            prev = entry.entry_hash
+            if case_id is not None:
+                case_prev[case_id] = entry.entry_hash
+        conn.execute(insert(t.audit_log), rows)
+        conn.execute(update(t.chain_head).where(t.chain_head.c.chain == "global").values(seq=seq, entry_hash=prev))
+        return entries
 
     def append_receipt(self, conn: Connection, receipt: Receipt) -> LogEntry:
         """Append a subscriber's receipt as a signed ``receipt`` entry."""
-        return self.append(conn, tenant=receipt.tenant, case_id=receipt.case_id, kind="receipt", body=receipt.to_dict())
+        return self.append_receipts(conn, [receipt])[0]
+
+    def append_receipts(self, conn: Connection, receipts: Sequence[Receipt]) -> list[LogEntry]:
+        """Append receipts as signed ``receipt`` entries, in order, under one head lock."""
+        return self.append_many(conn, [(r.tenant, r.case_id, "receipt", r.to_dict()) for r in receipts])
 
     def entries(self, conn: Connection, *, case_id: str | None = None, tenant: str | None = None) -> list[LogEntry]:
         """Return stored entries in order, optionally of one case and/or one tenant."""

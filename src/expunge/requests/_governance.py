@@ -5,8 +5,9 @@ The CLI and the service call these methods and nothing below them, so both offer
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -35,6 +36,8 @@ from expunge.requests._policy import DeadlinePolicy, TokenIssuer
 from expunge.requests._states import OPEN_STATES, check_transition
 
 __all__ = ["Governance"]
+
+_JOURNAL = "expunge_transition_journal"
 
 
 class Governance:
@@ -114,7 +117,7 @@ class Governance:
         key = dedupe_key(scope, pseudonyms, digests, tags)
         now = self.clock()
         due = self.policy.due_at(regulation, now)
-        with self.db.begin() as conn:
+        with self._tx() as conn:
             dup = conn.execute(
                 select(t.cases.c.id).where(
                     t.cases.c.tenant == tenant, t.cases.c.dedupe_key == key, t.cases.c.state.in_(OPEN_STATES)
@@ -161,7 +164,7 @@ class Governance:
         """
         now = self.clock()
         case_id = self.tokens.read(token, now=now)
-        with self.db.begin() as conn:
+        with self._tx() as conn:
             row = conn.execute(select(t.cases).where(t.cases.c.id == case_id)).first()
             if row is None or (tenant is not None and row.tenant != tenant):
                 raise InvalidTokenError("The verification token does not name a request of this tenant.")
@@ -182,7 +185,7 @@ class Governance:
             UnknownRequestError: No such request in this tenant.
             InvalidTransition: The request is not waiting for verification.
         """
-        with self.db.begin() as conn:
+        with self._tx() as conn:
             self._move(
                 conn,
                 tenant,
@@ -200,13 +203,13 @@ class Governance:
 
     def reject(self, tenant: str, case_id: str, *, actor: str, reason: str) -> Case:
         """Reject a request that is not yet planned (unverifiable requester, manifestly unfounded…)."""
-        with self.db.begin() as conn:
+        with self._tx() as conn:
             self._move(conn, tenant, case_id, "rejected", actor=actor, reason=reason[:1000], closed=True)
             return self._get(conn, tenant, case_id)
 
     def execute(self, tenant: str, case_id: str, *, actor: str) -> Case:
         """Plan a verified request and publish its events, in one transaction."""
-        with self.db.begin() as conn:
+        with self._tx() as conn:
             self._execute(conn, tenant, case_id, actor=actor)
             return self._get(conn, tenant, case_id)
 
@@ -328,15 +331,18 @@ class Governance:
         return total
 
     def settle(self, *, limit: int = 500) -> list[str]:
-        """Move executing or failed cases whose deliveries have all ended to their next state.
+        """Move executing cases whose deliveries have all ended to verifying and on to their outcome.
 
         Returns:
             The IDs of the cases that changed state.
         """
         moved = []
-        with self.db.begin() as conn:
+        with self._tx() as conn:
+            # Only cases that can move: executing with nothing left pending (replays reopen failed cases).
             query = (
-                select(t.cases.c.id, t.cases.c.tenant).where(t.cases.c.state.in_(("executing", "failed"))).limit(limit)
+                select(t.cases.c.id, t.cases.c.tenant)
+                .where(t.cases.c.state == "executing", ~self.outbox.pending_exists(t.cases.c.id))
+                .limit(limit)
             )
             if self.db.is_postgres:
                 query = query.with_for_update(skip_locked=True)
@@ -396,7 +402,7 @@ class Governance:
 
     def replay_dead_letter(self, tenant: str | None, dead_letter_id: str, *, by: str) -> str:
         """Replay a dead letter and reopen its case if it had failed; return the event ID."""
-        with self.db.begin() as conn:
+        with self._tx() as conn:
             event_id = self.outbox.replay(conn, dead_letter_id, tenant=tenant, by=by)
             case_id = conn.execute(select(t.actions.c.case_id).where(t.actions.c.event_id == event_id)).scalar()
             if case_id is not None:
@@ -500,10 +506,21 @@ class Governance:
                 case_id=case_id, from_state=source, to_state=target, actor=actor, reason=reason, at=now
             )
         )
-        self.audit.append(
-            conn,
-            tenant=tenant,
-            case_id=case_id,
-            kind="transition",
-            body={"from": source, "to": target, "actor": actor, "reason": reason, "at": now.isoformat()},
-        )
+        body = {"from": source, "to": target, "actor": actor, "reason": reason, "at": now.isoformat()}
+        journal = conn.info.get(_JOURNAL)
+        if journal is None:  # outside _tx(): sign it now
+            self.audit.append(conn, tenant=tenant, case_id=case_id, kind="transition", body=body)
+        else:
+            journal.append((tenant, case_id, "transition", body))
+
+    @contextlib.contextmanager
+    def _tx(self) -> Iterator[Connection]:
+        """Open a write transaction whose transitions are signed into the audit log in one append at the end."""
+        with self.db.begin() as conn:
+            journal: list[tuple[str, str | None, str, dict[str, Any]]] = []
+            conn.info[_JOURNAL] = journal
+            try:
+                yield conn
+                self.audit.append_many(conn, journal)
+            finally:
+                conn.info.pop(_JOURNAL, None)

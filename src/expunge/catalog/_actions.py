@@ -1,0 +1,185 @@
+"""Erase and restrict many assets with a fixed number of statements, whatever their number."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, delete, insert, select, update
+
+from expunge.catalog import _tables as t
+from expunge.catalog._model import Tombstone, new_id
+from expunge.db import utcnow
+from expunge.errors import CatalogError, UnknownAssetError
+
+__all__ = ["Erasure", "erase_many", "restrict_many"]
+
+_BATCH = 500
+
+
+@dataclass(frozen=True)
+class Erasure:
+    """The outcome of erasing one asset.
+
+    Attributes:
+        tombstone: The asset's tombstone (new or pre-existing).
+        fresh: Whether this call erased it (``False``: it already was).
+        kind: ``record`` or the artifact kind.
+        status_before: The asset's status before the call.
+    """
+
+    tombstone: Tombstone
+    fresh: bool
+    kind: str
+    status_before: str
+
+
+def _chunks(ids: Sequence[str]):  # type: ignore[no-untyped-def]
+    for i in range(0, len(ids), _BATCH):
+        yield ids[i : i + _BATCH]
+
+
+def _statuses(conn: Connection, tenant: str, ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """Return ``{id: (kind, status)}`` of the records and artifacts among ``ids``."""
+    out: dict[str, tuple[str, str]] = {}
+    for chunk in _chunks(ids):
+        for row in conn.execute(
+            select(t.records.c.id, t.records.c.status).where(t.records.c.tenant == tenant, t.records.c.id.in_(chunk))
+        ):
+            out[row.id] = ("record", row.status)
+        missing = [i for i in chunk if i not in out]
+        if missing:
+            for row in conn.execute(
+                select(t.artifacts.c.id, t.artifacts.c.kind, t.artifacts.c.status).where(
+                    t.artifacts.c.tenant == tenant, t.artifacts.c.id.in_(missing)
+                )
+            ):
+                out[row.id] = (row.kind, row.status)
+    return out
+
+
+def _tombstones(conn: Connection, tenant: str, ids: Sequence[str]) -> dict[str, Tombstone]:
+    out = {}
+    for chunk in _chunks(ids):
+        for row in conn.execute(
+            select(t.tombstones).where(t.tombstones.c.tenant == tenant, t.tombstones.c.asset_id.in_(chunk))
+        ):
+            data = dict(row._mapping)
+            data["versions"] = tuple(data["versions"])
+            out[row.asset_id] = Tombstone(**data)
+    return out
+
+
+def erase_many(
+    conn: Connection,
+    tenant: str,
+    items: Sequence[tuple[str, str | None, str | None]],
+    *,
+    held: set[str],
+) -> list[Erasure]:
+    """Erase assets, leaving a tombstone each; already erased ones are reported, not touched again.
+
+    Args:
+        conn: The caller's transaction.
+        tenant: The tenant owning every asset.
+        items: ``(asset_id, case_id, event_id)`` per asset, in the order results are wanted.
+        held: IDs under an active legal hold (the caller computes them).
+
+    Raises:
+        UnknownAssetError: An asset is not a record or artifact of this tenant.
+        CatalogError: An asset is under legal hold.
+    """
+    ids = list(dict.fromkeys(asset_id for asset_id, _, _ in items))
+    states = _statuses(conn, tenant, ids)
+    if missing := [i for i in ids if i not in states]:
+        raise UnknownAssetError(f"No record or artifact {missing[0]!r} in tenant {tenant!r}.")
+    existing = _tombstones(conn, tenant, ids)
+    todo = [i for i in ids if i not in existing]
+    if blocked := [i for i in todo if i in held]:
+        raise CatalogError(f"{blocked[0]} is under legal hold; restrict it instead of erasing.")
+    records = [i for i in todo if states[i][0] == "record"]
+    artifacts = [i for i in todo if states[i][0] != "record"]
+    versions: dict[str, list[dict[str, object]]] = {r: [] for r in records}
+    for chunk in _chunks(records):
+        for row in conn.execute(
+            select(t.record_versions.c.record_id, t.record_versions.c.version, t.record_versions.c.content_sha256)
+            .where(t.record_versions.c.record_id.in_(chunk))
+            .order_by(t.record_versions.c.record_id, t.record_versions.c.version)
+        ):
+            versions[row.record_id].append({"version": row.version, "content_sha256": row.content_sha256})
+    now = utcnow()
+    first = {}
+    for asset_id, case_id, event_id in items:
+        first.setdefault(asset_id, (case_id, event_id))
+    fresh: dict[str, Tombstone] = {}
+    for asset_id in todo:
+        case_id, event_id = first[asset_id]
+        fresh[asset_id] = Tombstone(
+            id=new_id("tmb"),
+            tenant=tenant,
+            asset_id=asset_id,
+            asset_kind=states[asset_id][0],
+            case_id=case_id,
+            event_id=event_id,
+            versions=tuple(versions.get(asset_id, [])),
+            created_at=now,
+        )
+    if fresh:
+        conn.execute(
+            insert(t.tombstones),
+            [{**tomb.__dict__, "versions": list(tomb.versions)} for tomb in fresh.values()],
+        )
+    digests = {str(v["content_sha256"]): fresh[r].id for r in records for v in versions[r]}
+    if digests:
+        taken = set()
+        for chunk in _chunks(sorted(digests)):
+            taken |= set(
+                conn.execute(
+                    select(t.tombstoned_content.c.content_sha256).where(
+                        t.tombstoned_content.c.tenant == tenant, t.tombstoned_content.c.content_sha256.in_(chunk)
+                    )
+                ).scalars()
+            )
+        if rows := [
+            {"tenant": tenant, "content_sha256": d, "tombstone_id": tomb}
+            for d, tomb in digests.items()
+            if d not in taken
+        ]:
+            conn.execute(insert(t.tombstoned_content), rows)
+    for chunk in _chunks(records):
+        for table in (t.record_versions, t.record_tags, t.record_subjects):
+            conn.execute(delete(table).where(table.c.record_id.in_(chunk)))
+        conn.execute(update(t.records).where(t.records.c.id.in_(chunk)).values(status="erased", updated_at=now))
+    for chunk in _chunks(artifacts):
+        conn.execute(update(t.artifacts).where(t.artifacts.c.id.in_(chunk)).values(status="erased", updated_at=now))
+    out = []
+    seen: set[str] = set()
+    for asset_id, _, _ in items:
+        is_fresh = asset_id in fresh and asset_id not in seen
+        seen.add(asset_id)
+        tomb = fresh.get(asset_id) or existing[asset_id]
+        out.append(Erasure(tomb, is_fresh, states[asset_id][0], states[asset_id][1] if is_fresh else "erased"))
+    return out
+
+
+def restrict_many(conn: Connection, tenant: str, asset_ids: Sequence[str]) -> list[bool]:
+    """Quarantine assets from retrieval and training; return per asset whether its status changed.
+
+    Raises:
+        UnknownAssetError: An asset is not a record or artifact of this tenant.
+    """
+    ids = list(dict.fromkeys(asset_ids))
+    states = _statuses(conn, tenant, ids)
+    if missing := [i for i in ids if i not in states]:
+        raise UnknownAssetError(f"No record or artifact {missing[0]!r} in tenant {tenant!r}.")
+    active = [i for i in ids if states[i][1] == "active"]
+    now = utcnow()
+    for table, kind_is_record in ((t.records, True), (t.artifacts, False)):
+        chosen = [i for i in active if (states[i][0] == "record") == kind_is_record]
+        for chunk in _chunks(chosen):
+            conn.execute(update(table).where(table.c.id.in_(chunk)).values(status="restricted", updated_at=now))
+    changed, seen = [], set()
+    for asset_id in asset_ids:
+        changed.append(states[asset_id][1] == "active" and asset_id not in seen)
+        seen.add(asset_id)
+    return changed
