@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal
 
-from sqlalchemy import Connection, delete, insert, or_, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 
 from expunge.bus import _tables as t
 from expunge.bus.protocol import Event, register_subscriber
@@ -57,11 +57,17 @@ class LogStore:
         digests: Sequence[str] = (),
         ids: Sequence[str] = (),
     ) -> list[dict[str, object]]:
-        """Return the tenant's entries matching any pseudonym, content hash or ID."""
+        """Return the tenant's entries matching any pseudonym, content hash or ID (each looked up by index)."""
         c = t.interaction_log.c
-        conds = [c.pseudonym.in_(pseudonyms), c.content_sha256.in_(digests), c.id.in_(ids)]
-        rows = conn.execute(select(t.interaction_log).where(c.tenant == tenant, or_(*conds)).order_by(c.id))
-        return [dict(r._mapping) for r in rows]
+        found: dict[str, dict[str, object]] = {}
+        for column, values in ((c.pseudonym, pseudonyms), (c.content_sha256, digests), (c.id, ids)):
+            values = list(values)
+            for i in range(0, len(values), 500):
+                for row in conn.execute(
+                    select(t.interaction_log).where(c.tenant == tenant, column.in_(values[i : i + 500]))
+                ):
+                    found[row.id] = dict(row._mapping)
+        return [found[k] for k in sorted(found)]
 
     def all(self, conn: Connection, tenant: str) -> list[dict[str, object]]:
         """Return every entry of the tenant."""
@@ -91,28 +97,85 @@ class LogStoreSubscriber:
         self.store = store or LogStore()
         self.mode = mode
 
+    def handle_many(self, events: Sequence[Event], *, tx: Connection) -> list[Receipt]:
+        """Apply log-entry events with one lookup and one write; sweeps go one by one."""
+        receipts: dict[int, Receipt] = {}
+        entries: dict[tuple[str, bool], list[int]] = {}
+        for i, event in enumerate(events):
+            self._check(event)
+            if event.asset_kind == "log_entry":
+                entries.setdefault((event.tenant, self._redacts(event)), []).append(i)
+        for (tenant, redact), indexes in entries.items():
+            started = utcnow()
+            ids = [self._entry_id(events[i]) for i in indexes]
+            rows = {str(r["id"]): r for r in self.store.find(tx, tenant, ids=ids)}
+            self._apply(tx, [r for r in rows.values() if not r["redacted"]], redact=redact)
+            done: set[str] = set()
+            for i, entry_id in zip(indexes, ids, strict=True):
+                row = rows.get(entry_id)
+                touched = row is not None and not row["redacted"] and entry_id not in done
+                done.add(entry_id)
+                receipts[i] = self._receipt(
+                    tx,
+                    events[i],
+                    started,
+                    before=[row] if row and touched else [],
+                    touched=[entry_id] if touched else [],
+                )
+        for i, event in enumerate(events):
+            if i not in receipts:
+                receipts[i] = self.handle(event, tx=tx)
+        return [receipts[i] for i in range(len(events))]
+
     def handle(self, event: Event, *, tx: Connection) -> Receipt:
-        """Apply the event to every matching entry; none matching is an ``already_applied`` receipt."""
+        """Apply the event to every matching entry; none matching is an ``already_applied`` receipt.
+
+        A ``log_entry`` event acts on that entry; a ``sweep`` on every entry of the subject's
+        pseudonyms or content hashes.
+        """
+        self._check(event)
+        started = utcnow()
+        if event.asset_kind == "log_entry":
+            rows = self.store.find(tx, event.tenant, ids=[self._entry_id(event)])
+        else:
+            rows = self.store.find(tx, event.tenant, pseudonyms=event.pseudonyms, digests=event.content_sha256)
+        live = [r for r in rows if not r["redacted"]]
+        self._apply(tx, live, redact=self._redacts(event))
+        return self._receipt(tx, event, started, before=rows, touched=[str(r["id"]) for r in live])
+
+    @staticmethod
+    def _check(event: Event) -> None:
         if event.operation not in ("erase", "redact", "correct"):
             raise SubscriberFailedError(
                 f"The log store cannot apply operation {event.operation!r}. Accepted: correct, erase, redact."
             )
-        started = utcnow()
-        ids = [event.uri.rsplit("/", 1)[-1]] if event.asset_kind == "log_entry" else []
-        rows = self.store.find(tx, event.tenant, pseudonyms=event.pseudonyms, digests=event.content_sha256, ids=ids)
-        live = [r for r in rows if not r["redacted"]]
+
+    @staticmethod
+    def _entry_id(event: Event) -> str:
+        return event.uri.rsplit("/", 1)[-1]
+
+    def _redacts(self, event: Event) -> bool:
+        return self.mode == "redact" or event.operation == "redact"
+
+    @staticmethod
+    def _apply(tx: Connection, live: Sequence[dict[str, object]], *, redact: bool) -> None:
         touched = [str(r["id"]) for r in live]
         c = t.interaction_log.c
-        if touched:
-            if self.mode == "delete" and event.operation != "redact":
-                tx.execute(delete(t.interaction_log).where(c.id.in_(touched)))
-            else:
+        for i in range(0, len(touched), 500):
+            chunk = touched[i : i + 500]
+            if redact:
                 tx.execute(
                     update(t.interaction_log)
-                    .where(c.id.in_(touched))
+                    .where(c.id.in_(chunk))
                     .values(prompt=REDACTED, response=REDACTED, pseudonym=None, content_sha256=None, redacted=1)
                 )
-        after = self.store.find(tx, event.tenant, pseudonyms=event.pseudonyms, digests=event.content_sha256, ids=ids)
+            else:
+                tx.execute(delete(t.interaction_log).where(c.id.in_(chunk)))
+
+    def _receipt(self, tx: Connection, event: Event, started, *, before, touched: list[str]) -> Receipt:  # type: ignore[no-untyped-def]
+        redact = self._redacts(event)
+        after = self.store.find(tx, event.tenant, ids=touched) if redact and touched else []
+        verb = "redacted" if redact else "deleted"
         return Receipt(
             event_id=event.id,
             case_id=event.case_id,
@@ -124,9 +187,8 @@ class LogStoreSubscriber:
             outcome="applied" if touched else "already_applied",
             started_at=started,
             finished_at=utcnow(),
-            before_sha256=_digest(rows),
+            before_sha256=_digest(before),
             after_sha256=_digest(after),
             artifact_ids=tuple(touched),
-            detail=f"{len(touched)} log entr{'y' if len(touched) == 1 else 'ies'} "
-            f"{'deleted' if self.mode == 'delete' and event.operation != 'redact' else 'redacted'}",
+            detail=f"{len(touched)} log entr{'y' if len(touched) == 1 else 'ies'} {verb}",
         )

@@ -12,7 +12,7 @@ from expunge.catalog._model import Tombstone, new_id
 from expunge.db import utcnow
 from expunge.errors import CatalogError, UnknownAssetError
 
-__all__ = ["Erasure", "erase_many", "restrict_many"]
+__all__ = ["Erasure", "erase_many", "restrict_many", "statuses", "tombstones"]
 
 _BATCH = 500
 
@@ -39,7 +39,7 @@ def _chunks(ids: Sequence[str]):  # type: ignore[no-untyped-def]
         yield ids[i : i + _BATCH]
 
 
-def _statuses(conn: Connection, tenant: str, ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+def statuses(conn: Connection, tenant: str, ids: Sequence[str]) -> dict[str, tuple[str, str]]:
     """Return ``{id: (kind, status)}`` of the records and artifacts among ``ids``."""
     out: dict[str, tuple[str, str]] = {}
     for chunk in _chunks(ids):
@@ -58,7 +58,7 @@ def _statuses(conn: Connection, tenant: str, ids: Sequence[str]) -> dict[str, tu
     return out
 
 
-def _tombstones(conn: Connection, tenant: str, ids: Sequence[str]) -> dict[str, Tombstone]:
+def tombstones(conn: Connection, tenant: str, ids: Sequence[str]) -> dict[str, Tombstone]:
     out = {}
     for chunk in _chunks(ids):
         for row in conn.execute(
@@ -90,10 +90,10 @@ def erase_many(
         CatalogError: An asset is under legal hold.
     """
     ids = list(dict.fromkeys(asset_id for asset_id, _, _ in items))
-    states = _statuses(conn, tenant, ids)
+    states = statuses(conn, tenant, ids)
     if missing := [i for i in ids if i not in states]:
         raise UnknownAssetError(f"No record or artifact {missing[0]!r} in tenant {tenant!r}.")
-    existing = _tombstones(conn, tenant, ids)
+    existing = tombstones(conn, tenant, ids)
     todo = [i for i in ids if i not in existing]
     if blocked := [i for i in todo if i in held]:
         raise CatalogError(f"{blocked[0]} is under legal hold; restrict it instead of erasing.")
@@ -169,7 +169,7 @@ def restrict_many(conn: Connection, tenant: str, asset_ids: Sequence[str]) -> li
         UnknownAssetError: An asset is not a record or artifact of this tenant.
     """
     ids = list(dict.fromkeys(asset_ids))
-    states = _statuses(conn, tenant, ids)
+    states = statuses(conn, tenant, ids)
     if missing := [i for i in ids if i not in states]:
         raise UnknownAssetError(f"No record or artifact {missing[0]!r} in tenant {tenant!r}.")
     active = [i for i in ids if states[i][1] == "active"]

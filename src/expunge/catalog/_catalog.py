@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import Connection, and_, func, insert, select, update
 
 from expunge.catalog import _tables as t
-from expunge.catalog._actions import Erasure, erase_many, restrict_many
+from expunge.catalog._actions import Erasure, erase_many, restrict_many, statuses, tombstones
 from expunge.catalog._lineage import descendants
 from expunge.catalog._model import (
     ARTIFACT_KINDS,
@@ -551,6 +551,14 @@ class Catalog:
             UnknownAssetError: An asset is not a record or artifact of this tenant.
         """
         return restrict_many(conn, tenant, asset_ids)
+
+    def statuses(self, conn: Connection, tenant: str, asset_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+        """Return ``{id: (kind, status)}`` for the given IDs that are records or artifacts of this tenant."""
+        return statuses(conn, tenant, list(dict.fromkeys(asset_ids)))
+
+    def tombstoned(self, conn: Connection, tenant: str, asset_ids: Sequence[str]) -> set[str]:
+        """Return which of the given assets have a tombstone."""
+        return set(tombstones(conn, tenant, list(dict.fromkeys(asset_ids))))
 
     def tombstone(self, conn: Connection, tenant: str, asset_id: str) -> Tombstone | None:
         """Return the tombstone of an erased asset, or ``None``."""

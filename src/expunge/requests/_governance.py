@@ -319,15 +319,20 @@ class Governance:
         """
         dispatcher = self.dispatcher(worker_id=worker_id)
         total = 0
+        dirty = bool(self.settle())  # cases a crashed worker delivered but did not settle
         while not stop.is_set():
             handled = dispatcher.run_once(limit=limit).handled
             total += handled
-            self.settle()
-            if handled == 0:
+            if handled:
+                self.settle()
+                dirty = True
+                continue
+            if dirty:  # going idle after work: truncate the WAL so erased rows leave no old frames
                 self.db.checkpoint()
-                if once:
-                    break
-                stop.wait(idle_seconds)
+                dirty = False
+            if once:
+                break
+            stop.wait(idle_seconds)
         return total
 
     def settle(self, *, limit: int = 500) -> list[str]:
@@ -378,26 +383,22 @@ class Governance:
         return True
 
     def _verify_effects(self, conn: Connection, tenant: str, case_id: str) -> list[str]:
+        """Check every action has its receipt and its effect is visible in the catalog."""
         problems = []
         deliveries = {d["id"]: d for d in self.outbox.deliveries(conn, case_id)}
-        for action in conn.execute(select(t.actions).where(t.actions.c.case_id == case_id)):
+        actions = conn.execute(select(t.actions).where(t.actions.c.case_id == case_id)).all()
+        erased = [a.asset_id for a in actions if a.operation == "erase" and a.asset_kind != "sweep"]
+        restricted = [a.asset_id for a in actions if a.operation == "restrict"]
+        tombstoned = self.catalog.tombstoned(conn, tenant, erased) if erased else set()
+        states = self.catalog.statuses(conn, tenant, restricted) if restricted else {}
+        for action in actions:
             delivery = deliveries.get(action.event_id)
             if delivery is None or delivery["status"] != "done" or delivery["receipt_seq"] is None:
                 problems.append(f"no receipt for {action.asset_id}")
-                continue
-            if action.asset_kind == "sweep" or action.operation not in ("erase", "restrict"):
-                continue
-            if action.operation == "erase" and self.catalog.tombstone(conn, tenant, action.asset_id) is None:
+            elif action.asset_id in erased and action.asset_id not in tombstoned:
                 problems.append(f"{action.asset_id} has no tombstone")
-            if action.operation == "restrict":
-                kinds = self.catalog.asset_kinds(conn, tenant, [action.asset_id])
-                status = (
-                    self.catalog.get_record(conn, tenant, action.asset_id).status
-                    if kinds.get(action.asset_id) == "record"
-                    else self.catalog.get_artifact(conn, tenant, action.asset_id).status
-                )
-                if status == "active":
-                    problems.append(f"{action.asset_id} is still active")
+            elif action.operation == "restrict" and states.get(action.asset_id, ("", "active"))[1] == "active":
+                problems.append(f"{action.asset_id} is still active")
         return problems
 
     def replay_dead_letter(self, tenant: str | None, dead_letter_id: str, *, by: str) -> str:

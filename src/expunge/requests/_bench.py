@@ -1,0 +1,237 @@
+"""Benchmarks of the governance path: DSR throughput end to end, and crash safety under SIGKILL."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, text
+
+from expunge.catalog import Identifier
+from expunge.errors import ConfigError
+from expunge.requests._governance import Governance
+from expunge.requests._open import open_governance
+
+__all__ = ["bench_crash", "bench_dsr"]
+
+_WORKER = """
+import signal, sys, threading
+from pathlib import Path
+from expunge.requests import open_governance
+stop = threading.Event()
+signal.signal(signal.SIGTERM, lambda *_: stop.set())
+gov = open_governance(sys.argv[1], keys_dir=Path(sys.argv[2]), schema=sys.argv[3] or None)
+gov.work(stop, idle_seconds=0.005, limit=int(sys.argv[4]), once=sys.argv[5] == "1")
+"""
+
+
+def _seed(gov: Governance, *, subjects: int, records: int, tag: str) -> None:
+    """Give each subject ``records`` records, each with a derived log entry held in the log store."""
+    with gov.db.begin() as conn:
+        for s in range(subjects):
+            for r in range(records):
+                rec = gov.catalog.register_record(
+                    conn,
+                    "bench",
+                    source="crm",
+                    content_sha256=hashlib.sha256(f"{tag}/{s}/{r}".encode()).hexdigest(),
+                    purpose="support",
+                    legal_basis="contract",
+                    subjects=[Identifier("user_id", f"{tag}-{s}")],
+                )
+                entry = gov.logstore.add(conn, "bench", prompt=f"subject {s} wrote {r}", response="ok")
+                gov.catalog.register_artifact(
+                    conn, "bench", kind="log_entry", uri=f"logstore://entries/{entry}", derived_from=[rec.id]
+                )
+
+
+def _open(backend: str, out: Path, *, postgres_url: str | None) -> tuple[Governance, str, str]:
+    keys = out / "keys"
+    if backend == "sqlite":
+        url = f"sqlite:///{(out / 'bench.db').resolve()}"
+        for suffix in ("", "-wal", "-shm"):
+            Path(str((out / "bench.db").resolve()) + suffix).unlink(missing_ok=True)
+        return open_governance(url, keys_dir=keys), url, ""
+    if backend == "postgres":
+        if not postgres_url:
+            raise ConfigError("The postgres backend needs a URL (EXPUNGE_DATABASE_URL or --postgres-url).")
+        schema = f"expunge_bench_{uuid.uuid4().hex[:10]}"
+        return open_governance(postgres_url, keys_dir=keys, schema=schema), postgres_url, schema
+    raise ConfigError(f"Unknown benchmark backend {backend!r}. Accepted: postgres, sqlite.")
+
+
+def _drop(gov: Governance, url: str, schema: str) -> None:
+    gov.db.dispose()
+    if schema:
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        engine.dispose()
+
+
+def _spawn(url: str, keys: Path, schema: str, *, limit: int, once: bool = False) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    args = [sys.executable, "-c", _WORKER, url, str(keys), schema, str(limit), "1" if once else "0"]
+    return subprocess.Popen(args, env=env)
+
+
+def bench_dsr(
+    *,
+    backend: str,
+    out: Path,
+    requests: int,
+    records_per_request: int = 20,
+    workers: int = 0,
+    postgres_url: str | None = None,
+    limit: int = 200,
+) -> dict[str, Any]:
+    """Measure DSRs per second end to end: intake → plan → bus → catalog and log store → signed receipts.
+
+    Each request erases one subject with ``records_per_request`` records, each record with a derived
+    log entry (lineage), plus the log sweep: ``2 × records + 1`` actions. ``workers=0`` runs the bus
+    in a thread of this process (as ``expunge serve --worker``); ``workers>0`` starts that many
+    ``expunge worker`` processes.
+
+    Returns:
+        The figures written to ``out/results.json`` (and a markdown table beside it).
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    gov, url, schema = _open(backend, out, postgres_url=postgres_url)
+    try:
+        _seed(gov, subjects=requests, records=records_per_request, tag="b")
+        stop = threading.Event()
+        procs = [_spawn(url, out / "keys", schema, limit=limit) for _ in range(workers)]
+        thread = None
+        if workers == 0:
+            thread = threading.Thread(target=gov.work, args=(stop,), kwargs={"idle_seconds": 0.005, "limit": limit})
+            thread.start()
+        started = time.perf_counter()
+        case_ids = []
+        for s in range(requests):
+            filed = gov.file_request(
+                "bench", scope="erasure", filed_by="bench", identifiers=[Identifier("user_id", f"b-{s}")]
+            )
+            case_ids.append(gov.approve("bench", filed.case.id, operator="bench").id)
+        intake_seconds = time.perf_counter() - started
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            states = Counter(c.state for c in gov.list_cases("bench", limit=requests + 1))
+            if states.get("completed", 0) == requests:
+                break
+            time.sleep(0.02)
+        elapsed = time.perf_counter() - started
+        stop.set()
+        if thread is not None:
+            thread.join()
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            proc.wait(timeout=30)
+        cases = [gov.get_case("bench", c) for c in case_ids]
+        forget_ms = sorted(1000 * (c.closed_at - c.filed_at).total_seconds() for c in cases if c.closed_at)
+        completed = sum(c.state == "completed" for c in cases)
+        results = {
+            "backend": backend,
+            "workers": workers,
+            "requests": requests,
+            "records_per_request": records_per_request,
+            "actions_per_request": 2 * records_per_request + 1,
+            "completed": completed,
+            "seconds": round(elapsed, 3),
+            "intake_seconds": round(intake_seconds, 3),
+            "dsr_per_second": round(completed / elapsed, 2),
+            "actions_per_second": round(completed * (2 * records_per_request + 1) / elapsed, 1),
+            "p50_ms": round(statistics.median(forget_ms), 1) if forget_ms else None,
+            "p95_ms": round(forget_ms[min(len(forget_ms) - 1, int(0.95 * len(forget_ms)))], 1) if forget_ms else None,
+            "cpu_count": os.cpu_count(),
+        }
+    finally:
+        _drop(gov, url, schema)
+    _write(out, results, title="expunge bench dsr")
+    return results
+
+
+def bench_crash(
+    *, out: Path, fanouts: int = 1000, records_per_request: int = 3, seed: int = 0, limit: int = 20
+) -> dict[str, Any]:
+    """SIGKILL a worker process at random moments during ``fanouts`` DSR fan-outs, restarting it each time.
+
+    Effects are counted in the stores (catalog tombstones, log-store rows) and in the signed log (one
+    receipt per event), not in the bus's bookkeeping.
+
+    Returns:
+        ``lost``, ``duplicated``, ``completed`` and ``kills``, also written to ``out/results.json``.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    gov, url, schema = _open("sqlite", out, postgres_url=None)
+    try:
+        _seed(gov, subjects=fanouts, records=records_per_request, tag="c")
+        case_ids = []
+        for s in range(fanouts):
+            filed = gov.file_request(
+                "bench", scope="erasure", filed_by="bench", identifiers=[Identifier("user_id", f"c-{s}")]
+            )
+            case_ids.append(gov.approve("bench", filed.case.id, operator="bench").id)
+        rng = random.Random(seed)
+        kills, rounds = 0, 0
+        started = time.perf_counter()
+        while rounds < 100_000:
+            rounds += 1
+            proc = _spawn(url, out / "keys", schema, limit=limit, once=True)
+            try:
+                proc.wait(timeout=rng.uniform(0.2, 1.5))
+            except subprocess.TimeoutExpired:
+                proc.send_signal(signal.SIGKILL)
+                proc.wait()
+                kills += 1
+                continue
+            if proc.returncode != 0:
+                raise RuntimeError(f"A worker exited with status {proc.returncode}.")
+            if Counter(c.state for c in gov.list_cases("bench", limit=fanouts + 1)).get("completed", 0) == fanouts:
+                break
+        with gov.db.read() as conn:
+            tombstones = Counter(r[0] for r in conn.execute(text("select asset_id from catalog_tombstones")))
+            records = [r[0] for r in conn.execute(text("select id from catalog_records"))]
+            logs_left = conn.execute(text("select count(*) from logstore_entries")).scalar_one()
+            outbox = conn.execute(text("select id from bus_outbox")).scalars().all()
+            receipts = Counter(
+                json.loads(e.text)["body"]["event_id"] for e in gov.audit.entries(conn) if '"kind":"receipt"' in e.text
+            )
+        expected = fanouts * (2 * records_per_request + 1)
+        lost = sum(1 for r in records if r not in tombstones) + logs_left + sum(1 for e in outbox if e not in receipts)
+        duplicated = sum(n - 1 for n in tombstones.values()) + sum(n - 1 for n in receipts.values())
+        completed = sum(gov.get_case("bench", c).state == "completed" for c in case_ids)
+        results = {
+            "fanouts": fanouts,
+            "actions": expected,
+            "kills": kills,
+            "worker_starts": rounds,
+            "lost": lost,
+            "duplicated": duplicated,
+            "completed": completed,
+            "seconds": round(time.perf_counter() - started, 1),
+            "seed": seed,
+        }
+    finally:
+        _drop(gov, url, schema)
+    _write(out, results, title="expunge bench crash")
+    print(f"crash: {fanouts} fan-outs, {kills} kills, lost {lost}, duplicated {duplicated}, completed {completed}")
+    return results
+
+
+def _write(out: Path, results: dict[str, Any], *, title: str) -> None:
+    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    rows = "\n".join(f"| {k} | {v} |" for k, v in results.items())
+    (out / "results.md").write_text(f"# {title}\n\n| figure | value |\n| --- | --- |\n{rows}\n")
