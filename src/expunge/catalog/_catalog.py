@@ -492,12 +492,14 @@ class Catalog:
         by_target: dict[str, list[Hold]] = {}
         for hold in active:
             by_target.setdefault(hold.target_id, []).append(hold)
+        subjects_of: dict[str, list[str]] = {}
+        for owner in owners:
+            subjects_of.setdefault(owner.record_id, []).append(owner.subject_id)
         out: dict[str, list[Hold]] = {}
         for asset_id in asset_ids:
             found = list(by_target.get(asset_id, []))
-            for owner in owners:
-                if owner.record_id == asset_id:
-                    found.extend(by_target.get(owner.subject_id, []))
+            for subject_id in subjects_of.get(asset_id, ()):
+                found.extend(by_target.get(subject_id, []))
             if found:
                 out[asset_id] = found
         return out

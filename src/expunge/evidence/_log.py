@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, insert, select, update
 
 from expunge.db import utcnow
 from expunge.errors import TamperedEvidenceError, UnknownKeyError
@@ -77,17 +77,13 @@ class AuditLog:
         ).one()
         case_ids = sorted({case_id for _, case_id, _, _ in items if case_id is not None})
         case_prev: dict[str, str | None] = dict.fromkeys(case_ids)
-        if case_ids:
-            last = (
-                select(t.audit_log.c.case_id, func.max(t.audit_log.c.seq).label("seq"))
-                .where(t.audit_log.c.case_id.in_(case_ids))
-                .group_by(t.audit_log.c.case_id)
-                .subquery()
-            )
-            for row in conn.execute(
-                select(t.audit_log.c.case_id, t.audit_log.c.entry_hash).join(last, t.audit_log.c.seq == last.c.seq)
-            ):
-                case_prev[row.case_id] = row.entry_hash
+        for case_id in case_ids:  # one indexed lookup per case: (case_id, seq) descending, first row
+            case_prev[case_id] = conn.execute(
+                select(t.audit_log.c.entry_hash)
+                .where(t.audit_log.c.case_id == case_id)
+                .order_by(t.audit_log.c.seq.desc())
+                .limit(1)
+            ).scalar()
         seq, prev = head.seq, head.entry_hash
         now = utcnow()
         entries, rows = [], []
