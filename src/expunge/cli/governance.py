@@ -41,11 +41,13 @@ dsr_app = typer.Typer(help="Data-subject requests: file, verify, approve, track.
 holds_app = typer.Typer(help="Legal holds: erasure of a held asset becomes restriction.", no_args_is_help=True)
 dead_app = typer.Typer(help="Events that failed every attempt, kept until replayed.", no_args_is_help=True)
 evidence_app = typer.Typer(help="Signed receipts, the chained audit log, case files.", no_args_is_help=True)
+bench_app = typer.Typer(help="Governance benchmarks: results.json and results.md.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(dsr_app, name="dsr")
 app.add_typer(holds_app, name="holds")
 app.add_typer(dead_app, name="deadletters")
 app.add_typer(evidence_app, name="evidence")
+app.add_typer(bench_app, name="bench")
 
 Tenant = Annotated[str, typer.Option("--tenant", "-t", help="Tenant the command acts in.")]
 
@@ -322,3 +324,44 @@ def serve(
         get_settings.cache_clear()
     # By import string: the CLI and the service are sibling layers and do not import each other.
     uvicorn.run("expunge.service:app_from_settings", factory=True, host=host, port=port)
+
+
+@bench_app.command("dsr")
+@cli_errors
+def bench_dsr(
+    backend: Annotated[str, typer.Option(help="sqlite or postgres.")] = "sqlite",
+    requests: Annotated[int, typer.Option(help="Requests to file, one subject each.")] = 200,
+    records_per_request: Annotated[int, typer.Option(help="Records per subject (each with a derived entry).")] = 20,
+    workers: Annotated[int, typer.Option(help="Worker processes; 0 runs the bus in a thread.")] = 0,
+    out: Annotated[Path, typer.Option(help="Folder for results.json and results.md.")] = Path("bench/results/dsr"),
+) -> None:
+    """Measure DSRs per second end to end and the time to forget (p50, p95)."""
+    from expunge.requests import bench_dsr as run
+
+    url = get_settings().database_url if backend == "postgres" else None
+    _print(
+        run(
+            backend=backend,
+            out=out,
+            requests=requests,
+            records_per_request=records_per_request,
+            workers=workers,
+            postgres_url=url,
+        )
+    )
+
+
+@bench_app.command("crash")
+@cli_errors
+def bench_crash(
+    fanouts: Annotated[int, typer.Option(help="Requests fanned out while the worker is killed.")] = 1000,
+    out: Annotated[Path, typer.Option(help="Folder for results.json and results.md.")] = Path("bench/results/crash"),
+    seed: Annotated[int, typer.Option(help="Seed of the kill times.")] = 0,
+) -> None:
+    """SIGKILL the worker at random during DSR fan-outs; count lost and duplicated actions in the stores."""
+    from expunge.requests import bench_crash as run
+
+    result = run(out=out, fanouts=fanouts, seed=seed)
+    _print(result)
+    if result["lost"] or result["duplicated"] or result["completed"] != fanouts:
+        raise typer.Exit(EXIT_FAILED_CHECK)

@@ -156,6 +156,8 @@ def bench_dsr(
             "p50_ms": round(statistics.median(forget_ms), 1) if forget_ms else None,
             "p95_ms": round(forget_ms[min(len(forget_ms) - 1, int(0.95 * len(forget_ms)))], 1) if forget_ms else None,
             "cpu_count": os.cpu_count(),
+            # Other jobs on the machine share these cores: say how busy it was when measured.
+            "load_average_1m": round(os.getloadavg()[0], 2),
         }
     finally:
         _drop(gov, url, schema)
@@ -191,7 +193,7 @@ def bench_crash(
             rounds += 1
             proc = _spawn(url, out / "keys", schema, limit=limit, once=True)
             try:
-                proc.wait(timeout=rng.uniform(0.2, 1.5))
+                proc.wait(timeout=rng.uniform(0.5, 2.0))
             except subprocess.TimeoutExpired:
                 proc.send_signal(signal.SIGKILL)
                 proc.wait()
@@ -223,6 +225,7 @@ def bench_crash(
             "completed": completed,
             "seconds": round(time.perf_counter() - started, 1),
             "seed": seed,
+            "load_average_1m": round(os.getloadavg()[0], 2),
         }
     finally:
         _drop(gov, url, schema)
