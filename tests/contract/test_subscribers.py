@@ -8,6 +8,7 @@ import pytest
 from webhook_vendor import Vendor
 
 from expunge.bus import (
+    BatchSubscriber,
     CatalogSubscriber,
     Event,
     LogStore,
@@ -16,6 +17,7 @@ from expunge.bus import (
     MemorySubscriber,
     WebhookSubscriber,
     available_subscribers,
+    get_subscriber_factory,
 )
 from expunge.catalog import Catalog, Identifier, Pseudonymizer, new_id
 from expunge.evidence import Signer
@@ -118,3 +120,42 @@ def test_the_log_store_can_redact_instead_of_delete(backend_db):
         LogStoreSubscriber(mode="redact").handle(event, tx=conn)
         rows = snapshot(conn)
     assert rows.count(("acme", "[redacted]")) == 2 and len(rows) == 4
+
+
+@pytest.mark.parametrize("name", sorted(n for n in WORLDS if hasattr(get_subscriber_factory(n), "handle_many")))
+def test_batch_delivery_has_the_effect_of_one_by_one_delivery(backend_db, name):
+    """A BatchSubscriber's handle_many must leave the store as handle would, with matching receipts."""
+    subscriber, event, snapshot = WORLDS[name](backend_db)
+    assert isinstance(subscriber, BatchSubscriber)
+    twin = Event(**{**event.__dict__, "id": new_id("evt")})  # the same action published twice
+    with backend_db.begin() as conn:
+        before = snapshot(conn)
+        receipts = subscriber.handle_many([event, twin], tx=conn)
+        after = snapshot(conn)
+    assert after != before
+    assert [r.event_id for r in receipts] == [event.id, twin.id]
+    assert receipts[0].outcome == "applied" and receipts[1].outcome in ("already_applied", "not_found")
+    with backend_db.begin() as conn:
+        assert subscriber.handle(event, tx=conn).event_id == event.id
+        assert snapshot(conn) == after
+
+
+@pytest.mark.parametrize("mode", ["delete", "redact"])
+def test_the_log_store_batches_entry_events_exactly(backend_db, mode):
+    store = LogStore()
+    with backend_db.begin() as conn:
+        ids = [store.add(conn, "acme", prompt=f"p{i}", response="r", pseudonym="a" * 64) for i in range(3)]
+    events = [
+        Event(new_id("evt"), "acme", "dsr_1", "logstore", "erase", f"art_{i}", "log_entry", f"logstore://entries/{i}")
+        for i in (ids[0], ids[1], ids[0])
+    ]
+    with backend_db.begin() as conn:
+        receipts = LogStoreSubscriber(store, mode=mode).handle_many(events, tx=conn)
+        rows = {r["id"]: r for r in store.all(conn, "acme")}
+    assert [r.outcome for r in receipts] == ["applied", "applied", "already_applied"]
+    assert [r.artifact_ids for r in receipts] == [(ids[0],), (ids[1],), ()]
+    if mode == "delete":
+        assert set(rows) == {ids[2]}
+    else:
+        assert [rows[i]["prompt"] for i in ids] == ["[redacted]", "[redacted]", "p2"]
+        assert rows[ids[0]]["pseudonym"] is None and rows[ids[2]]["pseudonym"] == "a" * 64
