@@ -11,6 +11,7 @@ import pytest
 
 from expunge.bus import MemoryStore, MemorySubscriber
 from expunge.catalog import Identifier
+from expunge.errors import DuplicateRequestError
 from expunge.evidence import dump_case_file, verify_case_file, verify_entries
 from expunge.requests import build_case_file, open_governance
 
@@ -20,7 +21,9 @@ pytestmark = pytest.mark.postgres
 def test_two_workers_complete_every_request_applying_each_action_once(pg_schema, tmp_path):
     url, schema = pg_schema
     store = MemoryStore()
-    gov = open_governance(url, schema=schema, keys_dir=tmp_path / "keys", subscribers={"memory": MemorySubscriber(store)})
+    gov = open_governance(
+        url, schema=schema, keys_dir=tmp_path / "keys", subscribers={"memory": MemorySubscriber(store)}
+    )
     n_subjects, n_records = 12, 4
     with gov.db.begin() as conn:
         for s in range(n_subjects):
@@ -34,17 +37,25 @@ def test_two_workers_complete_every_request_applying_each_action_once(pg_schema,
                     legal_basis="contract",
                     subjects=[Identifier("user_id", f"user-{s}")],
                 )
-                art = gov.catalog.register_artifact(conn, "acme", kind="embedding", uri=f"memory://{s}/{r}", derived_from=[rec.id])
+                art = gov.catalog.register_artifact(
+                    conn, "acme", kind="embedding", uri=f"memory://{s}/{r}", derived_from=[rec.id]
+                )
                 store.put(art.id, b"v")
-                gov.logstore.add(conn, "acme", prompt=f"user {s} said", response="ok", content_sha256=rec.content_sha256)
+                gov.logstore.add(
+                    conn, "acme", prompt=f"user {s} said", response="ok", content_sha256=rec.content_sha256
+                )
     case_ids = []
     for s in range(n_subjects):
-        filed = gov.file_request("acme", scope="erasure", filed_by="it", identifiers=[Identifier("user_id", f"user-{s}")])
+        filed = gov.file_request(
+            "acme", scope="erasure", filed_by="it", identifiers=[Identifier("user_id", f"user-{s}")]
+        )
         case_ids.append(gov.approve("acme", filed.case.id, operator="it").id)
     stop = threading.Event()
     handled = []
     workers = [
-        threading.Thread(target=lambda i=i: handled.append(gov.work(stop, idle_seconds=0.01, limit=8, worker_id=f"w{i}")))
+        threading.Thread(
+            target=lambda i=i: handled.append(gov.work(stop, idle_seconds=0.01, limit=8, worker_id=f"w{i}"))
+        )
         for i in range(2)
     ]
     for w in workers:
@@ -64,9 +75,35 @@ def test_two_workers_complete_every_request_applying_each_action_once(pg_schema,
         assert gov.logstore.all(conn, "acme") == []
     keys = {gov.audit.signer.key_id: gov.audit.signer.public_key}
     assert verify_entries([e.to_dict() for e in entries], keys, chain="global") == len(entries)
-    receipts = Counter(json.loads(e.text)["body"]["event_id"] for e in entries if json.loads(e.text)["kind"] == "receipt")
+    receipts = Counter(
+        json.loads(e.text)["body"]["event_id"] for e in entries if json.loads(e.text)["kind"] == "receipt"
+    )
     assert len(receipts) == expected_events and set(receipts.values()) == {1}
     assert store.items == {}
     summary = verify_case_file(dump_case_file(build_case_file(gov, "acme", case_ids[0], signer=gov.audit.signer)), keys)
     assert summary["receipts"] == 2 * n_records + 1
+    gov.db.dispose()
+
+
+def test_concurrent_duplicate_filings_store_one_request(pg_schema, tmp_path):
+    url, schema = pg_schema
+    gov = open_governance(url, schema=schema, keys_dir=tmp_path / "keys")
+    barrier = threading.Barrier(4)
+    outcomes = []
+
+    def file() -> None:
+        barrier.wait()
+        try:
+            outcomes.append(gov.file_request("acme", scope="erasure", filed_by="it", entity_tags=["crm:same"]).case.id)
+        except DuplicateRequestError as err:
+            outcomes.append(("duplicate", err.existing_id))
+
+    threads = [threading.Thread(target=file) for _ in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    stored = [o for o in outcomes if isinstance(o, str)]
+    assert len(stored) == 1 and len(gov.list_cases("acme")) == 1
+    assert all(o == ("duplicate", stored[0]) for o in outcomes if not isinstance(o, str))
     gov.db.dispose()

@@ -333,6 +333,7 @@ def bench_dsr(
     requests: Annotated[int, typer.Option(help="Requests to file, one subject each.")] = 200,
     records_per_request: Annotated[int, typer.Option(help="Records per subject (each with a derived entry).")] = 20,
     workers: Annotated[int, typer.Option(help="Worker processes; 0 runs the bus in a thread.")] = 0,
+    clients: Annotated[int, typer.Option(help="Threads filing requests concurrently.")] = 1,
     out: Annotated[Path, typer.Option(help="Folder for results.json and results.md.")] = Path("bench/results/dsr"),
 ) -> None:
     """Measure DSRs per second end to end and the time to forget (p50, p95)."""

@@ -94,6 +94,7 @@ def bench_dsr(
     requests: int,
     records_per_request: int = 20,
     workers: int = 0,
+    clients: int = 1,
     postgres_url: str | None = None,
     limit: int = 200,
 ) -> dict[str, Any]:
@@ -102,7 +103,7 @@ def bench_dsr(
     Each request erases one subject with ``records_per_request`` records, each record with a derived
     log entry (lineage), plus the log sweep: ``2 × records + 1`` actions. ``workers=0`` runs the bus
     in a thread of this process (as ``expunge serve --worker``); ``workers>0`` starts that many
-    ``expunge worker`` processes.
+    ``expunge worker`` processes. ``clients`` threads file the requests concurrently, as API callers would.
 
     Returns:
         The figures written to ``out/results.json`` (and a markdown table beside it).
@@ -118,12 +119,20 @@ def bench_dsr(
             thread = threading.Thread(target=gov.work, args=(stop,), kwargs={"idle_seconds": 0.005, "limit": limit})
             thread.start()
         started = time.perf_counter()
-        case_ids = []
-        for s in range(requests):
-            filed = gov.file_request(
-                "bench", scope="erasure", filed_by="bench", identifiers=[Identifier("user_id", f"b-{s}")]
-            )
-            case_ids.append(gov.approve("bench", filed.case.id, operator="bench").id)
+        case_ids: list[str] = []
+
+        def client(first: int) -> None:
+            for s in range(first, requests, clients):
+                filed = gov.file_request(
+                    "bench", scope="erasure", filed_by="bench", identifiers=[Identifier("user_id", f"b-{s}")]
+                )
+                case_ids.append(gov.approve("bench", filed.case.id, operator="bench").id)
+
+        intake = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+        for th in intake:
+            th.start()
+        for th in intake:
+            th.join()
         intake_seconds = time.perf_counter() - started
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline:
@@ -145,6 +154,7 @@ def bench_dsr(
         results = {
             "backend": backend,
             "workers": workers,
+            "clients": clients,
             "requests": requests,
             "records_per_request": records_per_request,
             "actions_per_request": 2 * records_per_request + 1,

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from expunge.bus import (
     CatalogSubscriber,
@@ -130,8 +131,10 @@ class Governance:
                 )
             case_id = new_id("dsr")
             token, expires = self.tokens.issue(case_id, now=now)
-            conn.execute(
-                insert(t.cases).values(
+            self._insert_case(
+                conn,
+                key,
+                dict(
                     id=case_id,
                     tenant=tenant,
                     scope=scope,
@@ -149,11 +152,26 @@ class Governance:
                     token_expires_at=expires,
                     exceptions=[],
                     updated_at=now,
-                )
+                ),
             )
             self._record(conn, tenant, case_id, None, "received", actor=filed_by, reason=f"{scope} under {regulation}")
             case = self._get(conn, tenant, case_id)
         return FiledRequest(case=case, token=token, token_expires_at=expires)
+
+    def _insert_case(self, conn: Connection, key: str, values: dict[str, Any]) -> None:
+        try:
+            with conn.begin_nested():
+                conn.execute(insert(t.cases).values(**values))
+        except IntegrityError as err:  # a concurrent filing of the same request won the unique index
+            dup = conn.execute(
+                select(t.cases.c.id).where(
+                    t.cases.c.tenant == values["tenant"], t.cases.c.dedupe_key == key, t.cases.c.closed_at.is_(None)
+                )
+            ).scalar()
+            raise DuplicateRequestError(
+                f"Request {dup} already asks for {values['scope']} of the same subject and is still open.",
+                existing_id=str(dup),
+            ) from err
 
     def verify_token(self, token: str, *, tenant: str | None = None, execute: bool = True) -> Case:
         """Verify the requester with their one-time token; by default plan and publish at once.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Column, DateTime, Index, Integer, PrimaryKeyConstraint, String, Table, Text
+from sqlalchemy import JSON, Column, DateTime, Index, Integer, PrimaryKeyConstraint, String, Table, Text, text
 
 from expunge.db import metadata
 
@@ -32,6 +32,15 @@ cases = Table(
     Index(None, "tenant", "state"),
     Index(None, "tenant", "dedupe_key"),
     Index(None, "state", "due_at"),
+    # One open request per subject and scope: concurrent duplicates cannot both be stored.
+    Index(
+        "uq_requests_cases_open_dedupe",
+        "tenant",
+        "dedupe_key",
+        unique=True,
+        sqlite_where=text("closed_at IS NULL"),
+        postgresql_where=text("closed_at IS NULL"),
+    ),
 )
 
 transitions = Table(
