@@ -17,7 +17,7 @@ keeps working for callers who do not know expunge::
     ├── MethodError                                unlearn.*
     │   ├── UnknownMethodError (LookupError)
     │   └── InvalidParameterError (ValueError)
-    ├── AuditError                                 audit.*
+    ├── AuditError (ValueError)                    audit.*
     │   ├── UnknownAttackError (LookupError)
     │   └── InsufficientDataError (ValueError)
     ├── RequestError (ValueError)                  request.*
@@ -143,8 +143,8 @@ class InvalidParameterError(MethodError, ValueError):
     code = "unlearn.invalid_parameter"
 
 
-class AuditError(ExpungeError):
-    """An audit could not be run as asked."""
+class AuditError(ExpungeError, ValueError):
+    """An audit could not be run as asked (a missing reference, incompatible models, a bad policy)."""
 
     code = "audit.error"
 

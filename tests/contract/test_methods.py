@@ -81,3 +81,16 @@ def test_retrain_is_exactly_a_model_trained_without_the_forget_set(toy_scenario,
     for a, b in zip(model.state_dict().values(), manual.state_dict().values(), strict=True):
         assert torch.equal(a, b)
     assert accuracy(model, sc.forget.x, sc.forget.y) < 0.05
+
+
+def test_cached_reference_is_the_retrain_method(toy_scenario, toy_original, tmp_path):
+    import torch
+
+    from expunge.unlearn import train_reference
+
+    retrained, _ = run_method(make_method("retrain"), toy_original, toy_scenario)
+    first, _ = train_reference(toy_scenario, cache_dir=tmp_path)
+    again, _ = train_reference(toy_scenario, cache_dir=tmp_path)  # from the cache
+    for a, b, c in zip(retrained.state_dict().values(), first.state_dict().values(), again.state_dict().values(),
+                       strict=True):  # fmt: skip
+        assert torch.equal(a, b) and torch.equal(b, c)

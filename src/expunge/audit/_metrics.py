@@ -13,11 +13,13 @@ from expunge.errors import AuditError, InsufficientDataError
 from expunge.models import accuracy, output_head, penultimate_features, per_sample_loss, predict_logits
 
 __all__ = [
+    "canary_exposure",
     "feature_probe_accuracy",
     "head_reset_accuracy",
     "kl_divergence",
     "loss_mia_auc",
     "relearn_accuracy",
+    "relearn_curve",
     "roc_auc",
 ]
 
@@ -97,16 +99,35 @@ def relearn_accuracy(
         steps: Adam steps.
         lr: Adam learning rate.
     """
+    return relearn_curve(model, attack, evaluate, steps=steps, lr=lr, every=steps)[-1]
+
+
+def relearn_curve(
+    model: nn.Module,
+    attack: tuple[torch.Tensor, torch.Tensor],
+    evaluate: tuple[torch.Tensor, torch.Tensor],
+    *,
+    steps: int = 10,
+    lr: float = 1e-3,
+    every: int = 1,
+) -> list[float]:
+    """Return the accuracy on ``evaluate`` before the relearning attack and after every ``every`` steps.
+
+    See :func:`relearn_accuracy`; the last value is its result.
+    """
     if len(attack[1]) == 0 or len(evaluate[1]) == 0:
         raise InsufficientDataError("The relearning attack needs attack samples and other samples to score.")
     clone = copy.deepcopy(model)
-    clone.train()
     optimizer = torch.optim.Adam(clone.parameters(), lr=lr)
-    for _ in range(steps):
+    curve = [accuracy(clone, *evaluate)]
+    for step in range(1, steps + 1):
+        clone.train()
         optimizer.zero_grad(set_to_none=True)
         F.cross_entropy(clone(attack[0]), attack[1]).backward()
         optimizer.step()
-    return accuracy(clone, *evaluate)
+        if step % every == 0 or step == steps:
+            curve.append(accuracy(clone, *evaluate))
+    return curve
 
 
 def head_reset_accuracy(model: nn.Module, target_class: int, x: torch.Tensor, y: torch.Tensor) -> float:
@@ -126,6 +147,24 @@ def head_reset_accuracy(model: nn.Module, target_class: int, x: torch.Tensor, y:
         others = torch.cat([head.bias[:target_class], head.bias[target_class + 1 :]])
         head.bias[target_class] = others.mean()
     return accuracy(clone, x, y)
+
+
+def canary_exposure(
+    model: nn.Module, planted: tuple[torch.Tensor, torch.Tensor], candidates: tuple[torch.Tensor, torch.Tensor]
+) -> float:
+    """Return the mean exposure, in bits, of planted canaries ranked among never-planted candidates.
+
+    Exposure (Carlini et al. 2019, "The Secret Sharer", §4.1) of a canary is ``log2(|R|) − log2(rank)``, where
+    ``rank`` is the position of its loss among the losses of the ``|R| − 1`` candidates plus itself. A memorised
+    canary ranks first (exposure ``log2 |R|``); for a model that never saw it the expected exposure is about
+    ``1 / ln 2 ≈ 1.44`` bits.
+    """
+    if len(planted[1]) == 0 or len(candidates[1]) == 0:
+        raise InsufficientDataError("Canary exposure needs planted canaries and never-planted candidates.")
+    planted_loss = per_sample_loss(model, *planted).numpy()
+    candidate_loss = np.sort(per_sample_loss(model, *candidates).numpy())
+    ranks = 1 + np.searchsorted(candidate_loss, planted_loss, side="left")
+    return float(np.mean(np.log2(len(candidate_loss) + 1) - np.log2(ranks)))
 
 
 def feature_probe_accuracy(

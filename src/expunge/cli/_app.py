@@ -1,10 +1,10 @@
-"""The root Typer app: sub-commands are attached here."""
+"""The root Typer app: the engine's commands and the governance sub-app are attached here."""
 
 from __future__ import annotations
 
 import typer
 
-from expunge.cli import _unlearn
+from expunge.cli import _audit, _unlearn, governance
 
 app = typer.Typer(
     name="expunge",
@@ -19,7 +19,16 @@ app.add_typer(bench_app, name="bench")
 app.command("unlearn")(_unlearn.unlearn)
 app.command("methods")(_unlearn.methods)
 app.command("demo")(_unlearn.demo)
+app.command("audit")(_audit.audit)
 bench_app.command("classifiers")(_unlearn.bench_classifiers)
+
+# The governance app's groups and commands join the root; its benchmarks join `expunge bench`.
+for group in governance.app.registered_groups:
+    if group.name == "bench":
+        bench_app.registered_commands.extend(group.typer_instance.registered_commands)
+    else:
+        app.registered_groups.append(group)
+app.registered_commands.extend(governance.app.registered_commands)
 
 
 def main() -> None:

@@ -49,7 +49,9 @@ MaxTrain = Annotated[int | None, typer.Option(help="Train on only the first N me
 def unlearn(
     dataset: Dataset = "mnist",
     arch: Arch = "mlp",
-    forget: Annotated[str, typer.Option(help="class:K, random:FRACTION or a file of sample IDs.")] = "class:7",
+    forget: Annotated[
+        str, typer.Option(help="class:K, random:FRACTION, canaries or a file of sample IDs.")
+    ] = "class:7",
     method: Annotated[str, typer.Option(help="Registered method; see `expunge methods`.")] = "eu_k",
     params: Annotated[str | None, typer.Option(help="Method parameters as a JSON object.")] = None,
     tune: Annotated[int, typer.Option(help="Dose-tuning trials on the validation split (0 = no tuning).", min=0)] = 0,
@@ -59,6 +61,9 @@ def unlearn(
     ] = "retrain",
     seed: Seed = 0,
     max_train: MaxTrain = None,
+    canaries: Annotated[
+        int, typer.Option(help="Plant N canaries among the training data (audit their exposure).", min=0)
+    ] = 0,
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("runs/unlearn"),
 ) -> None:
     """Train (or load from cache) a model, make it forget, and write report.json, report.md, the model and the IDs."""
@@ -68,7 +73,7 @@ def unlearn(
     settings = get_settings()
     chosen = _parse_params(params)
     get_method(method).Params.from_mapping(chosen)  # validate before any training
-    scenario = prepare_scenario(dataset, arch=arch, forget=forget, seed=seed, max_train=max_train)
+    scenario = prepare_scenario(dataset, arch=arch, forget=forget, seed=seed, max_train=max_train, canaries=canaries)
     console.print(f"[bold]{dataset}[/] / {arch}: forgetting {len(scenario.forget)} of {len(scenario.members)} "
                   f"training samples ({scenario.forget_set.spec}) with [bold]{method}[/]")  # fmt: skip
     original, train_seconds = train_original(scenario, cache_dir=settings.cache_dir)
@@ -84,7 +89,15 @@ def unlearn(
         ref = (ref_report.figures, ref_report.seconds)
     model, report = run_method(make_method(method, chosen), original, scenario, reference=ref)
     report.model_sha256 = save_checkpoint(
-        model, scenario.spec, out, method=method, params=report.params, forget_spec=forget, seed=seed
+        model,
+        scenario.spec,
+        out,
+        method=method,
+        params=report.params,
+        forget_spec=forget,
+        seed=seed,
+        max_train=max_train,
+        canaries=canaries,
     )
     report.notes.append(f"Original model trained in {train_seconds:.2f} s (cached runs report the first time).")
     report.write(out)
@@ -135,4 +148,4 @@ def demo(
 ) -> None:
     """Run the main job on the embedded defaults: forget every 7 from an MNIST MLP, beside retraining."""
     unlearn(dataset="mnist", arch="mlp", forget="class:7", method="eu_k", params=None, tune=0, sampler="random",
-            reference="retrain", seed=0, max_train=None, out=out)  # fmt: skip
+            reference="retrain", seed=0, max_train=None, canaries=0, out=out)  # fmt: skip

@@ -7,13 +7,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from expunge.datasets._base import Split
 from expunge.errors import InvalidForgetSetError
 
 __all__ = ["ForgetSet", "parse_forget_spec", "read_id_file", "write_id_file"]
 
-_SPEC_HELP = "class:K (every sample of class K), random:FRACTION (e.g. random:0.01) or a file of IDs"
+_SPEC_HELP = (
+    "class:K (every sample of class K), random:FRACTION (e.g. random:0.01), canaries (the planted canaries) "
+    "or a file of IDs"
+)
 
 
 @dataclass(frozen=True)
@@ -22,9 +26,10 @@ class ForgetSet:
 
     Attributes:
         ids: Sorted unique ID strings, all members of the training split.
-        kind: ``"class"``, ``"random"`` or ``"ids"``.
+        kind: ``"class"``, ``"random"``, ``"canaries"`` or ``"ids"``.
         spec: The spec the set was built from, for reports.
-        target_class: The forgotten class for ``kind == "class"``, else ``None``.
+        target_class: The forgotten class when the set is exactly one whole class (``class:K``, or an ID file
+            listing every member of one class), else ``None``.
     """
 
     ids: tuple[str, ...]
@@ -44,7 +49,7 @@ class ForgetSet:
 
 
 def parse_forget_spec(spec: str, members: Split, *, num_classes: int, seed: int = 0) -> ForgetSet:
-    """Build a forget set from ``class:K``, ``random:FRACTION`` or the path of an ID file.
+    """Build a forget set from ``class:K``, ``random:FRACTION``, ``canaries`` or the path of an ID file.
 
     Args:
         spec: The spec, see above.
@@ -76,11 +81,20 @@ def parse_forget_spec(spec: str, members: Split, *, num_classes: int, seed: int 
         rng = np.random.default_rng(seed)
         ids = members.ids[np.sort(rng.choice(len(members), size=count, replace=False))]
         return _checked(ids, kind="random", spec=text)
+    if text == "canaries":
+        ids = np.array([i for i in members.ids.tolist() if i.startswith("canary:")], dtype=object)
+        if len(ids) == 0:
+            raise InvalidForgetSetError(
+                "The forget spec 'canaries' needs planted canaries: none are in the training data."
+            )
+        return _checked(ids, kind="canaries", spec=text)
     path = Path(text)
     if path.is_file():
-        ids = np.array(read_id_file(path), dtype=object)
-        members.positions(list(ids))  # raises naming the unknown IDs
-        return _checked(ids, kind="ids", spec=text)
+        ids = np.array(sorted(set(read_id_file(path))), dtype=object)
+        labels = members.y[torch.from_numpy(members.positions(list(ids)))].unique()  # raises naming unknown IDs
+        # An ID list that is exactly one whole class is class forgetting, whatever way it was written down.
+        whole_class = len(labels) == 1 and int((members.y == labels[0]).sum()) == len(ids)
+        return _checked(ids, kind="ids", spec=text, target_class=int(labels[0]) if whole_class else None)
     raise InvalidForgetSetError(f"Cannot read the forget spec {spec!r}: use {_SPEC_HELP}.")
 
 

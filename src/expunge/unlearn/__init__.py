@@ -19,8 +19,8 @@ from expunge.unlearn._protocol import (
     register_method,
 )
 from expunge.unlearn._report import Figures, RunReport, gap_to_retrain, markdown_table
-from expunge.unlearn._run import forget_data, measure, run_method
-from expunge.unlearn._scenario import DEFAULT_RECIPES, Scenario, prepare_scenario, train_original
+from expunge.unlearn._run import audit_data, forget_data, measure, run_method
+from expunge.unlearn._scenario import DEFAULT_RECIPES, Scenario, prepare_scenario, train_original, train_reference
 
 __all__ = [
     "DEFAULT_RECIPES",
@@ -30,6 +30,7 @@ __all__ = [
     "RunReport",
     "Scenario",
     "UnlearningMethod",
+    "audit_data",
     "available_methods",
     "forget_data",
     "gap_to_retrain",
@@ -42,4 +43,5 @@ __all__ = [
     "register_method",
     "run_method",
     "train_original",
+    "train_reference",
 ]

@@ -15,18 +15,20 @@ import torch
 from torch import nn
 
 from expunge.audit import (
+    AuditData,
     feature_probe_accuracy,
     head_reset_accuracy,
     kl_divergence,
     loss_mia_auc,
     relearn_accuracy,
 )
+from expunge.datasets import Split
 from expunge.models import accuracy
 from expunge.unlearn._protocol import ForgetData, UnlearningMethod
 from expunge.unlearn._report import Figures, RunReport, gap_to_retrain
 from expunge.unlearn._scenario import Scenario
 
-__all__ = ["forget_data", "measure", "peak_rss", "run_method"]
+__all__ = ["audit_data", "forget_data", "measure", "peak_rss", "run_method"]
 
 RELEARN_SAMPLES = 32
 EVAL_CAP = 3000  # samples per figure beyond which estimates are already tight
@@ -186,3 +188,29 @@ def run_method(
         reference=ref_figures, reference_seconds=ref_seconds, paper=method.paper, notes=notes,
     )  # fmt: skip
     return model, report
+
+
+def audit_data(scenario: Scenario) -> AuditData:
+    """Build the :class:`~expunge.audit.AuditData` of a scenario.
+
+    Non-members are the held-out split (of the forgotten class, for class forgetting; the never-planted canary
+    candidates when the canaries are forgotten), the shadow pool is members plus held-out samples (plus canary
+    candidates), the anchor set the test samples outside the forgotten class, and the feature probe is fit on
+    the validation split.
+    """
+    holdout, test = scenario.partition.holdout, scenario.dataset.test
+    target = scenario.forget_set.target_class
+    nonmembers = holdout if target is None else holdout.subset(holdout.y == target)
+    anchor = test if target is None else test.subset(test.y != target)
+    parts = [scenario.members, holdout]
+    if scenario.canaries is not None:
+        parts.append(scenario.canaries.candidates)  # shadows must see candidates IN as often as OUT
+        if scenario.forget_set.kind == "canaries":
+            nonmembers = scenario.canaries.candidates  # same distribution as the forgotten canaries
+    pool = Split(torch.cat([p.x for p in parts]), torch.cat([p.y for p in parts]),
+                 np.concatenate([p.ids for p in parts]))  # fmt: skip
+    return AuditData(
+        forget=scenario.forget, nonmembers=nonmembers, retain=scenario.retain, test=test, pool=pool, anchor=anchor,
+        probe_train=scenario.partition.val, spec=scenario.spec, recipe=scenario.train_config,
+        num_classes=scenario.dataset.num_classes, target_class=target, canaries=scenario.canaries,
+    )  # fmt: skip

@@ -12,7 +12,17 @@ import numpy as np
 import torch
 from torch import nn
 
-from expunge.datasets import Dataset, ForgetSet, Partition, Split, load_dataset, parse_forget_spec, partition
+from expunge.datasets import (
+    CanarySet,
+    Dataset,
+    ForgetSet,
+    Partition,
+    Split,
+    load_dataset,
+    make_canaries,
+    parse_forget_spec,
+    partition,
+)
 from expunge.errors import InvalidForgetSetError
 from expunge.models import (
     ModelSpec,
@@ -24,7 +34,7 @@ from expunge.models import (
     train_model,
 )
 
-__all__ = ["DEFAULT_RECIPES", "Scenario", "prepare_scenario", "train_original"]
+__all__ = ["DEFAULT_RECIPES", "Scenario", "prepare_scenario", "train_original", "train_reference"]
 
 PARTITION_SEED = 0  # the held-out split never moves, so no model of any seed ever trains on it
 
@@ -52,6 +62,7 @@ class Scenario:
         spec: Architecture of the models.
         train_config: Recipe of the original model and of ``retrain``.
         seed: Seed of the model's initial weights, the data order and random forget draws.
+        canaries: Canaries planted among the members before training, if any.
     """
 
     dataset: Dataset
@@ -62,6 +73,7 @@ class Scenario:
     spec: ModelSpec
     train_config: TrainConfig
     seed: int
+    canaries: CanarySet | None = None
 
     @property
     def members(self) -> Split:
@@ -95,6 +107,7 @@ def prepare_scenario(
     train_config: TrainConfig | None = None,
     max_train: int | None = None,
     hidden: tuple[int, ...] = (),
+    canaries: int = 0,
 ) -> Scenario:
     """Load a data set and fix everything a run needs.
 
@@ -106,6 +119,8 @@ def prepare_scenario(
         train_config: Recipe; default the one tuned for this data set and architecture.
         max_train: Keep only the first ``max_train`` members (small, fast runs).
         hidden: Hidden widths; default the architecture's.
+        canaries: Plant this many canaries (random-noise inputs with random labels) among the members; forget
+            them with ``forget="canaries"`` and audit their exposure.
     """
     data = load_dataset(dataset) if isinstance(dataset, str) else dataset
     part = partition(data.train, seed=PARTITION_SEED)
@@ -113,6 +128,14 @@ def prepare_scenario(
         if max_train < data.num_classes:
             raise InvalidForgetSetError(f"max_train must be at least the number of classes; got {max_train}.")
         part = replace(part, members=part.members.subset(np.arange(min(max_train, len(part.members)))))
+    canary_set = None
+    if canaries:
+        canary_set = make_canaries(data.name, input_shape=data.input_shape, num_classes=data.num_classes,
+                                   n_planted=canaries, seed=seed)  # fmt: skip
+        m, c = part.members, canary_set.planted
+        part = replace(
+            part, members=Split(torch.cat([m.x, c.x]), torch.cat([m.y, c.y]), np.concatenate([m.ids, c.ids]))
+        )
     forget_set = parse_forget_spec(forget, part.members, num_classes=data.num_classes, seed=seed)
     forget_split, retain_split = forget_set.split(part.members)
     if len(retain_split) == 0:
@@ -123,7 +146,7 @@ def prepare_scenario(
     build_model(spec)  # validates the architecture against the data before any training
     return Scenario(
         dataset=data, partition=part, forget_set=forget_set, forget=forget_split, retain=retain_split,
-        spec=spec, train_config=config, seed=seed,
+        spec=spec, train_config=config, seed=seed, canaries=canary_set,
     )  # fmt: skip
 
 
@@ -142,6 +165,29 @@ def train_original(scenario: Scenario, *, cache_dir: Path | None = None) -> tupl
     batches = scenario.members.batches(scenario.train_config.batch_size, shuffle=True, generator=generator)
     start = time.perf_counter()
     train_model(model, batches, scenario.train_config, description=f"training {scenario.spec.arch}")
+    seconds = time.perf_counter() - start
+    if folder is not None:
+        save_checkpoint(model, scenario.spec, folder, train_seconds=seconds, recipe=scenario.train_config.to_json())
+    return model, seconds
+
+
+def train_reference(scenario: Scenario, *, cache_dir: Path | None = None) -> tuple[nn.Module, float]:
+    """Retrain (or load from the cache) the exact reference: the original recipe on the retained samples only.
+
+    It is what the ``retrain`` method produces (same initial weights, same data order), cached under a key that
+    adds the forgotten IDs to the original's, so repeated audits of one deletion retrain once.
+    """
+    forgotten = hashlib.sha256("\n".join(scenario.forget_set.ids).encode()).hexdigest()
+    key = hashlib.sha256(f"{scenario.cache_key()}:{forgotten}".encode()).hexdigest()[:24]
+    folder = cache_dir / "references" / key if cache_dir is not None else None
+    if folder is not None and (folder / "model.json").is_file():
+        checkpoint = load_checkpoint(folder)
+        return checkpoint.model, float(checkpoint.meta.get("train_seconds", 0.0))
+    model = scenario.model_factory()
+    seed_everything(scenario.seed)
+    batches = scenario.retain.batches(scenario.train_config.batch_size, shuffle=True, generator=scenario.generator(2))
+    start = time.perf_counter()
+    train_model(model, batches, scenario.train_config, description="retraining the reference")
     seconds = time.perf_counter() - start
     if folder is not None:
         save_checkpoint(model, scenario.spec, folder, train_seconds=seconds, recipe=scenario.train_config.to_json())

@@ -78,7 +78,10 @@ def test_forget_id_file_round_trips(tmp_path):
     members = partition(load_dataset("blobs").train).members
     path = tmp_path / "ids.txt"
     write_id_file(path, list(members.ids[:5]))
-    assert parse_forget_spec(str(path), members, num_classes=4).ids == tuple(sorted(members.ids[:5]))
+    from_file = parse_forget_spec(str(path), members, num_classes=4)
+    assert from_file.ids == tuple(sorted(members.ids[:5])) and from_file.target_class is None
+    write_id_file(path, parse_forget_spec("class:1", members, num_classes=4).ids)
+    assert parse_forget_spec(str(path), members, num_classes=4).target_class == 1
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,92 @@
+"""``expunge audit``: the audit gate over a model written by ``expunge unlearn``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import torch
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from expunge.audit import load_policy, run_audit, write_report
+from expunge.cli._errors import EXIT_FAILED_CHECK, cli_errors
+from expunge.config import get_settings
+from expunge.datasets import Split
+from expunge.errors import AuditError, ModelError
+from expunge.models import load_checkpoint
+from expunge.unlearn import ForgetData, audit_data, make_method, prepare_scenario, train_original, train_reference
+
+console = Console()
+
+
+@cli_errors
+def audit(
+    model: Annotated[Path, typer.Option(help="Folder of the unlearned model (written by `expunge unlearn`).")],
+    forget: Annotated[Path, typer.Option(help="File of forgotten sample IDs, one per line (forget_ids.txt).")],
+    reference: Annotated[
+        str, typer.Option(help="'retrain' to retrain a reference now, or a model folder.")
+    ] = "retrain",
+    policy: Annotated[Path | None, typer.Option(help="Policy TOML ([criteria] thresholds, [audit] settings).")] = None,
+    bench: Annotated[
+        Path | None, typer.Option(help="A bench folder (results.json) to chart methods side by side.")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Where audit.json and audit.html go; default the model folder.")
+    ] = None,
+) -> None:
+    """Run the membership attacks and forgetting tests and judge the gate: exit 0 on pass, 1 on fail."""
+    torch.set_num_threads(get_settings().threads)
+    settings = get_settings()
+    rules = load_policy(policy)
+    checkpoint = load_checkpoint(model)
+    meta = checkpoint.meta
+    dataset = checkpoint.spec.extra.get("dataset")
+    if not dataset or "seed" not in meta:
+        raise ModelError(f"{model} was not written by `expunge unlearn`: model.json lacks the data set or seed.")
+    scenario = prepare_scenario(dataset, arch=checkpoint.spec.arch, forget=str(forget), seed=int(meta["seed"]),
+                                hidden=checkpoint.spec.hidden, max_train=meta.get("max_train"),
+                                canaries=int(meta.get("canaries") or 0))  # fmt: skip
+    original, _ = train_original(scenario, cache_dir=settings.cache_dir)
+    if reference == "retrain":
+        ref_model, _ = train_reference(scenario, cache_dir=settings.cache_dir)
+    else:
+        ref_path = Path(reference)
+        if not ref_path.is_dir():
+            raise AuditError(f"--reference must be 'retrain' or a model folder; {reference!r} is neither.")
+        ref_model = load_checkpoint(ref_path).model
+    method = make_method(meta.get("method", "retrain"), meta.get("params") or {})
+
+    def unlearn_fn(shadow: torch.nn.Module, forget_split: Split, retain_split: Split) -> torch.nn.Module:
+        batch = scenario.train_config.batch_size
+        gen = torch.Generator().manual_seed(0)
+        data = ForgetData(
+            forget=forget_split.batches(batch, shuffle=True, generator=gen),
+            retain=retain_split.batches(batch, shuffle=True, generator=gen),
+            num_classes=scenario.dataset.num_classes, target_class=scenario.forget_set.target_class,
+            train_config=scenario.train_config, model_factory=scenario.model_factory,
+        )  # fmt: skip
+        return method.unlearn(shadow, data, generator=gen)
+
+    result = run_audit(
+        {"original": original, "unlearned": checkpoint.model, "reference": ref_model}, audit_data(scenario),
+        policy=rules, seed=int(meta["seed"]), cache_dir=settings.cache_dir, unlearn_fn=unlearn_fn,
+        unlearn_key=f"{method.name}:{sorted(method.params.to_json().items())}",
+    )  # fmt: skip
+    result.meta.update({"model": str(model), "model_sha256": checkpoint.sha256, "method": method.name,
+                        "reference": reference, "policy": str(policy) if policy else "default"})  # fmt: skip
+    folder = out or model
+    json_path, html_path = write_report(result, folder, title=f"Audit of {method.name} on {dataset}", bench_dir=bench)
+    table = Table(title=f"audit gate: {'PASS' if result.passed else 'FAIL'}")
+    for column in ("criterion", "measured", "threshold", "result"):
+        table.add_column(column)
+    for c in result.criteria:
+        table.add_row(c.name, f"{c.value:.4f}", f"{c.threshold:.4f}", "pass" if c.passed else "[red]FAIL[/]")
+    console.print(table)
+    for warning in result.warnings:
+        console.print(f"[yellow]warning[/]: {warning}")
+    console.print(f"wrote {json_path} and {html_path}")
+    if not result.passed:
+        sys.exit(EXIT_FAILED_CHECK)
