@@ -6,10 +6,12 @@ import hashlib
 import json
 import os
 import random
+import shutil
 import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -57,12 +59,11 @@ def _seed(gov: Governance, *, subjects: int, records: int, tag: str) -> None:
                 )
 
 
-def _open(backend: str, out: Path, *, postgres_url: str | None) -> tuple[Governance, str, str]:
-    keys = out / "keys"
+def _open(backend: str, work: Path, *, postgres_url: str | None) -> tuple[Governance, str, str]:
+    """Open a fresh database in ``work`` (a scratch folder: it also holds throwaway keys)."""
+    keys = work / "keys"
     if backend == "sqlite":
-        url = f"sqlite:///{(out / 'bench.db').resolve()}"
-        for suffix in ("", "-wal", "-shm"):
-            Path(str((out / "bench.db").resolve()) + suffix).unlink(missing_ok=True)
+        url = f"sqlite:///{(work / 'bench.db').resolve()}"
         return open_governance(url, keys_dir=keys), url, ""
     if backend == "postgres":
         if not postgres_url:
@@ -109,11 +110,12 @@ def bench_dsr(
         The figures written to ``out/results.json`` (and a markdown table beside it).
     """
     out.mkdir(parents=True, exist_ok=True)
-    gov, url, schema = _open(backend, out, postgres_url=postgres_url)
+    work = Path(tempfile.mkdtemp(prefix="expunge-bench-"))  # database and throwaway keys: never in `out`
+    gov, url, schema = _open(backend, work, postgres_url=postgres_url)
     try:
         _seed(gov, subjects=requests, records=records_per_request, tag="b")
         stop = threading.Event()
-        procs = [_spawn(url, out / "keys", schema, limit=limit) for _ in range(workers)]
+        procs = [_spawn(url, work / "keys", schema, limit=limit) for _ in range(workers)]
         thread = None
         if workers == 0:
             thread = threading.Thread(target=gov.work, args=(stop,), kwargs={"idle_seconds": 0.005, "limit": limit})
@@ -171,6 +173,7 @@ def bench_dsr(
         }
     finally:
         _drop(gov, url, schema)
+        shutil.rmtree(work, ignore_errors=True)
     _write(out, results, title="expunge bench dsr")
     return results
 
@@ -187,7 +190,8 @@ def bench_crash(
         ``lost``, ``duplicated``, ``completed`` and ``kills``, also written to ``out/results.json``.
     """
     out.mkdir(parents=True, exist_ok=True)
-    gov, url, schema = _open("sqlite", out, postgres_url=None)
+    work = Path(tempfile.mkdtemp(prefix="expunge-bench-"))
+    gov, url, schema = _open("sqlite", work, postgres_url=None)
     try:
         _seed(gov, subjects=fanouts, records=records_per_request, tag="c")
         case_ids = []
@@ -201,7 +205,7 @@ def bench_crash(
         started = time.perf_counter()
         while rounds < 100_000:
             rounds += 1
-            proc = _spawn(url, out / "keys", schema, limit=limit, once=True)
+            proc = _spawn(url, work / "keys", schema, limit=limit, once=True)
             try:
                 proc.wait(timeout=rng.uniform(0.5, 2.0))
             except subprocess.TimeoutExpired:
@@ -239,6 +243,7 @@ def bench_crash(
         }
     finally:
         _drop(gov, url, schema)
+        shutil.rmtree(work, ignore_errors=True)
     _write(out, results, title="expunge bench crash")
     print(f"crash: {fanouts} fan-outs, {kills} kills, lost {lost}, duplicated {duplicated}, completed {completed}")
     return results
