@@ -1,0 +1,109 @@
+"""Legal holds: place, lift, list, and which holds cover which assets."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import Connection, insert, select, update
+
+from expunge.catalog import _tables as t
+from expunge.catalog._model import Hold, check_id, new_id
+from expunge.db import utcnow
+from expunge.errors import CatalogError, UnknownAssetError
+
+__all__ = ["HoldsMixin"]
+
+
+class HoldsMixin:
+    """The legal-hold half of :class:`~expunge.catalog.Catalog` (its own module for size).
+
+    Relies on ``Catalog.asset_kinds`` to check that a hold target exists.
+    """
+
+    def place_hold(self, conn: Connection, tenant: str, target_id: str, *, reason: str, placed_by: str) -> Hold:
+        """Place a legal hold on a record, an artifact or a subject.
+
+        Raises:
+            UnknownAssetError: The target is not an asset or subject of this tenant.
+            CatalogError: The reason is empty or longer than 1024 characters.
+        """
+        check_id(target_id, what="hold target")
+        if not isinstance(reason, str) or not 0 < len(reason.strip()) <= 1024:
+            raise CatalogError("A hold needs a reason of 1-1024 characters, e.g. the matter it preserves.")
+        is_subject = conn.execute(
+            select(t.subjects.c.id).where(t.subjects.c.id == target_id, t.subjects.c.tenant == tenant)
+        ).first()
+        if not is_subject and not self.asset_kinds(conn, tenant, [target_id]):
+            raise UnknownAssetError(f"No record, artifact or subject {target_id!r} in tenant {tenant!r}.")
+        hold_id = new_id("hld")
+        conn.execute(
+            insert(t.holds).values(
+                id=hold_id,
+                tenant=tenant,
+                target_id=target_id,
+                reason=reason.strip(),
+                placed_by=placed_by,
+                placed_at=utcnow(),
+            )
+        )
+        return self.get_hold(conn, tenant, hold_id)
+
+    def lift_hold(self, conn: Connection, tenant: str, hold_id: str, *, lifted_by: str) -> Hold:
+        """Lift a hold; lifting an already lifted hold changes nothing.
+
+        Raises:
+            UnknownAssetError: No such hold in this tenant.
+        """
+        hold = self.get_hold(conn, tenant, hold_id)
+        if hold.active:
+            conn.execute(update(t.holds).where(t.holds.c.id == hold_id).values(lifted_at=utcnow(), lifted_by=lifted_by))
+        return self.get_hold(conn, tenant, hold_id)
+
+    def get_hold(self, conn: Connection, tenant: str, hold_id: str) -> Hold:
+        """Return a hold.
+
+        Raises:
+            UnknownAssetError: No such hold in this tenant.
+        """
+        row = conn.execute(select(t.holds).where(t.holds.c.id == hold_id, t.holds.c.tenant == tenant)).first()
+        if row is None:
+            raise UnknownAssetError(f"No hold {hold_id!r} in tenant {tenant!r}.")
+        return Hold(**row._mapping)
+
+    def list_holds(self, conn: Connection, tenant: str, *, active_only: bool = True) -> list[Hold]:
+        """Return the tenant's holds, newest first."""
+        query = select(t.holds).where(t.holds.c.tenant == tenant)
+        if active_only:
+            query = query.where(t.holds.c.lifted_at.is_(None))
+        return [Hold(**r._mapping) for r in conn.execute(query.order_by(t.holds.c.placed_at.desc()))]
+
+    def holds_for(self, conn: Connection, tenant: str, asset_ids: Sequence[str]) -> dict[str, list[Hold]]:
+        """Return the active holds covering each asset: on the asset itself or on a subject of a record."""
+        owners = conn.execute(
+            select(t.record_subjects.c.record_id, t.record_subjects.c.subject_id).where(
+                t.record_subjects.c.record_id.in_(asset_ids)
+            )
+        ).all()
+        targets = set(asset_ids) | {o.subject_id for o in owners}
+        active = [
+            Hold(**r._mapping)
+            for r in conn.execute(
+                select(t.holds).where(
+                    t.holds.c.tenant == tenant, t.holds.c.target_id.in_(targets), t.holds.c.lifted_at.is_(None)
+                )
+            )
+        ]
+        by_target: dict[str, list[Hold]] = {}
+        for hold in active:
+            by_target.setdefault(hold.target_id, []).append(hold)
+        subjects_of: dict[str, list[str]] = {}
+        for owner in owners:
+            subjects_of.setdefault(owner.record_id, []).append(owner.subject_id)
+        out: dict[str, list[Hold]] = {}
+        for asset_id in asset_ids:
+            found = list(by_target.get(asset_id, []))
+            for subject_id in subjects_of.get(asset_id, ()):
+                found.extend(by_target.get(subject_id, []))
+            if found:
+                out[asset_id] = found
+        return out
