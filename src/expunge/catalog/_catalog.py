@@ -463,6 +463,41 @@ class Catalog(HoldsMixin):
         """
         return restrict_many(conn, tenant, asset_ids)
 
+    def allowed(self, conn: Connection, tenant: str, asset_ids: Sequence[str], *, use: str) -> set[str]:
+        """Return which assets may be used for ``use`` right now: the hard filter for retrieval and training.
+
+        An asset is allowed when it is active (not restricted, not erased); a record must also not have
+        its current consent flag for ``use`` set to false. Unknown IDs are not allowed.
+
+        Args:
+            conn: An open connection.
+            tenant: The tenant that owns the assets.
+            asset_ids: Candidate record or artifact IDs (e.g. retrieval hits, a training manifest).
+            use: ``retrieval`` or ``training``.
+
+        Raises:
+            CatalogError: ``use`` is not retrieval or training.
+        """
+        check_choice(use, ("retrieval", "training"), what="use")
+        states = statuses(conn, tenant, list(dict.fromkeys(asset_ids)))
+        active = {i for i, (_, status) in states.items() if status == "active"}
+        records = [i for i in active if states[i][0] == "record"]
+        for i in range(0, len(records), 500):
+            for row in conn.execute(
+                select(t.record_versions.c.record_id, t.record_versions.c.consent)
+                .join(
+                    t.records,
+                    and_(
+                        t.records.c.id == t.record_versions.c.record_id,
+                        t.records.c.current_version == t.record_versions.c.version,
+                    ),
+                )
+                .where(t.records.c.id.in_(records[i : i + 500]))
+            ):
+                if row.consent.get(use) is False:
+                    active.discard(row.record_id)
+        return active
+
     def statuses(self, conn: Connection, tenant: str, asset_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
         """Return ``{id: (kind, status)}`` for the given IDs that are records or artifacts of this tenant."""
         return statuses(conn, tenant, list(dict.fromkeys(asset_ids)))

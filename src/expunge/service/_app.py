@@ -6,7 +6,7 @@ import contextlib
 import logging
 import threading
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
@@ -15,12 +15,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from expunge.catalog import Identifier, closure
+from expunge.catalog import Identifier, closure, openlineage_events
 from expunge.errors import ExpungeError, PayloadTooLargeError
 from expunge.evidence import public_key_pem
 from expunge.requests import ApiKeys, Governance, Principal, build_case_file
 from expunge.service._errors import error_body, status_for
-from expunge.service._models import ArtifactIn, DecisionIn, HoldIn, LineageIn, RecordIn, RequestIn, TokenIn
+from expunge.service._models import ArtifactIn, DecisionIn, FilterIn, HoldIn, LineageIn, RecordIn, RequestIn, TokenIn
 
 __all__ = ["create_app"]
 
@@ -185,12 +185,14 @@ def create_app(
             return _record_out(gov.catalog.get_record(conn, caller.tenant, record_id))
 
     @app.get("/v1/records/{record_id}/lineage", tags=["catalog"])
-    def lineage(record_id: str, caller: Caller) -> dict[str, Any]:
-        """Return the lineage closure of a record: everything derived from it."""
+    def lineage(record_id: str, caller: Caller, format: Literal["assets", "openlineage"] = "assets") -> dict[str, Any]:  # noqa: A002
+        """Return the lineage closure of a record, as assets or as OpenLineage run events."""
         need(caller, "read")
         with gov.db.read() as conn:
             gov.catalog.get_record(conn, caller.tenant, record_id)
             assets = closure(conn, caller.tenant, [record_id])
+        if format == "openlineage":
+            return {"events": openlineage_events(assets, namespace=caller.tenant, event_time=gov.clock())}
         return {
             "assets": [
                 {
@@ -204,6 +206,13 @@ def create_app(
                 for a in assets
             ]
         }
+
+    @app.post("/v1/filter", tags=["catalog"])
+    def allowed(body: FilterIn, caller: Caller) -> dict[str, list[str]]:
+        """Return which candidate assets may be used for retrieval or training now (the hard filter)."""
+        need(caller, "read")
+        with gov.db.read() as conn:
+            return {"allowed": sorted(gov.catalog.allowed(conn, caller.tenant, body.asset_ids, use=body.use))}
 
     @app.post("/v1/artifacts", status_code=201, tags=["catalog"])
     def register_artifact(body: ArtifactIn, caller: Caller) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 __all__ = [
     "ArtifactIn",
     "DecisionIn",
+    "FilterIn",
     "HoldIn",
     "IdentifierIn",
     "LineageIn",
@@ -89,6 +90,13 @@ class RequestIn(_Strict):
     content_sha256: list[str] = Field(default_factory=list, max_length=100)
     entity_tags: list[str] = Field(default_factory=list, max_length=100)
     params: dict[str, Any] = Field(default_factory=dict)
+
+
+class FilterIn(_Strict):
+    """Candidate assets to check before retrieval or training."""
+
+    asset_ids: list[str] = Field(max_length=10_000)
+    use: Literal["retrieval", "training"]
 
 
 class TokenIn(_Strict):

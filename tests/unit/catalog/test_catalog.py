@@ -172,3 +172,20 @@ def test_secure_delete_leaves_no_erased_bytes_in_the_files(db, catalog, tmp_path
     assert marker.encode() not in b"".join(
         p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("expunge.db")
     )
+
+
+def test_the_hard_filter_drops_restricted_erased_and_non_consented_assets(db, catalog):
+    with db.begin() as conn:
+        ok = record(conn, catalog, content="ok", consent={"training": True})
+        no_training = record(conn, catalog, content="nt", consent={"training": False})
+        restricted = record(conn, catalog, content="r")
+        erased = record(conn, catalog, content="e")
+        chunk = catalog.register_artifact(conn, "acme", kind="chunk", uri="memory://c", derived_from=[ok.id])
+        catalog.restrict(conn, "acme", restricted.id)
+        catalog.erase(conn, "acme", erased.id, case_id=None, event_id=None)
+        ids = [ok.id, no_training.id, restricted.id, erased.id, chunk.id, "rec_" + "0" * 32]
+        assert catalog.allowed(conn, "acme", ids, use="retrieval") == {ok.id, no_training.id, chunk.id}
+        assert catalog.allowed(conn, "acme", ids, use="training") == {ok.id, chunk.id}
+        assert catalog.allowed(conn, "globex", ids, use="retrieval") == set()
+        with pytest.raises(CatalogError, match="use must be one of"):
+            catalog.allowed(conn, "acme", ids, use="marketing")

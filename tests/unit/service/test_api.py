@@ -16,6 +16,7 @@ ROUTES = [
     ("GET", "/v1/records/rec_0"),
     ("GET", "/v1/records/rec_0/lineage"),
     ("POST", "/v1/artifacts"),
+    ("POST", "/v1/filter"),
     ("POST", "/v1/lineage"),
     ("POST", "/v1/holds"),
     ("GET", "/v1/holds"),
@@ -85,6 +86,10 @@ def test_a_request_is_forgotten_end_to_end_and_the_case_file_verifies(api):
         api.store.put(art.json()["id"], b"chunk")
         lineage = admin.get(f"/v1/records/{rec_id}/lineage").json()["assets"]
         assert [a["id"] for a in lineage] == [rec_id, art.json()["id"]]
+        events = admin.get(f"/v1/records/{rec_id}/lineage", params={"format": "openlineage"}).json()["events"]
+        assert events[0]["outputs"][0]["name"] == art.json()["id"] and events[0]["inputs"][0]["name"] == rec_id
+        both = [rec_id, art.json()["id"]]
+        assert admin.post("/v1/filter", json={"asset_ids": both, "use": "retrieval"}).json()["allowed"] == sorted(both)
         filed = admin.post(
             "/v1/requests", json={"scope": "erasure", "identifiers": [{"kind": "email", "value": "DORA@example.org"}]}
         )
@@ -100,6 +105,7 @@ def test_a_request_is_forgotten_end_to_end_and_the_case_file_verifies(api):
             time.sleep(0.02)
         assert state == "completed"
         assert admin.get(f"/v1/records/{rec_id}").json()["status"] == "erased"
+        assert admin.post("/v1/filter", json={"asset_ids": both, "use": "training"}).json()["allowed"] == []
         assert art.json()["id"] not in api.store.items
         document = admin.get(f"/v1/requests/{case_id}/case-file").json()
         key = admin.get("/v1/evidence/public-key").json()
