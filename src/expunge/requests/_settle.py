@@ -86,20 +86,24 @@ class SettlementMixin:
         Returns:
             The IDs of the cases that changed state.
         """
-        moved = []
-        with self._tx() as conn:
-            # Only cases that can move: executing with nothing left pending (replays reopen failed cases).
-            query = (
-                select(t.cases.c.id, t.cases.c.tenant)
-                .where(t.cases.c.state == "executing", ~self.outbox.pending_exists(t.cases.c.id))
-                .limit(limit)
-            )
-            if self.db.is_postgres:
-                query = query.with_for_update(skip_locked=True)
-            for case_id, tenant in conn.execute(query).all():
-                if self._settle_one(conn, tenant, case_id):
-                    moved.append(case_id)
-        return moved
+        moved: list[str] = []
+        while True:  # in transactions of at most `limit` cases, until none is left to move
+            with self._tx() as conn:
+                # Only cases that can move: executing with nothing left pending (replays reopen failed cases).
+                query = (
+                    select(t.cases.c.id, t.cases.c.tenant)
+                    .where(t.cases.c.state == "executing", ~self.outbox.pending_exists(t.cases.c.id))
+                    .limit(limit)
+                )
+                if self.db.is_postgres:
+                    query = query.with_for_update(skip_locked=True)
+                batch = conn.execute(query).all()
+                before = len(moved)
+                for case_id, tenant in batch:
+                    if self._settle_one(conn, tenant, case_id):
+                        moved.append(case_id)
+            if len(batch) < limit or len(moved) == before:
+                return moved
 
     def _settle_one(self, conn: Connection, tenant: str, case_id: str) -> bool:
         row = self._row(conn, tenant, case_id)

@@ -237,3 +237,15 @@ def test_deadlines_follow_the_regulation_and_report_due_soon_and_overdue(gov, cl
     report = gov.sla_report("acme")
     assert [c["id"] for c in report["overdue"]] == [lgpd.case.id]
     assert [c["id"] for c in report["on_track"]] == [gdpr.case.id, ccpa.case.id]
+
+
+def test_settlement_walks_through_more_cases_than_one_batch(gov, store):
+    for i in range(5):
+        seed_subject(gov, store, email=f"user{i}@example.org", n_records=1, content_prefix=f"s{i}")
+        filed = gov.file_request(
+            "acme", scope="erasure", filed_by="op", identifiers=[Identifier("email", f"user{i}@example.org")]
+        )
+        gov.approve("acme", filed.case.id, operator="op")
+    gov.dispatcher().drain()
+    assert len(gov.settle(limit=2)) == 5
+    assert {c.state for c in gov.list_cases("acme")} == {"completed"}
