@@ -185,12 +185,19 @@ class Governance(SettlementMixin):
                 raise InvalidTokenError("The verification token does not name a request of this tenant.")
             if row.token_sha256 != TokenIssuer.fingerprint(token) or row.token_used_at is not None:
                 raise InvalidTokenError(f"The verification token of request {case_id} was already used or replaced.")
-            conn.execute(update(t.cases).where(t.cases.c.id == case_id).values(token_used_at=now, token_sha256=None))
             self._move(
-                conn, row.tenant, case_id, "verified", actor="requester", reason="one-time token", verified_by="token"
+                conn,
+                row.tenant,
+                case_id,
+                "verified",
+                actor="requester",
+                reason="one-time token",
+                current=row.state,
+                verified_by="token",
+                extra={"token_used_at": now, "token_sha256": None},
             )
             if execute:
-                self._execute(conn, row.tenant, case_id, actor="system")
+                self._execute(conn, row.tenant, case_id, actor="system", row=row, state="verified")
             return self._get(conn, row.tenant, case_id)
 
     def approve(self, tenant: str, case_id: str, *, operator: str, execute: bool = True) -> Case:
@@ -201,6 +208,7 @@ class Governance(SettlementMixin):
             InvalidTransition: The request is not waiting for verification.
         """
         with self._tx() as conn:
+            row = self._row(conn, tenant, case_id, lock=True)
             self._move(
                 conn,
                 tenant,
@@ -208,12 +216,13 @@ class Governance(SettlementMixin):
                 "verified",
                 actor=operator,
                 reason="operator approval",
+                current=row.state,
                 verified_by=f"operator:{operator}",
+                # The requester's token must not verify a case an operator already decided.
+                extra={"token_sha256": None},
             )
-            # The requester's token must not verify a case an operator already decided.
-            conn.execute(update(t.cases).where(t.cases.c.id == case_id).values(token_sha256=None))
             if execute:
-                self._execute(conn, tenant, case_id, actor=operator)
+                self._execute(conn, tenant, case_id, actor=operator, row=row, state="verified")
             return self._get(conn, tenant, case_id)
 
     def reject(self, tenant: str, case_id: str, *, actor: str, reason: str) -> Case:
@@ -228,9 +237,20 @@ class Governance(SettlementMixin):
             self._execute(conn, tenant, case_id, actor=actor)
             return self._get(conn, tenant, case_id)
 
-    def _execute(self, conn: Connection, tenant: str, case_id: str, *, actor: str) -> None:
-        row = self._row(conn, tenant, case_id, lock=True)
-        check_transition(case_id, row.state, "planned")
+    def _execute(
+        self,
+        conn: Connection,
+        tenant: str,
+        case_id: str,
+        *,
+        actor: str,
+        row=None,
+        state: str | None = None,  # type: ignore[no-untyped-def]
+    ) -> None:
+        if row is None:  # callers that just read (and on PostgreSQL locked) the row pass it with its new state
+            row = self._row(conn, tenant, case_id, lock=True)
+        state = state or row.state
+        check_transition(case_id, state, "planned")
         plan = build_plan(
             conn,
             self.catalog,
@@ -265,7 +285,9 @@ class Governance(SettlementMixin):
         summary = (
             f"{len(plan.record_ids)} record(s), {len(plan.actions)} action(s), {len(plan.exceptions)} exception(s)"
         )
-        self._move(conn, tenant, case_id, "planned", actor=actor, reason=summary, exceptions=plan.exceptions)
+        self._move(
+            conn, tenant, case_id, "planned", actor=actor, reason=summary, current=state, exceptions=plan.exceptions
+        )
         self.outbox.publish(
             conn,
             [
@@ -285,7 +307,15 @@ class Governance(SettlementMixin):
                 for a in plan.actions
             ],
         )
-        self._move(conn, tenant, case_id, "executing", actor=actor, reason=f"{len(plan.actions)} event(s) published")
+        self._move(
+            conn,
+            tenant,
+            case_id,
+            "executing",
+            actor=actor,
+            reason=f"{len(plan.actions)} event(s) published",
+            current="planned",
+        )
         if not plan.actions:
             self._settle_one(conn, tenant, case_id)
 
@@ -354,14 +384,18 @@ class Governance(SettlementMixin):
         *,
         actor: str,
         reason: str,
+        current: str | None = None,
         verified_by: str | None = None,
         exceptions: Sequence[str] | None = None,
         closed: bool = False,
+        extra: Mapping[str, Any] | None = None,
     ) -> None:
-        row = self._row(conn, tenant, case_id)
-        check_transition(case_id, row.state, target)
+        """Move a case along the transition table; ``current`` saves a read when the caller knows it."""
+        if current is None:
+            current = self._row(conn, tenant, case_id).state
+        check_transition(case_id, current, target)
         now = self.clock()
-        values: dict[str, Any] = {"state": target, "updated_at": now}
+        values: dict[str, Any] = {"state": target, "updated_at": now, **(extra or {})}
         if verified_by is not None:
             values["verified_by"] = verified_by
         if exceptions is not None:
@@ -369,36 +403,44 @@ class Governance(SettlementMixin):
         if closed or target in ("completed", "completed_with_exceptions", "rejected"):
             values["closed_at"] = now
         result = conn.execute(
-            update(t.cases).where(t.cases.c.id == case_id, t.cases.c.state == row.state).values(**values)
+            update(t.cases)
+            .where(t.cases.c.id == case_id, t.cases.c.tenant == tenant, t.cases.c.state == current)
+            .values(**values)
         )
         if result.rowcount != 1:
             raise InvalidTransition(f"Request {case_id} changed state concurrently; retry the operation.")
-        self._record(conn, tenant, case_id, row.state, target, actor=actor, reason=reason)
+        self._record(conn, tenant, case_id, current, target, actor=actor, reason=reason)
 
     def _record(
         self, conn: Connection, tenant: str, case_id: str, source: str | None, target: str, *, actor: str, reason: str
     ) -> None:
         now = self.clock()
-        conn.execute(
-            insert(t.transitions).values(
-                case_id=case_id, from_state=source, to_state=target, actor=actor, reason=reason, at=now
-            )
-        )
+        row = {
+            "case_id": case_id,
+            "from_state": source,
+            "to_state": target,
+            "actor": actor,
+            "reason": reason,
+            "at": now,
+        }
         body = {"from": source, "to": target, "actor": actor, "reason": reason, "at": now.isoformat()}
         journal = conn.info.get(_JOURNAL)
-        if journal is None:  # outside _tx(): sign it now
+        if journal is None:  # outside _tx(): write and sign it now
+            conn.execute(insert(t.transitions).values(**row))
             self.audit.append(conn, tenant=tenant, case_id=case_id, kind="transition", body=body)
         else:
-            journal.append((tenant, case_id, "transition", body))
+            journal.append((row, (tenant, case_id, "transition", body)))
 
     @contextlib.contextmanager
     def _tx(self) -> Iterator[Connection]:
-        """Open a write transaction whose transitions are signed into the audit log in one append at the end."""
+        """Open a write transaction whose transitions are stored and signed in one go at the end."""
         with self.db.begin() as conn:
-            journal: list[tuple[str, str | None, str, dict[str, Any]]] = []
+            journal: list[tuple[dict[str, Any], tuple[str, str | None, str, dict[str, Any]]]] = []
             conn.info[_JOURNAL] = journal
             try:
                 yield conn
-                self.audit.append_many(conn, journal)
+                if journal:
+                    conn.execute(insert(t.transitions), [row for row, _ in journal])
+                    self.audit.append_many(conn, [entry for _, entry in journal])
             finally:
                 conn.info.pop(_JOURNAL, None)

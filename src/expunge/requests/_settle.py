@@ -107,28 +107,37 @@ class SettlementMixin:
 
     def _settle_one(self, conn: Connection, tenant: str, case_id: str) -> bool:
         row = self._row(conn, tenant, case_id)
+        state = row.state
         progress = self.outbox.case_progress(conn, case_id)
         if progress["pending"]:
-            if row.state == "failed":  # a dead letter was replayed
-                self._move(conn, tenant, case_id, "executing", actor="system", reason="dead letters replayed")
+            if state == "failed":  # a dead letter was replayed
+                self._move(
+                    conn, tenant, case_id, "executing", actor="system", reason="dead letters replayed", current=state
+                )
                 return True
             return False
         if progress["dead"]:
-            if row.state == "failed":
+            if state == "failed":
                 return False
-            self._move(
-                conn, tenant, case_id, "failed", actor="system", reason=f"{progress['dead']} event(s) dead-lettered"
-            )
+            reason = f"{progress['dead']} event(s) dead-lettered"
+            self._move(conn, tenant, case_id, "failed", actor="system", reason=reason, current=state)
             return True
-        if row.state == "failed":
-            self._move(conn, tenant, case_id, "executing", actor="system", reason="dead letters replayed")
-        self._move(conn, tenant, case_id, "verifying", actor="system", reason=f"{progress['done']} receipt(s)")
+        if state == "failed":
+            self._move(
+                conn, tenant, case_id, "executing", actor="system", reason="dead letters replayed", current=state
+            )
+            state = "executing"
+        reason = f"{progress['done']} receipt(s)"
+        self._move(conn, tenant, case_id, "verifying", actor="system", reason=reason, current=state)
         problems = self._verify_effects(conn, tenant, case_id)
         if problems:
-            self._move(conn, tenant, case_id, "failed", actor="system", reason="; ".join(problems)[:1000])
+            reason = "; ".join(problems)[:1000]
+            self._move(conn, tenant, case_id, "failed", actor="system", reason=reason, current="verifying")
         else:
             target = "completed_with_exceptions" if row.exceptions else "completed"
-            self._move(conn, tenant, case_id, target, actor="system", reason="every action verified", closed=True)
+            self._move(
+                conn, tenant, case_id, target, actor="system", reason="every action verified", current="verifying"
+            )
         return True
 
     def _verify_effects(self, conn: Connection, tenant: str, case_id: str) -> list[str]:
