@@ -19,8 +19,10 @@ from expunge.catalog._model import (
     Hold,
     RecordInfo,
     Tombstone,
+    check_id,
     check_sha256,
     check_tenant,
+    check_token,
     new_id,
 )
 from expunge.catalog._pseudonym import (
@@ -46,8 +48,10 @@ __all__ = [
     "Pseudonymizer",
     "RecordInfo",
     "Tombstone",
+    "check_id",
     "check_sha256",
     "check_tenant",
+    "check_token",
     "closure",
     "descendants",
     "load_or_create_secret",

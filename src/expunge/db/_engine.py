@@ -55,14 +55,16 @@ class Database:
         """Tell whether this database is PostgreSQL."""
         return is_postgres(self.engine)
 
-    writer: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    writer: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
 
     @contextlib.contextmanager
     def begin(self) -> Iterator[Connection]:
         """Open a write transaction that commits on success and rolls back on any error.
 
         On SQLite, threads of one process queue on a lock for the single writer slot instead of
-        polling SQLite's busy handler, which sleeps in growing steps and wastes most of the wait.
+        polling SQLite's busy handler, which sleeps in growing steps and wastes most of the wait. The
+        lock is re-entrant: a nested write transaction on another connection meets SQLite's busy
+        timeout (an error) rather than hanging the thread.
         """
         if self.engine.dialect.name != "sqlite":
             with self.engine.begin() as conn:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from expunge.catalog import Identifier
+from expunge.catalog import Identifier, check_id, check_sha256, check_token
 from expunge.errors import RequestError, UnknownScopeError
 from expunge.evidence import canonical, sha256_hex
 from expunge.requests._states import SCOPES
@@ -112,6 +112,20 @@ def check_intake(
             raise RequestError(
                 "A correction needs params.corrections: a mapping of record ID to the new content sha256."
             )
+        if len(corrections) > MAX_SELECTORS:
+            raise RequestError(f"A correction may name at most {MAX_SELECTORS} records. Got {len(corrections)}.")
+        for record_id, digest in corrections.items():
+            check_id(record_id, what="record ID in params.corrections")
+            check_sha256(digest, what=f"new content_sha256 of {record_id}")
+    consent_off = params.get("consent_off", [])
+    if not isinstance(consent_off, list) or not all(isinstance(f, str) for f in consent_off) or len(consent_off) > 32:
+        raise RequestError(
+            f"params.consent_off must be a list of at most 32 consent flag names. Got {consent_off!r:.80}."
+        )
+    for flag in consent_off:
+        check_token(flag, what="consent flag in params.consent_off")
+    if not isinstance(params.get("note", ""), str) or len(params.get("note", "")) > 1000:
+        raise RequestError("params.note must be text of at most 1000 characters.")
     unknown = sorted(set(params) - {"corrections", "consent_off", "note"})
     if unknown:
         raise RequestError(f"Unknown request parameter {unknown[0]!r}. Accepted: consent_off, corrections, note.")

@@ -163,6 +163,11 @@ def test_duplicates_are_detected_while_open_only(gov, store):
         ({"scope": "correction"}, RequestError, "params.corrections"),
         ({"params": {"bogus": 1}}, RequestError, "Unknown request parameter 'bogus'"),
         ({"identifiers": [ANN] * 101}, RequestError, "at most 100"),
+        ({"scope": "correction", "params": {"corrections": {"rec_x": "a" * 64}}}, CatalogError, "record ID"),
+        ({"scope": "correction", "params": {"corrections": {"rec_" + "0" * 32: "nope"}}}, CatalogError, "64 hex"),
+        ({"params": {"consent_off": "training"}}, RequestError, "consent_off must be a list"),
+        ({"params": {"consent_off": ["Bad Flag"]}}, CatalogError, "consent flag"),
+        ({"params": {"note": "x" * 1001}}, RequestError, "at most 1000"),
     ],
 )
 def test_bad_requests_are_refused_and_nothing_is_stored(gov, kw, error, fragment):
