@@ -12,7 +12,7 @@ from sqlalchemy import Connection, insert, select, update
 
 from expunge.catalog import check_tenant
 from expunge.db import utcnow
-from expunge.errors import AuthError, ForbiddenError, RequestError
+from expunge.errors import AuthError, ForbiddenError, RequestError, UnknownRequestError
 from expunge.requests import _tables as t
 
 __all__ = ["PERMISSIONS", "ROLES", "ApiKeys", "Principal"]
@@ -95,8 +95,17 @@ class ApiKeys:
             raise AuthError("The API key is unknown or revoked.")
         return Principal(key_id=row.id, tenant=row.tenant, role=row.role)
 
-    def revoke(self, conn: Connection, key_id: str) -> bool:
-        """Revoke a key; return whether it was active."""
+    def revoke(self, conn: Connection, key_id: str, *, tenant: str | None = None) -> bool:
+        """Revoke a key (only within ``tenant`` when given); return whether it was active.
+
+        Raises:
+            UnknownRequestError: No such key (in that tenant).
+        """
+        query = select(t.api_keys.c.id).where(t.api_keys.c.id == key_id)
+        if tenant is not None:
+            query = query.where(t.api_keys.c.tenant == tenant)
+        if conn.execute(query).first() is None:
+            raise UnknownRequestError(f"No API key {key_id!r}{f' in tenant {tenant!r}' if tenant else ''}.")
         result = conn.execute(
             update(t.api_keys)
             .where(t.api_keys.c.id == key_id, t.api_keys.c.revoked_at.is_(None))

@@ -20,7 +20,17 @@ from expunge.errors import ExpungeError, PayloadTooLargeError
 from expunge.evidence import public_key_pem
 from expunge.requests import ApiKeys, Governance, Principal, build_case_file
 from expunge.service._errors import error_body, status_for
-from expunge.service._models import ArtifactIn, DecisionIn, FilterIn, HoldIn, LineageIn, RecordIn, RequestIn, TokenIn
+from expunge.service._models import (
+    ArtifactIn,
+    DecisionIn,
+    FilterIn,
+    HoldIn,
+    KeyIn,
+    LineageIn,
+    RecordIn,
+    RequestIn,
+    TokenIn,
+)
 
 __all__ = ["create_app"]
 
@@ -152,6 +162,21 @@ def create_app(
     def need(caller: Principal, permission: str) -> Principal:
         caller.require(permission)
         return caller
+
+    @app.post("/v1/keys", status_code=201, tags=["auth"])
+    def create_key(body: KeyIn, caller: Caller) -> dict[str, str]:
+        """Create an API key in the caller's tenant; the key is in this answer only."""
+        need(caller, "keys:write")
+        with gov.db.begin() as conn:
+            principal, key = _KEYS.create(conn, caller.tenant, body.role, label=body.label)
+        return {"key_id": principal.key_id, "role": principal.role, "tenant": principal.tenant, "api_key": key}
+
+    @app.delete("/v1/keys/{key_id}", tags=["auth"])
+    def revoke_key(key_id: str, caller: Caller) -> dict[str, Any]:
+        """Revoke an API key of the caller's tenant."""
+        need(caller, "keys:write")
+        with gov.db.begin() as conn:
+            return {"key_id": key_id, "revoked": _KEYS.revoke(conn, key_id, tenant=caller.tenant)}
 
     @app.get("/v1/whoami", tags=["auth"])
     def whoami(caller: Caller) -> dict[str, str]:

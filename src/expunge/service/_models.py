@@ -12,6 +12,7 @@ __all__ = [
     "DecisionIn",
     "FilterIn",
     "HoldIn",
+    "KeyIn",
     "IdentifierIn",
     "LineageIn",
     "RecordIn",
@@ -97,6 +98,13 @@ class FilterIn(_Strict):
 
     asset_ids: list[str] = Field(max_length=10_000)
     use: Literal["retrieval", "training"]
+
+
+class KeyIn(_Strict):
+    """A new API key in the caller's tenant."""
+
+    role: Literal["admin", "operator", "auditor"]
+    label: str = Field(default="", max_length=128)
 
 
 class TokenIn(_Strict):

@@ -12,6 +12,8 @@ from expunge.evidence import load_public_key, verify_case_file
 
 ROUTES = [
     ("GET", "/v1/whoami"),
+    ("POST", "/v1/keys"),
+    ("DELETE", "/v1/keys/key_0"),
     ("POST", "/v1/records"),
     ("GET", "/v1/records/rec_0"),
     ("GET", "/v1/records/rec_0/lineage"),
@@ -45,6 +47,7 @@ def test_every_route_is_listed_here_and_requires_a_key(api):
     published = {(m.upper(), p) for p, ops in spec["paths"].items() for m in ops}
     listed = {(m, p.replace("rec_0", "{record_id}").replace("dsr_0", "{case_id}")) for m, p in ROUTES}
     listed = {(m, p.replace("hld_0", "{hold_id}").replace("dlq_0", "{dead_letter_id}")) for m, p in listed}
+    listed = {(m, p.replace("key_0", "{key_id}")) for m, p in listed}
     assert published == listed
     with api.client(role=None) as anonymous:
         for method, path in ROUTES:
@@ -208,3 +211,20 @@ def test_unknown_routes_use_the_same_error_shape(api):
     with api.client() as c:
         r = c.get("/v1/nothing-here")
         assert r.status_code == 404 and r.json()["error"]["code"] == "http.not_found"
+
+
+def test_admins_manage_keys_of_their_own_tenant_only(api):
+    with api.client("globex", "admin") as admin, api.client("acme", "admin") as other:
+        created = admin.post("/v1/keys", json={"role": "auditor", "label": "ci"})
+        assert created.status_code == 201
+        key = created.json()
+        with api.client(role=None) as anon:
+            headers = {"Authorization": f"Bearer {key['api_key']}"}
+            assert anon.get("/v1/whoami", headers=headers).json() == {
+                "tenant": "globex", "role": "auditor", "key_id": key["key_id"],
+            }  # fmt: skip
+            assert other.delete(f"/v1/keys/{key['key_id']}").status_code == 404
+            assert admin.delete(f"/v1/keys/{key['key_id']}").json()["revoked"] is True
+            assert anon.get("/v1/whoami", headers=headers).status_code == 401
+    with api.client("globex", "operator") as operator:
+        assert operator.post("/v1/keys", json={"role": "admin"}).status_code == 403
