@@ -169,6 +169,15 @@ def dsr_sla(tenant: Tenant) -> None:
     _print(_gov().sla_report(tenant))
 
 
+@dsr_app.command("retention")
+@cli_errors
+def dsr_retention(
+    tenant: Tenant, regulation: Annotated[str, typer.Option(help="Deadline policy of the requests.")] = "gdpr"
+) -> None:
+    """File and approve erasure requests for records whose retention date has passed."""
+    _print([c.to_dict() for c in _gov().enforce_retention(tenant, regulation=regulation)])
+
+
 @dsr_app.command("process")
 @cli_errors
 def dsr_process() -> None:

@@ -101,8 +101,16 @@ def check_intake(
     if scope not in SCOPES:
         raise UnknownScopeError(f"Unknown scope {scope!r}. Accepted: {', '.join(SCOPES)}.")
     counts = {"identifiers": len(identifiers), "content_sha256": len(content_sha256), "entity_tags": len(entity_tags)}
-    if not any(counts.values()) and not (scope == "correction" and params.get("corrections")):
-        raise RequestError("A request needs at least one identifier, content hash or entity tag. Got none.")
+    by_id = params.get("record_ids") or (params.get("corrections") if scope == "correction" else None)
+    if not any(counts.values()) and not by_id:
+        raise RequestError(
+            "A request needs at least one identifier, content hash, entity tag or params.record_ids. Got none."
+        )
+    record_ids = params.get("record_ids", [])
+    if not isinstance(record_ids, list) or len(record_ids) > MAX_SELECTORS:
+        raise RequestError(f"params.record_ids must be a list of at most {MAX_SELECTORS} record IDs.")
+    for record_id in record_ids:
+        check_id(record_id, what="record ID in params.record_ids")
     for name, n in counts.items():
         if n > MAX_SELECTORS:
             raise RequestError(f"A request may carry at most {MAX_SELECTORS} {name}. Got {n}.")
@@ -126,11 +134,19 @@ def check_intake(
         check_token(flag, what="consent flag in params.consent_off")
     if not isinstance(params.get("note", ""), str) or len(params.get("note", "")) > 1000:
         raise RequestError("params.note must be text of at most 1000 characters.")
-    unknown = sorted(set(params) - {"corrections", "consent_off", "note"})
+    unknown = sorted(set(params) - {"corrections", "consent_off", "note", "record_ids"})
     if unknown:
-        raise RequestError(f"Unknown request parameter {unknown[0]!r}. Accepted: consent_off, corrections, note.")
+        raise RequestError(
+            f"Unknown request parameter {unknown[0]!r}. Accepted: consent_off, corrections, note, record_ids."
+        )
 
 
-def dedupe_key(scope: str, pseudonyms: Sequence[str], digests: Sequence[str], tags: Sequence[str]) -> str:
-    """Return the key two requests share when they ask the same thing about the same subject."""
-    return sha256_hex(canonical({"scope": scope, "p": sorted(pseudonyms), "h": sorted(digests), "t": sorted(tags)}))
+def dedupe_key(
+    scope: str, pseudonyms: Sequence[str], digests: Sequence[str], tags: Sequence[str], record_ids: Sequence[str] = ()
+) -> str:
+    """Return the key two requests share when they ask the same thing about the same subject or records."""
+    return sha256_hex(
+        canonical(
+            {"scope": scope, "p": sorted(pseudonyms), "h": sorted(digests), "t": sorted(tags), "r": sorted(record_ids)}
+        )
+    )

@@ -27,7 +27,7 @@ from expunge.db import Database, utcnow
 from expunge.errors import DuplicateRequestError, InvalidTokenError, InvalidTransition, UnknownRequestError
 from expunge.evidence import AuditLog
 from expunge.requests import _tables as t
-from expunge.requests._case import Case, FiledRequest, case_from_row, check_intake, dedupe_key
+from expunge.requests._case import MAX_SELECTORS, Case, FiledRequest, case_from_row, check_intake, dedupe_key
 from expunge.requests._plan import build_plan
 from expunge.requests._policy import DeadlinePolicy, TokenIssuer
 from expunge.requests._settle import SettlementMixin
@@ -112,7 +112,10 @@ class Governance(SettlementMixin):
         pseudonyms = sorted(set(self.catalog.pseudonyms(tenant, identifiers)))
         digests = sorted({check_sha256(d) for d in content_sha256})
         tags = sorted(set(entity_tags))
-        key = dedupe_key(scope, pseudonyms, digests, tags)
+        named = sorted(
+            set(params.get("record_ids", [])) | set(params.get("corrections", {}) if scope == "correction" else [])
+        )
+        key = dedupe_key(scope, pseudonyms, digests, tags, named)
         now = self.clock()
         due = self.policy.due_at(regulation, now)
         with self._tx() as conn:
@@ -154,6 +157,33 @@ class Governance(SettlementMixin):
             self._record(conn, tenant, case_id, None, "received", actor=filed_by, reason=f"{scope} under {regulation}")
             case = self._get(conn, tenant, case_id)
         return FiledRequest(case=case, token=token, token_expires_at=expires)
+
+    def enforce_retention(self, tenant: str, *, regulation: str = "gdpr", now: datetime | None = None) -> list[Case]:
+        """File and approve erasure requests for the tenant's records past their retention date.
+
+        Requests name the records directly (100 per request); an expired record already covered by an
+        open request is a duplicate and is left to that request.
+
+        Returns:
+            The cases filed (empty when nothing has expired).
+        """
+        with self.db.read() as conn:
+            expired = self.catalog.expired_records(conn, tenant, now=now or self.clock())
+        cases = []
+        for i in range(0, len(expired), MAX_SELECTORS):
+            chunk = expired[i : i + MAX_SELECTORS]
+            try:
+                filed = self.file_request(
+                    tenant,
+                    scope="erasure",
+                    regulation=regulation,
+                    filed_by="retention-policy",
+                    params={"record_ids": chunk, "note": "retention period ended"},
+                )
+            except DuplicateRequestError:
+                continue
+            cases.append(self.approve(tenant, filed.case.id, operator="retention-policy"))
+        return cases
 
     def _insert_case(self, conn: Connection, key: str, values: dict[str, Any]) -> None:
         try:

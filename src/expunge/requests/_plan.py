@@ -72,6 +72,9 @@ def build_plan(
         record_ids |= set(catalog.records_by_content(conn, tenant, content_sha256))
     if entity_tags:
         record_ids |= set(catalog.records_by_tags(conn, tenant, entity_tags))
+    if params.get("record_ids"):  # named directly (e.g. by the retention policy), if they are this tenant's
+        named = list(params["record_ids"])
+        record_ids |= {i for i, kind in catalog.asset_kinds(conn, tenant, named).items() if kind == "record"}
     corrections: Mapping[str, str] = params.get("corrections", {}) if scope == "correction" else {}
     if scope == "correction":
         record_ids |= set(catalog.asset_kinds(conn, tenant, corrections)) & set(corrections)

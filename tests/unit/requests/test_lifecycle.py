@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from dsr_support import SIGNER, seed_subject, sha
 
@@ -254,3 +256,32 @@ def test_settlement_walks_through_more_cases_than_one_batch(gov, store):
     gov.dispatcher().drain()
     assert len(gov.settle(limit=2)) == 5
     assert {c.state for c in gov.list_cases("acme")} == {"completed"}
+
+
+def test_corrections_of_different_records_are_not_duplicates(gov, store):
+    records, _ = seed_subject(gov, store, n_records=2)
+    for rec in records:
+        gov.file_request("acme", scope="correction", filed_by="op", params={"corrections": {rec.id: sha(rec.id)}})
+    with pytest.raises(DuplicateRequestError):
+        gov.file_request("acme", scope="correction", filed_by="op", params={"corrections": {records[0].id: sha("x")}})
+
+
+def test_retention_files_and_runs_erasures_for_expired_records(gov, store, clock):
+    with gov.db.begin() as conn:
+        old = gov.catalog.register_record(
+            conn, "acme", source="crm", content_sha256=sha("old"), purpose="support", legal_basis="contract",
+            retention_until=clock.now - timedelta(days=1),
+        )  # fmt: skip
+        kept = gov.catalog.register_record(
+            conn, "acme", source="crm", content_sha256=sha("kept"), purpose="support", legal_basis="contract",
+            retention_until=clock.now + timedelta(days=30),
+        )  # fmt: skip
+    (case,) = gov.enforce_retention("acme")
+    assert case.verified_by == "operator:retention-policy"
+    assert gov.enforce_retention("acme") == []  # the open request already covers it
+    gov.process()
+    assert gov.get_case("acme", case.id).state == "completed"
+    with gov.db.begin() as conn:
+        assert gov.catalog.get_record(conn, "acme", old.id).status == "erased"
+        assert gov.catalog.get_record(conn, "acme", kept.id).status == "active"
+    assert gov.enforce_retention("acme") == []
