@@ -81,6 +81,8 @@ def build_plan(
     assets = [a for a in closure(conn, tenant, sorted(record_ids)) if a.status != "erased"]
     holds = catalog.holds_for(conn, tenant, [a.id for a in assets])
     all_pseudonyms = sorted(set(pseudonyms) | set(catalog.subject_pseudonyms(conn, tenant, subject_ids)))
+    if scope == "correction":  # a correction sweeps what came from the old content, not all of the subject's logs
+        all_pseudonyms = []
     digests = sorted(set(content_sha256) | set(catalog.content_hashes(conn, tenant, sorted(record_ids))))
     actions = []
     for asset in assets:

@@ -217,12 +217,16 @@ def test_opt_out_turns_consent_off_and_quarantines_training_artifacts(gov, store
 def test_correction_adds_a_version_and_erases_what_was_derived(gov, store):
     records, artifacts = seed_subject(gov, store, n_records=1)
     rec = records[0]
+    with gov.db.begin() as conn:
+        gov.logstore.add(conn, "acme", prompt="old text", response="r", content_sha256=rec.content_sha256)
+        other = gov.logstore.add(conn, "acme", prompt="other", response="r", pseudonym="f" * 64)
     case = file_and_verify(gov, scope="correction", identifiers=[], params={"corrections": {rec.id: sha("fixed")}})
     gov.process()
     assert gov.get_case("acme", case.id).state == "completed"
     with gov.db.begin() as conn:
         now = gov.catalog.get_record(conn, "acme", rec.id)
         assert (now.version, now.content_sha256, now.status) == (2, sha("fixed"), "active")
+        assert [e["id"] for e in gov.logstore.all(conn, "acme")] == [other]  # only the old content's log went
     assert store.items == {}
 
 
