@@ -76,8 +76,8 @@ def build_plan(
         named = list(params["record_ids"])
         record_ids |= {i for i, kind in catalog.asset_kinds(conn, tenant, named).items() if kind == "record"}
     corrections: Mapping[str, str] = params.get("corrections", {}) if scope == "correction" else {}
-    if scope == "correction":
-        record_ids |= set(catalog.asset_kinds(conn, tenant, corrections)) & set(corrections)
+    if scope == "correction":  # exactly the records named for correction, whatever else the selectors match
+        record_ids = {i for i, kind in catalog.asset_kinds(conn, tenant, corrections).items() if kind == "record"}
     assets = [a for a in closure(conn, tenant, sorted(record_ids)) if a.status != "erased"]
     holds = catalog.holds_for(conn, tenant, [a.id for a in assets])
     all_pseudonyms = sorted(set(pseudonyms) | set(catalog.subject_pseudonyms(conn, tenant, subject_ids)))

@@ -215,19 +215,22 @@ def test_opt_out_turns_consent_off_and_quarantines_training_artifacts(gov, store
 
 
 def test_correction_adds_a_version_and_erases_what_was_derived(gov, store):
-    records, artifacts = seed_subject(gov, store, n_records=1)
+    records, artifacts = seed_subject(gov, store, n_records=2)
     rec = records[0]
     with gov.db.begin() as conn:
         gov.logstore.add(conn, "acme", prompt="old text", response="r", content_sha256=rec.content_sha256)
-        other = gov.logstore.add(conn, "acme", prompt="other", response="r", pseudonym="f" * 64)
-    case = file_and_verify(gov, scope="correction", identifiers=[], params={"corrections": {rec.id: sha("fixed")}})
+        (ann,) = gov.catalog.pseudonyms("acme", [Identifier("email", "ann@example.org")])
+        other = gov.logstore.add(conn, "acme", prompt="Ann's other chat", response="r", pseudonym=ann)
+    # Named by Ann's identifier too: her other records, their artifacts and her other logs must stay.
+    case = file_and_verify(gov, scope="correction", params={"corrections": {rec.id: sha("fixed")}})
     gov.process()
     assert gov.get_case("acme", case.id).state == "completed"
     with gov.db.begin() as conn:
         now = gov.catalog.get_record(conn, "acme", rec.id)
         assert (now.version, now.content_sha256, now.status) == (2, sha("fixed"), "active")
         assert [e["id"] for e in gov.logstore.all(conn, "acme")] == [other]  # only the old content's log went
-    assert store.items == {}
+        assert gov.catalog.get_record(conn, "acme", records[1].id).version == 1
+    assert set(store.items) == {a.id for a in artifacts[2:]}  # the other record's chunk and embedding stay
 
 
 def test_deadlines_follow_the_regulation_and_report_due_soon_and_overdue(gov, clock):
