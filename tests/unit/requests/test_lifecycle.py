@@ -33,7 +33,7 @@ def file_and_verify(gov, *, tenant="acme", scope="erasure", **kw):
     return gov.verify_token(filed.token)
 
 
-def test_erasure_forgets_every_asset_and_the_case_file_proves_it(gov, store):
+def test_erasure_forgets_every_asset_and_the_case_file_proves_it(gov, store, tmp_path):
     records, artifacts = seed_subject(gov, store)
     with gov.db.begin() as conn:
         gov.logstore.add(conn, "acme", prompt="my name is Ann", response="hi", content_sha256=records[0].content_sha256)
@@ -61,6 +61,10 @@ def test_erasure_forgets_every_asset_and_the_case_file_proves_it(gov, store):
         "received", "verified", "planned", "executing", "verifying", "completed",
     ]  # fmt: skip
     assert "ann@example.org" not in dump_case_file(document).decode().lower()
+    # Nor anywhere in the database: catalog, requests, outbox payloads, audit log (raw identifier or local part).
+    gov.db.checkpoint()
+    raw = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("expunge.db")).lower()
+    assert raw and b"ann@example.org" not in raw and b"ann@" not in raw
 
 
 def test_a_legal_hold_turns_erasure_into_restriction_and_the_case_says_so(gov, store):
