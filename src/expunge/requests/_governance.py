@@ -330,8 +330,9 @@ class Governance(SettlementMixin):
                     asset_id=a.asset_id,
                     asset_kind=a.asset_kind,
                     uri=a.uri,
-                    content_sha256=plan.content_sha256,
-                    pseudonyms=plan.pseudonyms,
+                    # Only sweeps match by subject or content; other events name their asset and no more.
+                    content_sha256=plan.content_sha256 if a.asset_kind == "sweep" else (),
+                    pseudonyms=plan.pseudonyms if a.asset_kind == "sweep" else (),
                     params=a.params,
                 )
                 for a in plan.actions
