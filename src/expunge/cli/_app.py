@@ -21,6 +21,7 @@ app.command("methods")(_unlearn.methods)
 app.command("demo")(_unlearn.demo)
 app.command("audit")(_audit.audit)
 bench_app.command("classifiers")(_unlearn.bench_classifiers)
+bench_app.command("audit")(_unlearn.bench_audit)
 
 # The governance app's groups and commands join the root; its benchmarks join `expunge bench`.
 for group in governance.app.registered_groups:

@@ -17,6 +17,7 @@ from expunge.datasets import write_id_file
 from expunge.errors import InvalidParameterError
 from expunge.models import save_checkpoint
 from expunge.unlearn import available_methods, get_method, make_method, prepare_scenario, run_method, train_original
+from expunge.unlearn._audit_bench import run_audit_bench
 from expunge.unlearn._bench import run_classifier_bench
 from expunge.unlearn._tune import tune_dose
 
@@ -140,6 +141,31 @@ def bench_classifiers(
     )  # fmt: skip
     console.print((out / "results.md").read_text(encoding="utf-8"))
     console.print(f"wrote {out}/results.json and results.md ({len(doc['rows'])} runs)")
+
+
+@cli_errors
+def bench_audit(
+    dataset: Dataset = "mnist",
+    arch: Arch = "mlp",
+    shadows: Annotated[int, typer.Option(help="Shadow models (even).", min=2)] = 16,
+    draws: Annotated[int, typer.Option(help="Random forget sets for the set-level test.", min=1)] = 3,
+    forget_size: Annotated[int, typer.Option(help="Samples per random forget set.", min=2)] = 600,
+    methods: Annotated[
+        str, typer.Option(help="'all' or a comma-separated list of methods for the gate table.")
+    ] = "all",
+    class_scenario: Annotated[str, typer.Option(help="The class-forgetting scenario of the gate table.")] = "class:7",
+    max_train: MaxTrain = None,
+    out: Annotated[Path, typer.Option(help="Output folder for results.json and results.md.")] = Path(
+        "runs/bench-audit"
+    ),
+) -> None:
+    """Measure attack strength at low FPR, the set-level test over random forget sets, and the gate per method."""
+    _threads()
+    run_audit_bench(
+        dataset=dataset, arch=arch, shadows=shadows, draws=draws, forget_size=forget_size, methods=methods,
+        class_scenario=class_scenario, max_train=max_train, out=out, cache_dir=get_settings().cache_dir,
+    )  # fmt: skip
+    console.print((out / "results.md").read_text(encoding="utf-8"))
 
 
 @cli_errors

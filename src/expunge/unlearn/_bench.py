@@ -31,7 +31,7 @@ SUMMARY_COLUMNS = [
 def resolve_methods(spec: str, *, class_forgetting: bool) -> list[str]:
     """Turn ``all`` or a comma-separated list into method names (``retrain`` excluded: it always runs).
 
-    ``all`` skips ``suppress_logit`` when the forget set is not a class, where it is undefined.
+    ``suppress_logit`` is skipped when the forget set is not a class, where it is undefined.
 
     Raises:
         UnknownMethodError: A listed name is not registered.
@@ -44,7 +44,7 @@ def resolve_methods(spec: str, *, class_forgetting: bool) -> list[str]:
         raise InvalidParameterError(f"--methods must be 'all' or a comma-separated list of methods; got {spec!r}.")
     for name in names:
         get_method(name)
-    return [n for n in names if n != "retrain"]
+    return [n for n in names if n != "retrain" and (class_forgetting or n != "suppress_logit")]
 
 
 def run_classifier_bench(

@@ -59,3 +59,18 @@ def test_audit_bad_input_exits_2(unlearned, tmp_path):
     assert result.exit_code == 2 and "--reference must be 'retrain' or a model folder" in " ".join(
         result.output.split()
     )
+
+
+def test_bench_audit_small_mode(unlearned, tmp_path):
+    out = tmp_path / "bench-audit"
+    result = runner.invoke(app, ["bench", "audit", "--dataset", "mnist", "--shadows", "2", "--draws", "1",
+                                 "--forget-size", "40", "--methods", "suppress_logit", "--class-scenario", "class:3",
+                                 "--max-train", "1500", "--out", str(out)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    doc = json.loads((out / "results.json").read_text())
+    assert [r["attack"] for r in doc["attack_strength"]][-1] == "lira"
+    assert {r["model"] for r in doc["set_level"]} == {"original", "retrained"}
+    verdicts = {(r["scenario"], r["method"]): r["passed"] for r in doc["gate"]}
+    assert verdicts[("class:3", "suppress_logit")] == "fail"
+    assert ("random:0.026667", "suppress_logit") not in verdicts  # undefined outside class forgetting
+    assert doc["shadow_train_seconds"] >= 0 and "## The default gate" in (out / "results.md").read_text()
