@@ -82,10 +82,10 @@ def test_bad_input_exits_2_with_one_sentence(args, message):
 
 
 def test_every_command_option_and_method_is_documented():
-    docs = (ROOT / "docs" / "unlearning.md").read_text() + (ROOT / "README.md").read_text()
+    docs = "".join((ROOT / name).read_text() for name in ("docs/unlearning.md", "docs/audit.md", "README.md"))
     for name in available_methods():
         assert f"`{name}`" in docs, f"method {name} is not documented"
-    for command in (["unlearn"], ["bench", "classifiers"], ["methods"], ["demo"]):
+    for command in (["unlearn"], ["bench", "classifiers"], ["methods"], ["demo"], ["audit"], ["bench", "audit"]):
         assert f"expunge {' '.join(command)}" in docs, command
         help_text = runner.invoke(app, [*command, "--help"], terminal_width=200).output
         for option in set(re.findall(r"--[a-z][a-z-]+", help_text)) - {"--help"}:
