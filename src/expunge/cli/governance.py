@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from sqlalchemy.exc import SQLAlchemyError
 
 from expunge.bus import RetryPolicy
 from expunge.catalog import Identifier
@@ -315,7 +316,15 @@ def worker(
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    handled = gov.work(stop, idle_seconds=idle, limit=limit, once=once)
+    handled = 0
+    while not stop.is_set():
+        try:
+            handled += gov.work(stop, idle_seconds=idle, limit=limit, once=once)
+        except SQLAlchemyError as err:  # the database went away or stayed locked: say so, wait, go on
+            typer.echo(f"worker: database error, retrying in 1 s: {err}", err=True)
+            stop.wait(1.0)
+            continue
+        break
     _print({"handled": handled})
 
 
