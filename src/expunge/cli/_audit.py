@@ -68,7 +68,7 @@ def audit(
             num_classes=scenario.dataset.num_classes, target_class=scenario.forget_set.target_class,
             train_config=scenario.train_config, model_factory=scenario.model_factory,
         )  # fmt: skip
-        return method.unlearn(shadow, data, generator=gen)
+        return method.forget(shadow, data, generator=gen)
 
     result = run_audit(
         {"original": original, "unlearned": checkpoint.model, "reference": ref_model}, audit_data(scenario),

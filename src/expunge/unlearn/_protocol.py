@@ -10,12 +10,21 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from expunge.errors import InvalidParameterError, MethodError, UnknownMethodError, unknown_name_message
+from expunge.datasets import Split
+from expunge.errors import (
+    InvalidForgetSetError,
+    InvalidParameterError,
+    MethodError,
+    ModelError,
+    UnknownMethodError,
+    unknown_name_message,
+)
 from expunge.models import TrainConfig
 from expunge.unlearn._params import MethodParams
 
 __all__ = [
     "ForgetData",
+    "check_forget_data",
     "UnlearningMethod",
     "available_methods",
     "cycle",
@@ -47,6 +56,81 @@ class ForgetData:
     train_config: TrainConfig | None = None
     model_factory: Callable[[], nn.Module] | None = None
 
+    @classmethod
+    def from_splits(
+        cls,
+        forget: Split,
+        retain: Split,
+        *,
+        num_classes: int,
+        batch_size: int = 128,
+        generator: torch.Generator | None = None,
+        **options: Any,
+    ) -> ForgetData:
+        """Build forget data from ID-carrying splits, refusing a forget set that overlaps the retained one.
+
+        Raises:
+            InvalidForgetSetError: The forget split is empty or shares IDs with the retain split.
+        """
+        if len(forget) == 0:
+            raise InvalidForgetSetError("The forget set is empty: give at least one sample to forget.")
+        overlap = sorted(set(forget.ids.tolist()) & set(retain.ids.tolist()))
+        if overlap:
+            shown = ", ".join(map(repr, overlap[:5]))
+            raise InvalidForgetSetError(
+                f"{len(overlap)} ID(s) are both forgotten and retained: {shown}. A sample is one or the other."
+            )
+        return cls(
+            forget=forget.batches(batch_size, shuffle=True, generator=generator),
+            retain=retain.batches(batch_size, shuffle=True, generator=generator),
+            num_classes=num_classes,
+            **options,
+        )
+
+
+def check_forget_data(model: nn.Module, data: ForgetData) -> None:
+    """Check the first forget and retain batches against the model before any weight changes.
+
+    Raises:
+        InvalidForgetSetError: The forget batches are empty.
+        ModelError: Inputs the model cannot take, labels that are not int64 class indices in
+            ``[0, num_classes)``, or a model whose output does not have ``num_classes`` logits.
+    """
+    if data.num_classes < 2:
+        raise ModelError(f"num_classes must be at least 2; got {data.num_classes}.")
+    for name, batches in (("forget", data.forget), ("retain", data.retain)):
+        batch = next(iter(batches), None)
+        if batch is None:
+            if name == "forget":
+                raise InvalidForgetSetError("The forget set is empty: give at least one sample to forget.")
+            continue
+        x, y = batch
+        if y.dtype != torch.int64 or y.ndim != 1 or len(y) != len(x):
+            raise ModelError(
+                f"{name} labels must be a 1-D int64 tensor as long as the batch; got dtype {y.dtype}, "
+                f"shape {tuple(y.shape)} for {len(x)} samples."
+            )
+        if len(y) and (int(y.min()) < 0 or int(y.max()) >= data.num_classes):
+            raise ModelError(
+                f"{name} labels must be class indices in [0, {data.num_classes - 1}]; got values from "
+                f"{int(y.min())} to {int(y.max())}."
+            )
+        was_training = model.training
+        model.eval()
+        try:
+            with torch.no_grad():
+                out = model(x[:2])
+        except RuntimeError as err:
+            raise ModelError(
+                f"The model cannot take the {name} inputs of shape {tuple(x.shape[1:])}: {str(err).splitlines()[0]}"
+            ) from err
+        finally:
+            model.train(was_training)
+        if out.ndim != 2 or out.shape[1] != data.num_classes:
+            raise ModelError(
+                f"The model must output [batch, {data.num_classes}] logits; it output shape {tuple(out.shape)}."
+            )
+
 
 class UnlearningMethod:
     """Base of every method: a registry key, a paper, a Params dataclass and :meth:`unlearn`.
@@ -70,6 +154,15 @@ class UnlearningMethod:
                 f"{self.name} takes {self.Params.__name__}; got {type(params).__name__} instead."
             )
         self.params = params
+
+    def forget(self, model: nn.Module, data: ForgetData, *, generator: torch.Generator) -> nn.Module:
+        """Check ``data`` against ``model`` (see :func:`check_forget_data`), then run :meth:`unlearn`.
+
+        The front door for library callers: bad shapes or labels fail here with one clear sentence, before any
+        weight changes, instead of deep inside a training loop.
+        """
+        check_forget_data(model, data)
+        return self.unlearn(model, data, generator=generator)
 
     def unlearn(self, model: nn.Module, data: ForgetData, *, generator: torch.Generator) -> nn.Module:
         """Make ``model`` forget ``data.forget`` and return it."""

@@ -168,7 +168,7 @@ def run_method(
     data = forget_data(scenario)
     with peak_rss() as peak:
         start = time.perf_counter()
-        model = method.unlearn(model, data, generator=scenario.generator(3))
+        model = method.forget(model, data, generator=scenario.generator(3))
         seconds = time.perf_counter() - start
     model.eval()
     figures = measure(model, scenario, original=original)

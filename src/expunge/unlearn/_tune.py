@@ -138,7 +138,7 @@ def tune_dose(
         instance: UnlearningMethod = cls(**params)
         model = copy.deepcopy(original)
         start = time.perf_counter()
-        model = instance.unlearn(
+        model = instance.forget(
             model, forget_data(scenario), generator=torch.Generator().manual_seed(seed + trial.number)
         )
         seconds = time.perf_counter() - start

@@ -69,3 +69,29 @@ def test_tuner_searches_on_validation_and_returns_every_trial(toy_scenario, toy_
     assert [t["params"] for t in again.trials] == [t["params"] for t in result.trials]
     with pytest.raises(InvalidParameterError, match="sampler must be one of"):
         tune_dose("label_flip", toy_original, toy_scenario, trials=1, sampler="grid")
+
+
+def test_bad_forget_data_fails_before_any_weight_changes(toy_scenario, toy_original):
+    import copy
+
+    import torch
+
+    from expunge.errors import InvalidForgetSetError, ModelError
+    from expunge.unlearn import ForgetData
+
+    sc = toy_scenario
+    model = copy.deepcopy(toy_original)
+    before = [p.clone() for p in model.parameters()]
+    method = make_method("label_flip")
+    gen = torch.Generator().manual_seed(0)
+    wrong_shape = ForgetData(forget=[(torch.randn(8, 7), torch.zeros(8, dtype=torch.long))], retain=[], num_classes=4)
+    with pytest.raises(ModelError, match=r"cannot take the forget inputs of shape \(7,\)"):
+        method.forget(model, wrong_shape, generator=gen)
+    bad_labels = ForgetData(forget=[(sc.forget.x[:8], torch.full((8,), 9))], retain=[], num_classes=4)
+    with pytest.raises(ModelError, match=r"class indices in \[0, 3\]; got values from 9 to 9"):
+        method.forget(model, bad_labels, generator=gen)
+    with pytest.raises(InvalidForgetSetError, match="forget set is empty"):
+        method.forget(model, ForgetData(forget=[], retain=[], num_classes=4), generator=gen)
+    with pytest.raises(InvalidForgetSetError, match="both forgotten and retained"):
+        ForgetData.from_splits(sc.forget, sc.members, num_classes=4)
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
