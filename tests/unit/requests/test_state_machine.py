@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import shutil
 import tempfile
 from datetime import timedelta
@@ -27,7 +28,9 @@ _TEMPLATE: dict[str, Path] = {}
 
 def template() -> Path:
     if "path" not in _TEMPLATE:
-        path = Path(tempfile.mkdtemp(prefix="expunge-sm-")) / "template.db"
+        folder = Path(tempfile.mkdtemp(prefix="expunge-sm-"))
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        path = folder / "template.db"
         open_database(f"sqlite:///{path}").dispose()
         _TEMPLATE["path"] = path
     return _TEMPLATE["path"]
