@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -63,4 +63,5 @@ def build_case_file(gov: Governance, tenant: str, case_id: str, *, signer: Signe
 
 
 def _iso(value: datetime) -> str:
-    return value.isoformat()
+    # SQLite returns naive datetimes; every time expunge stores is UTC.
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
