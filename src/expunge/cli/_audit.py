@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from expunge.audit import load_policy, run_audit, write_report
+from expunge.audit import AuditResult, load_policy, run_audit, write_report
 from expunge.cli._errors import EXIT_FAILED_CHECK, cli_errors
 from expunge.config import get_settings
 from expunge.datasets import Split
@@ -22,22 +22,11 @@ from expunge.unlearn import ForgetData, audit_data, make_method, prepare_scenari
 console = Console()
 
 
-@cli_errors
-def audit(
-    model: Annotated[Path, typer.Option(help="Folder of the unlearned model (written by `expunge unlearn`).")],
-    forget: Annotated[Path, typer.Option(help="File of forgotten sample IDs, one per line (forget_ids.txt).")],
-    reference: Annotated[
-        str, typer.Option(help="'retrain' to retrain a reference now, or a model folder.")
-    ] = "retrain",
-    policy: Annotated[Path | None, typer.Option(help="Policy TOML ([criteria] thresholds, [audit] settings).")] = None,
-    bench: Annotated[
-        Path | None, typer.Option(help="A bench folder (results.json) to chart methods side by side.")
-    ] = None,
-    out: Annotated[
-        Path | None, typer.Option(help="Where audit.json and audit.html go; default the model folder.")
-    ] = None,
-) -> None:
-    """Run the membership attacks and forgetting tests and judge the gate: exit 0 on pass, 1 on fail."""
+def run_audit_command(
+    *, model: Path, forget: Path, reference: str, policy: Path | None, bench: Path | None = None,
+    out: Path | None = None,
+) -> AuditResult:  # fmt: skip
+    """Audit a model folder written by ``expunge unlearn``; write and print the report; return the result."""
     torch.set_num_threads(get_settings().threads)
     settings = get_settings()
     rules = load_policy(policy)
@@ -88,5 +77,25 @@ def audit(
     for warning in result.warnings:
         console.print(f"[yellow]warning[/]: {warning}")
     console.print(f"wrote {json_path} and {html_path}")
+    return result
+
+
+@cli_errors
+def audit(
+    model: Annotated[Path, typer.Option(help="Folder of the unlearned model (written by `expunge unlearn`).")],
+    forget: Annotated[Path, typer.Option(help="File of forgotten sample IDs, one per line (forget_ids.txt).")],
+    reference: Annotated[
+        str, typer.Option(help="'retrain' to retrain a reference now, or a model folder.")
+    ] = "retrain",
+    policy: Annotated[Path | None, typer.Option(help="Policy TOML ([criteria] thresholds, [audit] settings).")] = None,
+    bench: Annotated[
+        Path | None, typer.Option(help="A bench folder (results.json) to chart methods side by side.")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Where audit.json and audit.html go; default the model folder.")
+    ] = None,
+) -> None:
+    """Run the membership attacks and forgetting tests and judge the gate: exit 0 on pass, 1 on fail."""
+    result = run_audit_command(model=model, forget=forget, reference=reference, policy=policy, bench=bench, out=out)
     if not result.passed:
         sys.exit(EXIT_FAILED_CHECK)

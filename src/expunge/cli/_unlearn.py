@@ -11,12 +11,22 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from expunge.cli._audit import run_audit_command
 from expunge.cli._errors import cli_errors
 from expunge.config import get_settings
 from expunge.datasets import write_id_file
 from expunge.errors import InvalidParameterError
 from expunge.models import save_checkpoint
-from expunge.unlearn import available_methods, get_method, make_method, prepare_scenario, run_method, train_original
+from expunge.unlearn import (
+    available_methods,
+    get_method,
+    make_method,
+    measure,
+    prepare_scenario,
+    run_method,
+    train_original,
+    train_reference,
+)
 from expunge.unlearn._audit_bench import run_audit_bench
 from expunge.unlearn._bench import run_classifier_bench
 from expunge.unlearn._tune import tune_dose
@@ -86,8 +96,8 @@ def unlearn(
         console.print(f"tuned dose after {tune} trials: {chosen} (objective {result.best_value:.4f})")
     ref = None
     if reference == "retrain":
-        _, ref_report = run_method(make_method("retrain"), original, scenario)
-        ref = (ref_report.figures, ref_report.seconds)
+        ref_model, ref_seconds = train_reference(scenario, cache_dir=settings.cache_dir)
+        ref = (measure(ref_model, scenario, original=original), ref_seconds)
     model, report = run_method(make_method(method, chosen), original, scenario, reference=ref)
     report.model_sha256 = save_checkpoint(
         model,
@@ -172,6 +182,8 @@ def bench_audit(
 def demo(
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("runs/demo"),
 ) -> None:
-    """Run the main job on the embedded defaults: forget every 7 from an MNIST MLP, beside retraining."""
+    """Run the main job on the embedded defaults: forget every 7 from an MNIST MLP beside retraining, then audit it."""
     unlearn(dataset="mnist", arch="mlp", forget="class:7", method="eu_k", params=None, tune=0, sampler="random",
             reference="retrain", seed=0, max_train=None, canaries=0, out=out)  # fmt: skip
+    result = run_audit_command(model=out, forget=out / "forget_ids.txt", reference="retrain", policy=None)
+    console.print(f"audit gate: {'PASS' if result.passed else 'FAIL'}; open {out / 'audit.html'} to see why.")
