@@ -14,6 +14,7 @@ from expunge.unlearn import available_methods, get_method, make_method, run_meth
 # Doses for the toy problem where a method's defaults (chosen for MNIST) are too weak for 3,000 samples.
 TOY_DOSE = {
     "finetune": {"epochs": 20.0, "lr": 0.1},
+    "label_flip": {"lr": 1e-3},
     "l1_sparse": {"epochs": 20.0, "lr": 0.1},
     "fisher": {"alpha": 1e-4, "max_var": 3e-2},
     "scrub": {"epochs": 4, "max_epochs": 3, "lr": 0.05, "min_steps": 20},

@@ -99,7 +99,12 @@ def check_forget_data(model: nn.Module, data: ForgetData) -> None:
     if data.num_classes < 2:
         raise ModelError(f"num_classes must be at least 2; got {data.num_classes}.")
     for name, batches in (("forget", data.forget), ("retain", data.retain)):
+        # Peeking must not consume randomness: a shuffling loader draws its order from its generator.
+        generator = getattr(batches, "generator", None)
+        state = generator.get_state() if isinstance(generator, torch.Generator) else None
         batch = next(iter(batches), None)
+        if state is not None:
+            generator.set_state(state)
         if batch is None:
             if name == "forget":
                 raise InvalidForgetSetError("The forget set is empty: give at least one sample to forget.")
