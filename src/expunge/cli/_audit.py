@@ -1,23 +1,24 @@
-"""``expunge audit``: the audit gate over a model written by ``expunge unlearn``."""
+"""``expunge audit``: the audit gate over a model written by ``expunge unlearn``.
+
+PyTorch and the engine are imported inside the command (see ``expunge.cli._unlearn``).
+"""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import torch
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from expunge.audit import AuditResult, load_policy, run_audit, write_report
 from expunge.cli._errors import EXIT_FAILED_CHECK, cli_errors
 from expunge.config import get_settings
-from expunge.datasets import Split
 from expunge.errors import AuditError, ModelError
-from expunge.models import load_checkpoint
-from expunge.unlearn import ForgetData, audit_data, make_method, prepare_scenario, train_original, train_reference
+
+if TYPE_CHECKING:
+    from expunge.audit import AuditResult
 
 console = Console()
 
@@ -27,6 +28,13 @@ def run_audit_command(
     out: Path | None = None,
 ) -> AuditResult:  # fmt: skip
     """Audit a model folder written by ``expunge unlearn``; write and print the report; return the result."""
+    import torch
+
+    from expunge.audit import load_policy, run_audit, write_report
+    from expunge.datasets import Split
+    from expunge.models import load_checkpoint
+    from expunge.unlearn import ForgetData, audit_data, make_method, prepare_scenario, train_original, train_reference
+
     torch.set_num_threads(get_settings().threads)
     settings = get_settings()
     rules = load_policy(policy)

@@ -1,4 +1,8 @@
-"""Commands of the unlearning engine: ``unlearn``, ``methods``, ``bench classifiers`` and ``demo``."""
+"""Commands of the unlearning engine: ``unlearn``, ``methods``, ``bench classifiers``, ``bench audit``, ``demo``.
+
+PyTorch and the engine are imported inside the commands, not at the top: every ``expunge`` process builds
+this module to know the commands, and a bus worker or the server should not pay seconds of torch import.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,6 @@ import json
 from pathlib import Path
 from typing import Annotated
 
-import torch
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -14,27 +17,14 @@ from rich.table import Table
 from expunge.cli._audit import run_audit_command
 from expunge.cli._errors import cli_errors
 from expunge.config import get_settings
-from expunge.datasets import write_id_file
 from expunge.errors import InvalidParameterError
-from expunge.models import save_checkpoint
-from expunge.unlearn import (
-    available_methods,
-    get_method,
-    make_method,
-    measure,
-    prepare_scenario,
-    run_method,
-    train_original,
-    train_reference,
-)
-from expunge.unlearn._audit_bench import run_audit_bench
-from expunge.unlearn._bench import run_classifier_bench
-from expunge.unlearn._tune import tune_dose
 
 console = Console()
 
 
 def _threads() -> None:
+    import torch
+
     torch.set_num_threads(get_settings().threads)
 
 
@@ -78,6 +68,19 @@ def unlearn(
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("runs/unlearn"),
 ) -> None:
     """Train (or load from cache) a model, make it forget, and write report.json, report.md, the model and the IDs."""
+    from expunge.datasets import write_id_file
+    from expunge.models import save_checkpoint
+    from expunge.unlearn import (
+        get_method,
+        make_method,
+        measure,
+        prepare_scenario,
+        run_method,
+        train_original,
+        train_reference,
+    )
+    from expunge.unlearn._tune import tune_dose
+
     _threads()
     if reference not in ("retrain", "none"):
         raise InvalidParameterError(f"--reference must be 'retrain' or 'none'; got {reference!r}.")
@@ -120,6 +123,8 @@ def unlearn(
 @cli_errors
 def methods() -> None:
     """List every registered unlearning method with its paper and parameters."""
+    from expunge.unlearn import available_methods, get_method
+
     table = Table(title="unlearning methods")
     for column in ("method", "exact", "parameters", "paper"):
         table.add_column(column, overflow="fold")
@@ -143,6 +148,8 @@ def bench_classifiers(
     out: Annotated[Path, typer.Option(help="Output folder for results.json and results.md.")] = Path("runs/bench"),
 ) -> None:
     """Run retrain and every chosen method on one scenario and write results.json and results.md."""
+    from expunge.unlearn._bench import run_classifier_bench
+
     _threads()
     per_method = _parse_params(params)
     doc = run_classifier_bench(
@@ -170,6 +177,8 @@ def bench_audit(
     ),
 ) -> None:
     """Measure attack strength at low FPR, the set-level test over random forget sets, and the gate per method."""
+    from expunge.unlearn._audit_bench import run_audit_bench
+
     _threads()
     run_audit_bench(
         dataset=dataset, arch=arch, shadows=shadows, draws=draws, forget_size=forget_size, methods=methods,
