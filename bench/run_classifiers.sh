@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
-# Re-run the committed classifier benchmarks (about 25 minutes on 2 cores). Results land in bench/results/.
+# Re-run the committed classifier and audit benchmarks (about 40 minutes on 2 cores, alone on the machine:
+# a second heavy process oversubscribes the cores and slows PyTorch several times over).
+# Results land in bench/results/<name>/results.{json,md}.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 X=.venv/bin/expunge
-$X bench classifiers --dataset mnist --arch mlp --scenario class:7 --seeds 3 --out bench/results/mnist-mlp-class7
-$X bench classifiers --dataset mnist --arch mlp --scenario random:0.01 --seeds 3 --out bench/results/mnist-mlp-random1pct
-$X bench classifiers --dataset adult --arch mlp --scenario random:0.01 --seeds 3 --out bench/results/adult-mlp-random1pct
-$X bench classifiers --dataset fashion_mnist --arch mlp --scenario class:7 --seeds 3 --out bench/results/fashion-mlp-class7
-$X bench classifiers --dataset fashion_mnist --arch mlp --scenario random:0.01 --seeds 3 --out bench/results/fashion-mlp-random1pct
-$X bench classifiers --dataset fashion_mnist --arch cnn --scenario class:7 --seeds 3 --out bench/results/fashion-cnn-class7
-$X bench classifiers --dataset fashion_mnist --arch cnn --scenario random:0.01 --seeds 3 --out bench/results/fashion-cnn-random1pct
+R=bench/results
+$X bench audit --dataset mnist --arch mlp --shadows 16 --draws 3 --forget-size 600 --out $R/audit-mnist-mlp
+$X bench classifiers --dataset mnist --arch mlp --scenario class:7 --seeds 3 --out $R/mnist-mlp-class7
+$X bench classifiers --dataset mnist --arch mlp --scenario class:7 --methods label_flip --tune 20 --seeds 3 \
+    --out $R/mnist-mlp-class7-label-flip-tuned
+$X bench classifiers --dataset mnist --arch mlp --scenario random:0.01 --seeds 3 --out $R/mnist-mlp-random1pct
+$X bench classifiers --dataset mnist --arch mlp --scenario random:0.01 --seeds 3 --tune 20 \
+    --methods gradient_ascent,neggrad_plus,ssd,finetune --out $R/mnist-mlp-random1pct-tuned
+$X bench classifiers --dataset adult --arch mlp --scenario random:0.01 --seeds 3 --out $R/adult-mlp-random1pct
+$X bench classifiers --dataset fashion_mnist --arch mlp --scenario class:7 --seeds 3 --out $R/fashion-mlp-class7
+$X bench classifiers --dataset fashion_mnist --arch mlp --scenario random:0.01 --seeds 3 --out $R/fashion-mlp-random1pct
+$X bench classifiers --dataset fashion_mnist --arch cnn --scenario class:7 --seeds 3 --out $R/fashion-cnn-class7
+$X bench classifiers --dataset fashion_mnist --arch cnn --scenario random:0.01 --seeds 3 --out $R/fashion-cnn-random1pct

@@ -365,6 +365,7 @@ def bench_dsr(
             requests=requests,
             records_per_request=records_per_request,
             workers=workers,
+            clients=clients,
             postgres_url=url,
         )
     )

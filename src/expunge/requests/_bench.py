@@ -67,7 +67,9 @@ def _open(backend: str, work: Path, *, postgres_url: str | None) -> tuple[Govern
         return open_governance(url, keys_dir=keys), url, ""
     if backend == "postgres":
         if not postgres_url:
-            raise ConfigError("The postgres backend needs a URL (EXPUNGE_DATABASE_URL or --postgres-url).")
+            raise ConfigError(
+                "The postgres backend needs a URL: set EXPUNGE_DATABASE_URL=postgresql+psycopg://USER@HOST/DB."
+            )
         schema = f"expunge_bench_{uuid.uuid4().hex[:10]}"
         return open_governance(postgres_url, keys_dir=keys, schema=schema), postgres_url, schema
     raise ConfigError(f"Unknown benchmark backend {backend!r}. Accepted: postgres, sqlite.")
