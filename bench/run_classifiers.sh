@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 X=.venv/bin/expunge
 R=bench/results
-$X bench audit --dataset mnist --arch mlp --shadows 16 --draws 3 --forget-size 600 --out $R/audit-mnist-mlp
+$X bench audit --dataset mnist --arch mlp --shadows 64 --draws 3 --forget-size 600 --out $R/audit-mnist-mlp
 $X bench classifiers --dataset mnist --arch mlp --scenario class:7 --seeds 3 --out $R/mnist-mlp-class7
 $X bench classifiers --dataset mnist --arch mlp --scenario class:7 --methods label_flip --tune 20 --seeds 3 \
     --out $R/mnist-mlp-class7-label-flip-tuned
