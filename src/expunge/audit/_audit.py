@@ -21,13 +21,13 @@ from expunge.audit._metrics import (
     relearn_curve,
 )
 from expunge.audit._policy import Policy
-from expunge.audit._roc import AttackFigures, attack_figures, roc_curve
+from expunge.audit._roc import AttackFigures, attack_figures, min_nonmembers, roc_curve
 from expunge.audit._setlevel import SetLevelTest, set_level_test
 from expunge.audit._shadows import ShadowSet, train_shadows
 from expunge.audit._ulira import ulira_scores
 from expunge.audit.attacks import AttackInputs, available_attacks, get_attack
 from expunge.datasets import CanarySet, Split
-from expunge.errors import AuditError, ModelError, UnknownAttackError, unknown_name_message
+from expunge.errors import AuditError, InsufficientDataError, ModelError, UnknownAttackError, unknown_name_message
 from expunge.models import ModelSpec, TrainConfig, accuracy, per_sample_loss
 
 __all__ = ["AuditData", "AuditResult", "Criterion", "run_audit"]
@@ -144,6 +144,10 @@ def _cap(split: Split, seed: int) -> Split:
     return split.subset(np.sort(rng.choice(len(split), CAP, replace=False)))
 
 
+def _xy(split: Split) -> tuple[torch.Tensor, torch.Tensor]:
+    return split.x, split.y
+
+
 def _same_architecture(a: nn.Module, b: nn.Module) -> bool:
     sa, sb = a.state_dict(), b.state_dict()
     return list(sa) == list(sb) and all(sa[k].shape == sb[k].shape for k in sa)
@@ -172,8 +176,10 @@ def run_audit(
         unlearn_key: Identifies ``unlearn_fn`` (method and parameters) in the ULiRA shadow cache.
 
     Raises:
-        AuditError: ``unlearned`` is missing, a model's architecture differs from the unlearned one's, or an
-            attack needs something not given.
+        AuditError: ``original`` or ``unlearned`` is missing, a role is unknown, or an attack or criterion needs
+            something not given (a reference, the method under test).
+        ModelError: A model's architecture differs from the unlearned one's.
+        UnknownAttackError: The policy names an attack that is not registered.
     """
     policy = policy or Policy()
     start = time.perf_counter()
@@ -186,8 +192,8 @@ def run_audit(
         if not _same_architecture(model, models["unlearned"]):
             raise ModelError(f"The {role} model has another architecture than the unlearned model: "
                              "their parameter names or shapes differ.")  # fmt: skip
-    for role in models.values():
-        role.eval()
+    for model in models.values():
+        model.eval()
     attack_names = list(policy.attacks)
     unknown_attacks = sorted(set(attack_names) - set(available_attacks()) - {"ulira"})
     if unknown_attacks:
@@ -198,6 +204,13 @@ def run_audit(
     y = torch.cat([forget.y, nonmembers.y])
     ids = np.concatenate([forget.ids, nonmembers.ids])
     nf = len(forget)
+    for fpr in policy.required_fprs:
+        need = min_nonmembers(fpr)
+        if len(nonmembers) < need:
+            raise InsufficientDataError(
+                f"TPR at {fpr:.1%} FPR needs at least {need} non-members; got {len(nonmembers)}. Hold out more "
+                "training data, or drop this rate from required_fprs."
+            )
 
     shadows: ShadowSet | None = None
     shadow_seconds = 0.0
@@ -210,8 +223,8 @@ def run_audit(
         shadow_stats=shadows.statistics(x, y) if shadows else None,
         shadow_losses=shadows.losses(x, y) if shadows else None,
         shadow_in=shadows.membership_of(ids) if shadows else None,
-        known_members=(lambda s: (s.x, s.y))(_cap(data.retain, seed)),
-        known_nonmembers=(lambda s: (s.x, s.y))(_cap(data.test, seed)),
+        known_members=_xy(_cap(data.retain, seed)),
+        known_nonmembers=_xy(_cap(data.test, seed)),
     )  # fmt: skip
 
     figures: dict[str, dict[str, AttackFigures]] = {}

@@ -36,7 +36,9 @@ DEFAULT_ATTACKS = ("loss_threshold", "confidence_svm", "calibrated", "lira")
 class Policy:
     """Thresholds of the audit gate; see the module docstring for why each default was chosen.
 
-    A criterion set to ``None`` (``"off"`` in TOML) is not checked.
+    A criterion set to ``None`` (``"off"`` in TOML) is not checked. ``required_fprs`` lists false-positive rates
+    whose TPR must be measurable: the audit refuses to run when there are too few non-members for one of them
+    (otherwise such a figure is reported as ``null`` with a warning).
     """
 
     set_level_z_max: float | None = 2.0
@@ -52,6 +54,7 @@ class Policy:
     relearn_steps: int = 10
     relearn_samples: int = 32
     bootstrap: int = 200
+    required_fprs: tuple[float, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
     def criteria(self) -> dict[str, float]:
@@ -64,7 +67,9 @@ class Policy:
 
 
 _CRITERIA = tuple(f.name for f in fields(Policy) if f.name.endswith("_max"))
-_SETTINGS = ("attacks", "set_level_attack", "shadows", "relearn_steps", "relearn_samples", "bootstrap")
+_SETTINGS = (
+    "attacks", "set_level_attack", "shadows", "relearn_steps", "relearn_samples", "bootstrap", "required_fprs",
+)  # fmt: skip
 
 
 def load_policy(path: Path | str | None) -> Policy:
@@ -99,7 +104,7 @@ def load_policy(path: Path | str | None) -> Policy:
     for name, value in doc.get("audit", {}).items():
         if name not in _SETTINGS:
             raise ConfigError(f"Unknown audit setting {name!r} in {path}. Known settings: {', '.join(_SETTINGS)}.")
-        values[name] = tuple(value) if name == "attacks" else value
+        values[name] = tuple(value) if name in ("attacks", "required_fprs") else value
     try:
         policy = Policy(**values)
     except TypeError as err:

@@ -54,6 +54,13 @@ def test_audit_bad_input_exits_2(unlearned, tmp_path):
     result = runner.invoke(app, ["audit", "--model", str(out), "--forget", str(out / "forget_ids.txt"),
                                  "--policy", str(bad)])  # fmt: skip
     assert result.exit_code == 2 and "Unknown criterion 'vibes_max'" in " ".join(result.output.split())
+    strict = tmp_path / "strict.toml"
+    strict.write_text(policy.read_text() + "required_fprs = [0.001]\n")
+    result = runner.invoke(app, ["audit", "--model", str(out), "--forget", str(out / "forget_ids.txt"),
+                                 "--policy", str(strict)])  # fmt: skip
+    assert result.exit_code == 2 and "TPR at 0.1% FPR needs at least 1000 non-members; got" in " ".join(
+        result.output.split()
+    )
     result = runner.invoke(app, ["audit", "--model", str(out), "--forget", str(out / "forget_ids.txt"),
                                  "--reference", str(tmp_path / "nowhere"), "--policy", str(policy)])  # fmt: skip
     assert result.exit_code == 2 and "--reference must be 'retrain' or a model folder" in " ".join(
