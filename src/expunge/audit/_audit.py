@@ -230,7 +230,7 @@ def run_audit(
     figures: dict[str, dict[str, AttackFigures]] = {}
     curves: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = {}
     all_scores: dict[str, dict[str, np.ndarray]] = {}
-    warnings: list[str] = []
+    unmeasured: dict[str, list[str]] = {}
     for name, attack in attacks.items():
         figures[name], curves[name], all_scores[name] = {}, {}, {}
         for role, model in models.items():
@@ -239,7 +239,8 @@ def run_audit(
             figs = attack_figures(scores[:nf], scores[nf:], bootstrap=policy.bootstrap, seed=seed)
             figures[name][role] = figs
             curves[name][role] = roc_curve(scores[:nf], scores[nf:])
-            warnings += [f"{name} on {role}: {w}" for w in figs.warnings if f"{name} on" not in w]
+            for warning in figs.warnings:
+                unmeasured.setdefault(warning, []).append(f"{name}/{role}")
     if "ulira" in attack_names:
         if unlearn_fn is None or "reference" not in models:
             raise AuditError("ulira needs the method under test and a reference model: pass --reference and a "
@@ -251,6 +252,7 @@ def run_audit(
         figures["ulira"] = {"unlearned": attack_figures(unl, ref, bootstrap=policy.bootstrap, seed=seed)}
         curves["ulira"] = {"unlearned": roc_curve(unl, ref)}
 
+    warnings = [f"{message} Left null for: {', '.join(where)}." for message, where in unmeasured.items()]
     set_attack = policy.set_level_attack if policy.set_level_attack in all_scores else next(iter(all_scores), None)
     set_level = {}
     if set_attack is not None:

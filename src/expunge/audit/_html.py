@@ -32,7 +32,7 @@ th{background:#f5f5f5}td:first-child,th:first-child{text-align:left}
 .verdict{font-size:1.3rem;padding:.6rem 1rem;border-radius:6px;display:inline-block}
 .verdict.pass{background:#dafbe1}.verdict.fail{background:#ffebe9}
 figure{display:inline-block;margin:.5rem}img{max-width:100%}figcaption{font-size:.85rem;color:#555}
-.note{color:#555;font-size:.9rem}
+.note{color:#555;font-size:.9rem}td.what{text-align:left}
 """
 
 # Runs first: records script errors and image loading on <body>, so a headless browser can check the page.
@@ -132,7 +132,7 @@ def render_html(result: AuditResult, *, title: str = "Unlearning audit", bench_d
     rows = "".join(
         f"<tr><td>{html.escape(c.name)}</td><td>{_fmt(c.value)}</td><td>≤ {_fmt(c.threshold)}</td>"
         f"<td class='{'pass' if c.passed else 'fail'}'>{'pass' if c.passed else 'FAIL'}</td>"
-        f"<td>{html.escape(c.detail)}</td></tr>"
+        f"<td class='what'>{html.escape(c.detail)}</td></tr>"
         for c in result.criteria
     )
     attack_rows = "".join(
