@@ -138,14 +138,7 @@ class AuditResult:
 
 
 def _cap(split: Split, seed: int) -> Split:
-    if len(split) <= CAP:
-        return split
-    rng = np.random.default_rng(seed)
-    return split.subset(np.sort(rng.choice(len(split), CAP, replace=False)))
-
-
-def _xy(split: Split) -> tuple[torch.Tensor, torch.Tensor]:
-    return split.x, split.y
+    return split.sample(CAP, np.random.default_rng(seed))
 
 
 def _same_architecture(a: nn.Module, b: nn.Module) -> bool:
@@ -223,8 +216,8 @@ def run_audit(
         shadow_stats=shadows.statistics(x, y) if shadows else None,
         shadow_losses=shadows.losses(x, y) if shadows else None,
         shadow_in=shadows.membership_of(ids) if shadows else None,
-        known_members=_xy(_cap(data.retain, seed)),
-        known_nonmembers=_xy(_cap(data.test, seed)),
+        known_members=_cap(data.retain, seed).xy,
+        known_nonmembers=_cap(data.test, seed).xy,
     )  # fmt: skip
 
     figures: dict[str, dict[str, AttackFigures]] = {}

@@ -10,7 +10,7 @@ Must not touch: models, training, the catalog or anything of the governance half
 (``mnist:train:00042``) is the global ID the governance side records; it never changes.
 """
 
-from expunge.datasets._base import Dataset, Partition, Split, partition
+from expunge.datasets._base import Dataset, Partition, Split, TensorBatches, partition
 from expunge.datasets._canary import CanarySet, make_canaries
 from expunge.datasets._forget import ForgetSet, parse_forget_spec, read_id_file, write_id_file
 from expunge.datasets._registry import available_datasets, load_dataset, register_dataset
@@ -21,6 +21,7 @@ __all__ = [
     "ForgetSet",
     "Partition",
     "Split",
+    "TensorBatches",
     "available_datasets",
     "load_dataset",
     "make_canaries",

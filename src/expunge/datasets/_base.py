@@ -47,6 +47,17 @@ class Split:
         np_idx = idx.numpy()
         return Split(self.x[idx], self.y[idx], self.ids[np_idx])
 
+    @property
+    def xy(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The ``(x, y)`` pair, as the audit functions take it."""
+        return self.x, self.y
+
+    def sample(self, n: int, rng: np.random.Generator) -> Split:
+        """Return at most ``n`` samples drawn without replacement, kept in their original order."""
+        if len(self) <= n:
+            return self
+        return self.subset(np.sort(rng.choice(len(self), n, replace=False)))
+
     def batches(
         self, batch_size: int, *, shuffle: bool = False, generator: torch.Generator | None = None
     ) -> TensorBatches:

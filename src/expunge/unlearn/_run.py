@@ -69,45 +69,39 @@ def forget_data(scenario: Scenario, *, batch_size: int | None = None) -> ForgetD
     )
 
 
-def _cap(x: torch.Tensor, y: torch.Tensor, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    if len(y) <= EVAL_CAP:
-        return x, y
-    idx = torch.from_numpy(np.sort(rng.choice(len(y), EVAL_CAP, replace=False)))
-    return x[idx], y[idx]
-
-
 @dataclass(frozen=True)
 class _Views:
-    forget: tuple[torch.Tensor, torch.Tensor]
-    attack: tuple[torch.Tensor, torch.Tensor]
-    after_attack: tuple[torch.Tensor, torch.Tensor]
-    nonmembers: tuple[torch.Tensor, torch.Tensor]
-    anchor: torch.Tensor
-    probe_train: tuple[torch.Tensor, torch.Tensor]
+    forget: Split
+    attack: Split
+    after_attack: Split
+    nonmembers: Split
+    anchor: Split
+    probe_train: Split
+
+
+def _nonmembers_and_anchor(scenario: Scenario) -> tuple[Split, Split]:
+    """Held-out non-members (of the forgotten class, for class forgetting) and the anchor set (test samples
+    outside the forgotten class): the same choice for the run figures and for the audit."""
+    holdout, test = scenario.partition.holdout, scenario.dataset.test
+    target = scenario.forget_set.target_class
+    if target is None:
+        return holdout, test
+    return holdout.subset(holdout.y == target), test.subset(test.y != target)
 
 
 def _views(scenario: Scenario) -> _Views:
     rng = np.random.default_rng(scenario.seed)
-    fx, fy = scenario.forget.x, scenario.forget.y
-    order = torch.from_numpy(rng.permutation(len(fy)))
-    n_attack = min(RELEARN_SAMPLES, max(1, len(fy) // 2))
-    attack = (fx[order[:n_attack]], fy[order[:n_attack]])
-    rest = order[n_attack:] if len(fy) > n_attack else order
-    after_attack = _cap(fx[rest], fy[rest], rng)
-    holdout = scenario.partition.holdout
-    target = scenario.forget_set.target_class
-    if target is not None:
-        hold_mask = holdout.y == target
-        anchor_mask = scenario.dataset.test.y != target
-    else:
-        hold_mask = torch.ones(len(holdout), dtype=torch.bool)
-        anchor_mask = torch.ones(len(scenario.dataset.test), dtype=torch.bool)
-    nonmembers = _cap(holdout.x[hold_mask], holdout.y[hold_mask], rng)
-    anchor = _cap(scenario.dataset.test.x[anchor_mask], scenario.dataset.test.y[anchor_mask], rng)[0]
-    val = scenario.partition.val
+    forget = scenario.forget
+    order = rng.permutation(len(forget))
+    n_attack = min(RELEARN_SAMPLES, max(1, len(forget) // 2))
+    rest = order[n_attack:] if len(forget) > n_attack else order
+    after_attack = forget.subset(rest).sample(EVAL_CAP, rng)
+    nonmembers, anchor = _nonmembers_and_anchor(scenario)
+    nonmembers = nonmembers.sample(EVAL_CAP, rng)
+    anchor = anchor.sample(EVAL_CAP, rng)
     return _Views(
-        forget=_cap(fx, fy, rng), attack=attack, after_attack=after_attack, nonmembers=nonmembers,
-        anchor=anchor, probe_train=_cap(val.x, val.y, rng),
+        forget=forget.sample(EVAL_CAP, rng), attack=forget.subset(order[:n_attack]), after_attack=after_attack,
+        nonmembers=nonmembers, anchor=anchor, probe_train=scenario.partition.val.sample(EVAL_CAP, rng),
     )  # fmt: skip
 
 
@@ -122,14 +116,14 @@ def measure(model: nn.Module, scenario: Scenario, *, original: nn.Module) -> Fig
     v = _views(scenario)
     test = scenario.dataset.test
     target = scenario.forget_set.target_class
-    forget_acc = accuracy(model, *v.forget)
+    forget_acc = accuracy(model, v.forget.x, v.forget.y)
     retain_acc = accuracy(model, scenario.retain.x, scenario.retain.y)
     if target is not None:
         in_class = test.y == target
         score = accuracy(model, test.x[~in_class], test.y[~in_class]) - accuracy(
             model, test.x[in_class], test.y[in_class]
         )
-        head_reset = head_reset_accuracy(model, target, *v.forget)
+        head_reset = head_reset_accuracy(model, target, v.forget.x, v.forget.y)
     else:
         score = retain_acc - forget_acc
         head_reset = None
@@ -138,11 +132,12 @@ def measure(model: nn.Module, scenario: Scenario, *, original: nn.Module) -> Fig
         retain_acc=retain_acc,
         test_acc=accuracy(model, test.x, test.y),
         unlearning_score=score,
-        mia_auc=loss_mia_auc(model, v.forget, v.nonmembers),
-        kl_anchor=kl_divergence(original, model, v.anchor),
-        relearn_acc=relearn_accuracy(model, v.attack, v.after_attack),
+        mia_auc=loss_mia_auc(model, v.forget.xy, v.nonmembers.xy),
+        kl_anchor=kl_divergence(original, model, v.anchor.x),
+        relearn_acc=relearn_accuracy(model, v.attack.xy, v.after_attack.xy),
         head_reset_acc=head_reset,
-        probe_acc=feature_probe_accuracy(model, v.probe_train, v.forget, num_classes=scenario.dataset.num_classes),
+        probe_acc=feature_probe_accuracy(model, v.probe_train.xy, v.forget.xy,
+                                         num_classes=scenario.dataset.num_classes),
     )  # fmt: skip
 
 
@@ -200,8 +195,7 @@ def audit_data(scenario: Scenario) -> AuditData:
     """
     holdout, test = scenario.partition.holdout, scenario.dataset.test
     target = scenario.forget_set.target_class
-    nonmembers = holdout if target is None else holdout.subset(holdout.y == target)
-    anchor = test if target is None else test.subset(test.y != target)
+    nonmembers, anchor = _nonmembers_and_anchor(scenario)
     parts = [scenario.members, holdout]
     if scenario.canaries is not None:
         parts.append(scenario.canaries.candidates)  # shadows must see candidates IN as often as OUT
