@@ -175,15 +175,19 @@ def feature_probe_accuracy(
     num_classes: int,
     steps: int = 200,
     lr: float = 0.05,
+    seed: int = 0,
 ) -> float:
     """Return the accuracy on ``evaluate`` of a linear probe fit on frozen penultimate features of ``train``.
 
     Context, not a verdict: even a retrained model's features usually separate a forgotten class, because
-    features learnt on other classes transfer.
+    features learnt on other classes transfer. The probe's initial weights come from ``seed``, not from the
+    global generator, so the figure does not depend on what ran before it.
     """
     features = penultimate_features(model, train[0])
     mean, std = features.mean(0), features.std(0).clamp_min(1e-6)
-    probe = nn.Linear(features.shape[1], num_classes)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        probe = nn.Linear(features.shape[1], num_classes)
     optimizer = torch.optim.Adam(probe.parameters(), lr=lr)
     z = (features - mean) / std
     for _ in range(steps):

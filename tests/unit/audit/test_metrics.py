@@ -63,3 +63,15 @@ def test_relearning_leaves_the_model_under_audit_untouched():
     value = relearn_accuracy(model, (x[:8], y[:8]), (x[8:], y[8:]))
     assert 0.0 <= value <= 1.0
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
+
+
+def test_feature_probe_does_not_depend_on_the_global_generator():
+    from expunge.audit import feature_probe_accuracy
+
+    model = build_model(ModelSpec("mlp", (6,), 3, hidden=(8,)), seed=0)
+    x, y = torch.randn(120, 6, generator=torch.Generator().manual_seed(1)), torch.arange(120) % 3
+    torch.manual_seed(1)
+    first = feature_probe_accuracy(model, (x[:80], y[:80]), (x[80:], y[80:]), num_classes=3, steps=3)
+    torch.manual_seed(2)
+    second = feature_probe_accuracy(model, (x[:80], y[:80]), (x[80:], y[80:]), num_classes=3, steps=3)
+    assert first == second
