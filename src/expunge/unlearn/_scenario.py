@@ -150,6 +150,24 @@ def prepare_scenario(
     )  # fmt: skip
 
 
+def _train_cached(
+    scenario: Scenario, folder: Path | None, train_on: Split, generator: torch.Generator, description: str
+) -> tuple[nn.Module, float]:
+    """Train a fresh model of the scenario with its recipe on ``train_on``, or load it from ``folder``."""
+    if folder is not None and (folder / "model.json").is_file():
+        checkpoint = load_checkpoint(folder)
+        return checkpoint.model, float(checkpoint.meta.get("train_seconds", 0.0))
+    model = scenario.model_factory()
+    seed_everything(scenario.seed)
+    batches = train_on.batches(scenario.train_config.batch_size, shuffle=True, generator=generator)
+    start = time.perf_counter()
+    train_model(model, batches, scenario.train_config, description=description)
+    seconds = time.perf_counter() - start
+    if folder is not None:
+        save_checkpoint(model, scenario.spec, folder, train_seconds=seconds, recipe=scenario.train_config.to_json())
+    return model, seconds
+
+
 def train_original(scenario: Scenario, *, cache_dir: Path | None = None) -> tuple[nn.Module, float]:
     """Train (or load from the cache) the original model on every member; return it and its training seconds.
 
@@ -157,18 +175,8 @@ def train_original(scenario: Scenario, *, cache_dir: Path | None = None) -> tupl
     is the same model bit for bit.
     """
     folder = cache_dir / "models" / scenario.cache_key() if cache_dir is not None else None
-    if folder is not None and (folder / "model.json").is_file():
-        checkpoint = load_checkpoint(folder)
-        return checkpoint.model, float(checkpoint.meta.get("train_seconds", 0.0))
-    model = scenario.model_factory()
-    generator = seed_everything(scenario.seed)
-    batches = scenario.members.batches(scenario.train_config.batch_size, shuffle=True, generator=generator)
-    start = time.perf_counter()
-    train_model(model, batches, scenario.train_config, description=f"training {scenario.spec.arch}")
-    seconds = time.perf_counter() - start
-    if folder is not None:
-        save_checkpoint(model, scenario.spec, folder, train_seconds=seconds, recipe=scenario.train_config.to_json())
-    return model, seconds
+    generator = torch.Generator().manual_seed(scenario.seed)
+    return _train_cached(scenario, folder, scenario.members, generator, f"training {scenario.spec.arch}")
 
 
 def train_reference(scenario: Scenario, *, cache_dir: Path | None = None) -> tuple[nn.Module, float]:
@@ -180,15 +188,4 @@ def train_reference(scenario: Scenario, *, cache_dir: Path | None = None) -> tup
     forgotten = hashlib.sha256("\n".join(scenario.forget_set.ids).encode()).hexdigest()
     key = hashlib.sha256(f"{scenario.cache_key()}:{forgotten}".encode()).hexdigest()[:24]
     folder = cache_dir / "references" / key if cache_dir is not None else None
-    if folder is not None and (folder / "model.json").is_file():
-        checkpoint = load_checkpoint(folder)
-        return checkpoint.model, float(checkpoint.meta.get("train_seconds", 0.0))
-    model = scenario.model_factory()
-    seed_everything(scenario.seed)
-    batches = scenario.retain.batches(scenario.train_config.batch_size, shuffle=True, generator=scenario.generator(2))
-    start = time.perf_counter()
-    train_model(model, batches, scenario.train_config, description="retraining the reference")
-    seconds = time.perf_counter() - start
-    if folder is not None:
-        save_checkpoint(model, scenario.spec, folder, train_seconds=seconds, recipe=scenario.train_config.to_json())
-    return model, seconds
+    return _train_cached(scenario, folder, scenario.retain, scenario.generator(2), "retraining the reference")

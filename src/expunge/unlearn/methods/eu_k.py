@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from expunge.datasets import TensorBatches
 from expunge.errors import MethodError
 from expunge.unlearn._params import MethodParams, param
 from expunge.unlearn._protocol import ForgetData, UnlearningMethod, cycle, register_method
@@ -66,7 +67,7 @@ class EUk(UnlearningMethod):
                     with torch.random.fork_rng(devices=[]):
                         torch.manual_seed(int(torch.randint(0, 2**31 - 1, (1,), generator=fork)))
                         module.reset_parameters()
-        cached = _Batches(feats, labels, p.batch_size, generator)
+        cached = TensorBatches(feats, labels, batch_size=p.batch_size, shuffle=True, generator=generator)
         optimizer = torch.optim.SGD(tail.parameters(), lr=p.lr, momentum=0.9)
         batches = cycle(cached)
         tail.train()
@@ -76,17 +77,3 @@ class EUk(UnlearningMethod):
             F.cross_entropy(tail(f), y).backward()
             optimizer.step()
         return model.eval()
-
-
-class _Batches:
-    def __init__(self, x: torch.Tensor, y: torch.Tensor, size: int, generator: torch.Generator) -> None:
-        self.x, self.y, self.size, self.generator = x, y, size, generator
-
-    def __len__(self) -> int:
-        return (len(self.y) + self.size - 1) // self.size
-
-    def __iter__(self):
-        order = torch.randperm(len(self.y), generator=self.generator)
-        for i in range(0, len(order), self.size):
-            idx = order[i : i + self.size]
-            yield self.x[idx], self.y[idx]
