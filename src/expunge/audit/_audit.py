@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from torch import nn
 
 from expunge.audit._metrics import (
@@ -193,9 +192,6 @@ def run_audit(
         raise UnknownAttackError(unknown_name_message("attack", unknown_attacks[0], [*available_attacks(), "ulira"]))
     attacks = {name: get_attack(name) for name in attack_names if name != "ulira"}
     forget, nonmembers = data.forget, data.nonmembers
-    x = torch.cat([forget.x, nonmembers.x])
-    y = torch.cat([forget.y, nonmembers.y])
-    ids = np.concatenate([forget.ids, nonmembers.ids])
     nf = len(forget)
     for fpr in policy.required_fprs:
         need = min_nonmembers(fpr)
@@ -211,12 +207,8 @@ def run_audit(
         shadows = train_shadows(data.pool, spec=data.spec, recipe=data.recipe, k=policy.shadows, seed=seed,
                                 cache_dir=cache_dir)  # fmt: skip
         shadow_seconds = shadows.train_seconds
-    inputs = AttackInputs(
-        x=x, y=y, ids=ids,
-        shadow_stats=shadows.statistics(x, y) if shadows else None,
-        shadow_losses=shadows.losses(x, y) if shadows else None,
-        shadow_in=shadows.membership_of(ids) if shadows else None,
-        known_members=_cap(data.retain, seed).xy,
+    inputs = AttackInputs.from_splits(
+        forget, nonmembers, shadows=shadows, known_members=_cap(data.retain, seed).xy,
         known_nonmembers=_cap(data.test, seed).xy,
     )  # fmt: skip
 

@@ -40,15 +40,10 @@ def _strength(
     pool = scenario.members
     picked = pool.subset(np.sort(rng.choice(len(pool), min(members, len(pool)), replace=False)))
     holdout = scenario.partition.holdout
-    x, y = torch.cat([picked.x, holdout.x]), torch.cat([picked.y, holdout.y])
-    ids = np.concatenate([picked.ids, holdout.ids])
-    inputs = AttackInputs(
-        x=x,
-        y=y,
-        ids=ids,
-        shadow_stats=shadows.statistics(x, y),
-        shadow_losses=shadows.losses(x, y),
-        shadow_in=shadows.membership_of(ids),
+    inputs = AttackInputs.from_splits(
+        picked,
+        holdout,
+        shadows=shadows,
         known_members=(scenario.retain.x[:3000], scenario.retain.y[:3000]),
         known_nonmembers=(scenario.dataset.test.x[:3000], scenario.dataset.test.y[:3000]),
     )
@@ -102,12 +97,7 @@ def run_audit_bench(
         sc = _redraw(sc, draw)
         reference, _ = train_reference(sc, cache_dir=cache_dir)
         d = audit_data(sc)
-        x = torch.cat([d.forget.x, d.nonmembers.x])
-        y = torch.cat([d.forget.y, d.nonmembers.y])
-        ids = np.concatenate([d.forget.ids, d.nonmembers.ids])
-        inputs = AttackInputs(
-            x=x, y=y, ids=ids, shadow_stats=shadow_set.statistics(x, y), shadow_in=shadow_set.membership_of(ids)
-        )
+        inputs = AttackInputs.from_splits(d.forget, d.nonmembers, shadows=shadow_set)
         lira = get_attack("lira")
         nf = len(d.forget)
         for role, model in (("original", original), ("retrained", reference)):

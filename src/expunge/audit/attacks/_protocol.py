@@ -10,6 +10,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from expunge.audit._shadows import ShadowSet
+from expunge.datasets import Split
 from expunge.errors import UnknownAttackError, unknown_name_message
 
 __all__ = ["Attack", "AttackInputs", "available_attacks", "get_attack", "register_attack"]
@@ -38,6 +40,27 @@ class AttackInputs:
     shadow_in: np.ndarray | None = None
     known_members: tuple[torch.Tensor, torch.Tensor] | None = None
     known_nonmembers: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    @classmethod
+    def from_splits(
+        cls,
+        members: Split,
+        nonmembers: Split,
+        *,
+        shadows: ShadowSet | None = None,
+        known_members: tuple[torch.Tensor, torch.Tensor] | None = None,
+        known_nonmembers: tuple[torch.Tensor, torch.Tensor] | None = None,
+    ) -> AttackInputs:
+        """Score ``members`` then ``nonmembers`` (in that order), with the shadows' statistics when given."""
+        x, y = torch.cat([members.x, nonmembers.x]), torch.cat([members.y, nonmembers.y])
+        ids = np.concatenate([members.ids, nonmembers.ids])
+        return cls(
+            x=x, y=y, ids=ids,
+            shadow_stats=shadows.statistics(x, y) if shadows else None,
+            shadow_losses=shadows.losses(x, y) if shadows else None,
+            shadow_in=shadows.membership_of(ids) if shadows else None,
+            known_members=known_members, known_nonmembers=known_nonmembers,
+        )  # fmt: skip
 
 
 class Attack:
