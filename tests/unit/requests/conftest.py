@@ -15,13 +15,6 @@ from expunge.evidence import AuditLog
 from expunge.requests import DeadlinePolicy, Governance, TokenIssuer
 
 
-@pytest.fixture(scope="session")
-def db_template(tmp_path_factory) -> str:
-    path = tmp_path_factory.mktemp("template") / "expunge.db"
-    open_database(f"sqlite:///{path}").dispose()
-    return str(path)
-
-
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
