@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import Connection
 
-from expunge.bus.protocol import Event, register_subscriber
+from expunge.bus.protocol import Event, receipt_for, register_subscriber
 from expunge.catalog import Catalog
 from expunge.db import utcnow
 from expunge.errors import SubscriberFailedError
@@ -56,13 +56,9 @@ class CatalogSubscriber:
             for i, event, result in zip(indexes, batch, results, strict=True):
                 tomb = result.tombstone
                 versions = [str(v["content_sha256"]) for v in tomb.versions] if result.fresh else []
-                receipts[i] = Receipt(
-                    event_id=event.id,
-                    case_id=event.case_id,
-                    tenant=event.tenant,
+                receipts[i] = receipt_for(
+                    event,
                     subscriber=self.name,
-                    asset_id=event.asset_id,
-                    asset_kind=event.asset_kind,
                     operation="erase",
                     outcome="applied" if result.fresh else "already_applied",
                     started_at=started,
@@ -112,17 +108,11 @@ class CatalogSubscriber:
             raise SubscriberFailedError(
                 f"The catalog cannot apply operation {event.operation!r}. Accepted: correct, erase, opt_out, restrict."
             )
-        return Receipt(
-            event_id=event.id,
-            case_id=event.case_id,
-            tenant=event.tenant,
+        return receipt_for(
+            event,
             subscriber=self.name,
-            asset_id=event.asset_id,
-            asset_kind=event.asset_kind,
-            operation=event.operation,
             outcome=outcome,
             started_at=started,
-            finished_at=utcnow(),
             before_sha256=before,
             after_sha256=_state_hash(self.catalog, tx, event.tenant, event.asset_id),
             detail=detail,

@@ -8,7 +8,7 @@ from typing import Literal
 from sqlalchemy import Connection, delete, insert, select, update
 
 from expunge.bus import _tables as t
-from expunge.bus.protocol import Event, register_subscriber
+from expunge.bus.protocol import Event, receipt_for, register_subscriber
 from expunge.catalog import new_id
 from expunge.db import utcnow
 from expunge.errors import BusError, SubscriberFailedError
@@ -176,17 +176,11 @@ class LogStoreSubscriber:
         redact = self._redacts(event)
         after = self.store.find(tx, event.tenant, ids=touched) if redact and touched else []
         verb = "redacted" if redact else "deleted"
-        return Receipt(
-            event_id=event.id,
-            case_id=event.case_id,
-            tenant=event.tenant,
+        return receipt_for(
+            event,
             subscriber=self.name,
-            asset_id=event.asset_id,
-            asset_kind=event.asset_kind,
-            operation=event.operation,
             outcome="applied" if touched else "already_applied",
             started_at=started,
-            finished_at=utcnow(),
             before_sha256=_digest(before),
             after_sha256=_digest(after),
             artifact_ids=tuple(touched),

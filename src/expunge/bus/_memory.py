@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import Connection
 
-from expunge.bus.protocol import Event, register_subscriber
+from expunge.bus.protocol import Event, receipt_for, register_subscriber
 from expunge.db import utcnow
 from expunge.errors import SubscriberFailedError
 from expunge.evidence import Receipt, sha256_hex
@@ -77,17 +77,11 @@ class MemorySubscriber:
                 key = (event.operation, event.asset_id)
                 self.store.effects[key] = self.store.effects.get(key, 0) + 1
             after = self.store.items.get(event.asset_id)
-        receipt = Receipt(
-            event_id=event.id,
-            case_id=event.case_id,
-            tenant=event.tenant,
+        receipt = receipt_for(
+            event,
             subscriber=self.name,
-            asset_id=event.asset_id,
-            asset_kind=event.asset_kind,
-            operation=event.operation,
             outcome=outcome,
             started_at=started,
-            finished_at=utcnow(),
             before_sha256=before,
             after_sha256=sha256_hex(after) if after is not None else None,
         )

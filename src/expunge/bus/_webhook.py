@@ -21,7 +21,7 @@ from collections.abc import Mapping
 
 from sqlalchemy import Connection
 
-from expunge.bus.protocol import Event, register_subscriber
+from expunge.bus.protocol import Event, receipt_for, register_subscriber
 from expunge.db import utcnow
 from expunge.errors import BusError, SubscriberFailedError
 from expunge.evidence import Receipt, Signer, canonical, sha256_hex
@@ -93,17 +93,11 @@ class WebhookSubscriber:
                 f"Processor {processor!r} attested status {attestation.get('status')!r}; "
                 "expected deleted, not_found or restricted."
             )
-        return Receipt(
-            event_id=event.id,
-            case_id=event.case_id,
-            tenant=event.tenant,
+        return receipt_for(
+            event,
             subscriber=self.name,
-            asset_id=event.asset_id,
-            asset_kind=event.asset_kind,
-            operation=event.operation,
             outcome="attested",
             started_at=started,
-            finished_at=utcnow(),
             before_sha256=sha256_hex(body),
             after_sha256=sha256_hex(answer),
             artifact_ids=(event.uri,),

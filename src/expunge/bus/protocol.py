@@ -9,6 +9,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from sqlalchemy import Connection
 
+from expunge.db import utcnow
 from expunge.errors import BusError, UnknownSubscriberError, unknown_name_message
 from expunge.evidence import Receipt
 
@@ -19,6 +20,7 @@ __all__ = [
     "SubscriberFactory",
     "available_subscribers",
     "get_subscriber_factory",
+    "receipt_for",
     "register_subscriber",
 ]
 
@@ -138,3 +140,30 @@ def get_subscriber_factory(name: str) -> SubscriberFactory:
 def available_subscribers() -> list[str]:
     """Return the registered subscriber names, sorted."""
     return sorted(_FACTORIES)
+
+
+def receipt_for(
+    event: Event,
+    *,
+    subscriber: str,
+    outcome: str,
+    started_at: datetime,
+    finished_at: datetime | None = None,
+    **fields: Any,
+) -> Receipt:
+    """Return the receipt of a subscriber's action on ``event``'s asset.
+
+    The event's identity (ID, case, tenant, asset, kind, operation) is copied; ``finished_at`` defaults to now;
+    ``fields`` add the digests, artifact IDs and detail (and may override the operation).
+    """
+    identity: dict[str, Any] = {
+        "event_id": event.id, "case_id": event.case_id, "tenant": event.tenant, "asset_id": event.asset_id,
+        "asset_kind": event.asset_kind, "operation": event.operation,
+    }  # fmt: skip
+    return Receipt(
+        **(identity | fields),
+        subscriber=subscriber,
+        outcome=outcome,
+        started_at=started_at,
+        finished_at=finished_at or utcnow(),
+    )
