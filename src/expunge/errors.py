@@ -372,3 +372,39 @@ class PayloadTooLargeError(ExpungeError, ValueError):
     """A request body exceeds the configured size limit."""
 
     code = "service.payload_too_large"
+
+
+# --- rag: chunks, embeddings, vector stores, caches ------------------------------------------------
+#
+#    ExpungeError
+#    └── RagError (ValueError)                     rag.*
+#        ├── EmptyDocumentError
+#        ├── InvalidFilterError
+#        └── DimensionMismatchError
+#    (an unknown store URL scheme is an UnknownBackendError)
+
+__all__ += ["DimensionMismatchError", "EmptyDocumentError", "InvalidFilterError", "RagError"]
+
+
+class RagError(ExpungeError, ValueError):
+    """A document, chunk, filter, vector or cache request of the retrieval side is malformed."""
+
+    code = "rag.invalid"
+
+
+class EmptyDocumentError(RagError):
+    """A document to ingest has no text."""
+
+    code = "rag.empty_document"
+
+
+class InvalidFilterError(RagError):
+    """A retrieval filter names a field the stores do not index, or gives a value of the wrong type."""
+
+    code = "rag.invalid_filter"
+
+
+class DimensionMismatchError(RagError):
+    """A vector's dimension differs from the store's."""
+
+    code = "rag.dimension_mismatch"

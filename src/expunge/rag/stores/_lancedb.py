@@ -1,0 +1,271 @@
+"""LanceDB on local disk, the embedded default: native delete, then compaction, tag and version cleanup.
+
+A Lance ``delete`` writes a deletion file; the row stays in its data file, and in every old version, until
+compaction rewrites the fragment and cleanup removes the old versions. A tag pins its version (and so the
+deleted rows) forever, so ``purge`` drops the tags whose version holds a row the latest version lacks. Cleanup
+with no grace period breaks a concurrent reader of an old version, so writes and purges take a file lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import time
+import warnings
+from collections.abc import Iterator, Sequence
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from expunge.errors import BackendError
+from expunge.rag._probe import files_under, scan_files
+from expunge.rag._rows import FILTER_FIELDS, ChunkRow, Filter, Fingerprint, Hit, check_filter, check_vectors
+from expunge.rag.stores._protocol import Absence, PurgeStats, register_store
+
+__all__ = ["LanceStore"]
+
+TABLE = "chunks"
+_SCALARS = [f for f in FILTER_FIELDS]
+
+
+def _literal(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def where_sql(where: Filter | None) -> str | None:
+    """Translate a filter into a Lance SQL predicate (None when it is empty)."""
+    parts = []
+    for name, values in check_filter(where).items():
+        if len(values) == 1:
+            parts.append(f"{name} = {_literal(values[0])}")
+        else:
+            parts.append(f"{name} IN ({', '.join(_literal(v) for v in values)})")
+    return " AND ".join(parts) or None
+
+
+def _ids_sql(ids: Sequence[str]) -> str:
+    return f"chunk_id IN ({', '.join(_literal(i) for i in ids)})"
+
+
+@register_store("lancedb")
+class LanceStore:
+    """Chunks in one Lance table under ``location`` (a folder), searched exactly by cosine distance."""
+
+    def __init__(self, url: str, location: str) -> None:
+        import lancedb
+
+        self.url = url
+        self.path = Path(location).expanduser()
+        self.path.mkdir(parents=True, exist_ok=True)
+        self._db = lancedb.connect(str(self.path))
+        self._table = self._db.open_table(TABLE) if TABLE in self._db.list_tables().tables else None
+
+    # --- plumbing ---------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        with (self.path / ".expunge.lock").open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    @property
+    def dim(self) -> int | None:
+        """The vector dimension, or None before the first row."""
+        if self._table is None:
+            return None
+        return self._table.schema.field("vector").type.list_size
+
+    def _arrow(self, rows: Sequence[ChunkRow], dim: int) -> pa.Table:
+        vectors = check_vectors([r.vector for r in rows], dim)
+        columns = {name: [getattr(r, name) for r in rows] for name in _SCALARS}
+        columns["text"] = [r.text for r in rows]
+        columns["vector"] = pa.FixedSizeListArray.from_arrays(pa.array(vectors.ravel(), pa.float32()), dim)
+        return pa.table(columns, schema=self._schema(dim))
+
+    @staticmethod
+    def _schema(dim: int) -> pa.Schema:
+        types = {str: pa.string(), bool: pa.bool_(), int: pa.int64()}
+        fields = [pa.field(n, types[t]) for n, t in FILTER_FIELDS.items()]
+        return pa.schema([*fields, pa.field("text", pa.string()), pa.field("vector", pa.list_(pa.float32(), dim))])
+
+    @staticmethod
+    def _row(record: dict[str, object]) -> ChunkRow:
+        values = {name: record[name] for name in (*_SCALARS, "text")}
+        return ChunkRow(**values, vector=np.asarray(record["vector"], dtype=np.float32))  # type: ignore[arg-type]
+
+    def _query(self, predicate: str, columns: list[str] | None = None) -> list[dict[str, object]]:
+        if self._table is None:
+            return []
+        query = self._table.search().where(predicate).limit(None)
+        if columns is not None:
+            query = query.select(columns)
+        return query.to_list()
+
+    # --- the protocol -----------------------------------------------------------------------------
+
+    def upsert(self, rows: Sequence[ChunkRow]) -> int:
+        """Insert or replace rows by chunk ID (one merge-insert)."""
+        if not rows:
+            return 0
+        dim = self.dim or len(rows[0].vector)
+        data = self._arrow(rows, dim)
+        with self._locked():
+            if self._table is None:
+                self._table = self._db.create_table(TABLE, data=data)
+            else:
+                self._table.merge_insert("chunk_id").when_matched_update_all().when_not_matched_insert_all().execute(
+                    data
+                )
+        return len(rows)
+
+    def get(self, ids: Sequence[str]) -> list[ChunkRow]:
+        """Return the existing rows with these IDs."""
+        out: list[ChunkRow] = []
+        for i in range(0, len(ids), 500):
+            out += [self._row(r) for r in self._query(_ids_sql(ids[i : i + 500]))]
+        return out
+
+    def ids(self, where: Filter | None = None) -> list[str]:
+        """IDs of the rows matching ``where``."""
+        if self._table is None:
+            return []
+        predicate = where_sql(where)
+        if predicate is None:
+            return sorted(self._live_ids())
+        return sorted(str(r["chunk_id"]) for r in self._query(predicate, ["chunk_id"]))
+
+    def _live_ids(self) -> set[str]:
+        assert self._table is not None
+        return set(self._table.to_lance().to_table(columns=["chunk_id"]).column("chunk_id").to_pylist())
+
+    def count(self) -> int:
+        """Number of rows."""
+        return 0 if self._table is None else self._table.count_rows()
+
+    def delete(self, ids: Sequence[str]) -> int:
+        """Native delete by ID (a deletion file; the bytes stay until ``purge``)."""
+        if self._table is None or not ids:
+            return 0
+        unique = list(dict.fromkeys(ids))
+        found = 0
+        with self._locked():
+            for i in range(0, len(unique), 500):
+                predicate = _ids_sql(unique[i : i + 500])
+                n = self._table.count_rows(predicate)
+                if n:
+                    self._table.delete(predicate)
+                found += n
+        return found
+
+    def update(self, ids: Sequence[str], *, status: str | None = None, latest: bool | None = None) -> int:
+        """Set status and/or latest on existing rows."""
+        changes = {k: v for k, v in (("status", status), ("latest", latest)) if v is not None}
+        check_filter(changes)
+        if self._table is None or not ids or not changes:
+            return 0
+        unique = list(dict.fromkeys(ids))
+        found = 0
+        with self._locked():
+            for i in range(0, len(unique), 500):
+                predicate = _ids_sql(unique[i : i + 500])
+                n = self._table.count_rows(predicate)
+                if n:
+                    self._table.update(where=predicate, values=changes)
+                found += n
+        return found
+
+    def search(self, vector: np.ndarray, k: int, where: Filter | None = None) -> list[Hit]:
+        """Exact cosine kNN with the filter as a prefilter."""
+        predicate = where_sql(where)
+        if self._table is None:
+            return []
+        query_vec = check_vectors(vector, self.dim)[0]
+        query = self._table.search(query_vec).distance_type("cosine").limit(k)
+        if predicate is not None:
+            query = query.where(predicate, prefilter=True)
+        return [Hit(self._row(r), float(r["_distance"])) for r in query.to_list()]
+
+    def purge(self) -> PurgeStats:
+        """Drop tags pinning deleted rows, rewrite fragments without them, and remove every old version."""
+        start = time.perf_counter()
+        if self._table is None:
+            return PurgeStats(time.perf_counter() - start, {})
+        with self._locked():
+            dropped = self._drop_pinning_tags()
+            dataset = self._table.to_lance()
+            compaction = dataset.optimize.compact_files(materialize_deletions=True, materialize_deletions_threshold=0.0)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                cleanup = dataset.cleanup_old_versions(older_than=timedelta(0), delete_unverified=True)
+            self._table = self._db.open_table(TABLE)
+            if self._table.list_indices():
+                self._table.optimize()
+        return PurgeStats(
+            time.perf_counter() - start,
+            {
+                "tags_dropped": dropped,
+                "fragments_rewritten": compaction.fragments_removed,
+                "old_versions_removed": cleanup.old_versions,
+                "bytes_removed": cleanup.bytes_removed,
+            },
+        )
+
+    def _drop_pinning_tags(self) -> list[str]:
+        assert self._table is not None
+        live = self._live_ids()
+        dropped = []
+        dataset = self._table.to_lance()
+        for tag, info in sorted(self._table.tags.list().items()):
+            pinned = dataset.checkout_version(info["version"]).to_table(columns=["chunk_id"])
+            if set(pinned.column("chunk_id").to_pylist()) - live:
+                self._table.tags.delete(tag)
+                dropped.append(tag)
+        return dropped
+
+    def verify_absent(self, ids: Sequence[str], fingerprints: Sequence[Fingerprint] = ()) -> Absence:
+        """Check lookups and every byte under the store's folder (Lance files decoded too)."""
+        retrievable = tuple(r.chunk_id for r in self.get(list(ids)))
+        scan = scan_files(files_under(self.path), fingerprints, root=self.path, decoder=_decode_lance)
+        return Absence(
+            checked=tuple(ids),
+            retrievable=retrievable,
+            on_disk=scan.found,
+            files_scanned=scan.files,
+            bytes_scanned=scan.bytes,
+        )
+
+    def tag(self, name: str) -> None:
+        """Tag the current version (what a user does to pin a snapshot; ``purge`` must see through it)."""
+        if self._table is None:
+            raise BackendError("The store is empty; there is no version to tag.")
+        self._table.tags.create(name, self._table.version)
+
+    def close(self) -> None:
+        """Drop the handles (Lance keeps no open files between calls)."""
+        self._table = None
+
+
+def _decode_lance(path: Path) -> list[str]:
+    """Return the string values of a Lance data file (compressed on disk), or [] for any other file."""
+    if path.suffix != ".lance":
+        return []
+    from lance.file import LanceFileReader
+
+    try:
+        table = LanceFileReader(str(path)).read_all().to_table()
+    except Exception:  # a file Lance cannot read is scanned as raw bytes only
+        return []
+    out: list[str] = []
+    for column in table.columns:
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            out += [v for v in column.to_pylist() if v]
+    return out

@@ -1,0 +1,149 @@
+"""The vector-store protocol every backend implements, and the registry that builds one from a URL."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from expunge.errors import UnknownBackendError, unknown_name_message
+from expunge.rag._rows import ChunkRow, Filter, Fingerprint, Hit
+
+__all__ = ["Absence", "PurgeStats", "VectorStore", "available_stores", "open_store", "register_store"]
+
+
+@dataclass(frozen=True)
+class PurgeStats:
+    """What a physical purge did.
+
+    Attributes:
+        seconds: Wall time of the purge.
+        detail: Backend-specific counts (versions removed, tags dropped, segments rebuilt…).
+    """
+
+    seconds: float
+    detail: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Absence:
+    """Where deleted chunks were still found.
+
+    Attributes:
+        checked: The chunk IDs that were checked.
+        retrievable: IDs a lookup or a search can still return.
+        on_disk: Chunk ID → findings (``"<file>: vector"``, ``"<file>: normalised vector"``, ``"<file>: text"``).
+        files_scanned: How many files the byte probe read (0 for a store without files).
+        bytes_scanned: How many bytes it read, decoded copies included.
+    """
+
+    checked: tuple[str, ...]
+    retrievable: tuple[str, ...] = ()
+    on_disk: dict[str, list[str]] = field(default_factory=dict)
+    files_scanned: int = 0
+    bytes_scanned: int = 0
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing of any checked chunk remains."""
+        return not self.retrievable and not self.on_disk
+
+    @property
+    def recoverable(self) -> set[str]:
+        """IDs of which anything remains."""
+        return set(self.retrievable) | set(self.on_disk)
+
+
+@runtime_checkable
+class VectorStore(Protocol):
+    """A store of :class:`ChunkRow` searchable by vector under hard filters.
+
+    ``delete`` is the backend's native delete: rows stop being returned at once, but their bytes may stay
+    on disk until ``purge`` reclaims them physically. ``verify_absent`` proves both.
+    """
+
+    url: str
+
+    @property
+    def dim(self) -> int | None:
+        """The vector dimension, or None before the first row."""
+        ...
+
+    def upsert(self, rows: Sequence[ChunkRow]) -> int:
+        """Insert or replace rows by chunk ID; return how many were written."""
+        ...
+
+    def get(self, ids: Sequence[str]) -> list[ChunkRow]:
+        """Return the rows with these IDs that exist (in any status)."""
+        ...
+
+    def ids(self, where: Filter | None = None) -> list[str]:
+        """Return the IDs of every row matching ``where``, sorted."""
+        ...
+
+    def count(self) -> int:
+        """Return the number of rows."""
+        ...
+
+    def delete(self, ids: Sequence[str]) -> int:
+        """Delete rows by ID; return how many existed. IDs that do not exist are not an error."""
+        ...
+
+    def update(self, ids: Sequence[str], *, status: str | None = None, latest: bool | None = None) -> int:
+        """Set the status and/or latest flag of rows by ID; return how many exist."""
+        ...
+
+    def search(self, vector: np.ndarray, k: int, where: Filter | None = None) -> list[Hit]:
+        """Return the ``k`` nearest rows by cosine distance among those matching ``where`` (applied before
+        ranking, never to the top-k afterwards)."""
+        ...
+
+    def purge(self) -> PurgeStats:
+        """Reclaim deleted rows physically: nothing of them may stay in any file the store owns."""
+        ...
+
+    def verify_absent(self, ids: Sequence[str], fingerprints: Sequence[Fingerprint] = ()) -> Absence:
+        """Check that ``ids`` cannot be retrieved and that no file holds the fingerprints' vectors or text."""
+        ...
+
+    def close(self) -> None:
+        """Release files and clients."""
+        ...
+
+
+StoreFactory = Callable[[str, str], VectorStore]
+_FACTORIES: dict[str, StoreFactory] = {}
+
+
+def register_store(scheme: str) -> Callable[[StoreFactory], StoreFactory]:
+    """Register a store class under a URL scheme; it is built as ``factory(url, location)``."""
+
+    def decorate(factory: StoreFactory) -> StoreFactory:
+        _FACTORIES[scheme] = factory
+        return factory
+
+    return decorate
+
+
+def available_stores() -> list[str]:
+    """The registered URL schemes, sorted."""
+    return sorted(_FACTORIES)
+
+
+def open_store(url: str) -> VectorStore:
+    """Open the store named by ``url``: ``lancedb://PATH``, ``chroma://PATH`` or ``memory://NAME``.
+
+    Raises:
+        UnknownBackendError: The URL has no ``scheme://`` or names a scheme nobody registered.
+    """
+    scheme, sep, location = url.partition("://")
+    if not sep or not location:
+        raise UnknownBackendError(
+            f"A vector store URL looks like scheme://location (e.g. lancedb://.expunge/rag). Got {url!r}. "
+            f"Known schemes: {', '.join(available_stores())}."
+        )
+    if scheme not in _FACTORIES:
+        raise UnknownBackendError(unknown_name_message("vector store scheme", scheme, _FACTORIES))
+    return _FACTORIES[scheme](url, location)
