@@ -22,7 +22,8 @@ outbox = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("processed_at", DateTime(timezone=True), nullable=True),
     Index(None, "status", "next_attempt_at"),
-    Index(None, "case_id"),
+    # Settlement asks "does this case still have a pending delivery?" once per case (migration 0003).
+    Index(None, "case_id", "status"),
 )
 
 dead_letters = Table(
@@ -46,11 +47,15 @@ interaction_log = Table(
     metadata,
     Column("id", String(64), primary_key=True),
     Column("tenant", String(64), nullable=False),
-    Column("pseudonym", String(64), nullable=True, index=True),
-    Column("content_sha256", String(64), nullable=True, index=True),
+    Column("pseudonym", String(64), nullable=True),
+    Column("content_sha256", String(64), nullable=True),
     Column("prompt", Text, nullable=False),
     Column("response", Text, nullable=False),
     Column("redacted", Integer, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Index(None, "tenant", "created_at"),
+    # Tenant first, then the looked-up column (migration 0003).
+    Index(None, "tenant", "pseudonym"),
+    Index(None, "tenant", "content_sha256"),
+    Index(None, "tenant", "id"),
 )

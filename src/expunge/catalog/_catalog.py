@@ -80,6 +80,26 @@ class Catalog(HoldsMixin):
             conn.execute(insert(t.subject_pseudonyms), missing)
         return subject_id
 
+    def link_subject(self, conn: Connection, tenant: str, record_id: str, identifiers: Sequence[Identifier]) -> str:
+        """Link one more subject, known by ``identifiers``, to a record (a document may mention many people).
+
+        Idempotent; returns the subject ID.
+
+        Raises:
+            UnknownAssetError: No such record in this tenant.
+        """
+        if self.asset_kinds(conn, tenant, [record_id]).get(record_id) != "record":
+            raise UnknownAssetError(f"No record {record_id!r} in tenant {tenant!r}.")
+        subject_id = self.ensure_subject(conn, tenant, identifiers)
+        linked = conn.execute(
+            select(t.record_subjects.c.record_id).where(
+                t.record_subjects.c.record_id == record_id, t.record_subjects.c.subject_id == subject_id
+            )
+        ).first()
+        if linked is None:
+            conn.execute(insert(t.record_subjects).values(record_id=record_id, subject_id=subject_id))
+        return subject_id
+
     def find_subjects(self, conn: Connection, tenant: str, identifiers: Sequence[Identifier]) -> list[str]:
         """Return the IDs of subjects known by any of ``identifiers`` (empty if none)."""
         pseudonyms = self.pseudonyms(tenant, identifiers)
@@ -277,13 +297,16 @@ class Catalog(HoldsMixin):
 
     def records_by_subjects(self, conn: Connection, tenant: str, subject_ids: Sequence[str]) -> list[str]:
         """Return the IDs of records linked to any of the subjects."""
+        # Driven by the subject index; a join lets SQLite start from the tenant's records and read them all.
+        owned = (
+            select(t.records.c.id)
+            .where(t.records.c.id == t.record_subjects.c.record_id, t.records.c.tenant == tenant)
+            .exists()
+        )
         rows = conn.execute(
-            select(t.record_subjects.c.record_id)
-            .join(t.records, t.records.c.id == t.record_subjects.c.record_id)
-            .where(t.records.c.tenant == tenant, t.record_subjects.c.subject_id.in_(subject_ids))
-            .distinct()
+            select(t.record_subjects.c.record_id).where(t.record_subjects.c.subject_id.in_(subject_ids), owned)
         ).scalars()
-        return sorted(rows)
+        return sorted(set(rows))
 
     def records_by_content(self, conn: Connection, tenant: str, digests: Sequence[str]) -> list[str]:
         """Return the IDs of records any version of which has one of the content hashes."""
@@ -306,12 +329,13 @@ class Catalog(HoldsMixin):
 
     def content_hashes(self, conn: Connection, tenant: str, record_ids: Sequence[str]) -> list[str]:
         """Return every content hash of every version of the records."""
+        # Deduplicated here: a DISTINCT in SQL makes SQLite walk the tenant's (tenant, content_sha256) index.
         rows = conn.execute(
-            select(t.record_versions.c.content_sha256)
-            .where(t.record_versions.c.tenant == tenant, t.record_versions.c.record_id.in_(record_ids))
-            .distinct()
+            select(t.record_versions.c.content_sha256).where(
+                t.record_versions.c.tenant == tenant, t.record_versions.c.record_id.in_(record_ids)
+            )
         ).scalars()
-        return sorted(rows)
+        return sorted(set(rows))
 
     def expired_records(self, conn: Connection, tenant: str, *, now: datetime | None = None) -> list[str]:
         """Return active records whose current version's retention date has passed."""

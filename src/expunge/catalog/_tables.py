@@ -44,12 +44,14 @@ records = Table(
     "catalog_records",
     metadata,
     Column("id", String(ID), primary_key=True),
-    Column("tenant", String(TENANT), nullable=False, index=True),
+    Column("tenant", String(TENANT), nullable=False),
     Column("source", String(512), nullable=False),
     Column("status", String(16), nullable=False),
     Column("current_version", Integer, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # Tenant first, then the ID: `tenant = ? AND id IN (…)` must not scan the whole tenant (migration 0003).
+    Index(None, "tenant", "id"),
 )
 
 record_versions = Table(
@@ -66,6 +68,7 @@ record_versions = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     PrimaryKeyConstraint("record_id", "version"),
     Index(None, "tenant", "content_sha256"),
+    Index(None, "tenant", "record_id"),
 )
 
 record_subjects = Table(
@@ -91,12 +94,13 @@ artifacts = Table(
     "catalog_artifacts",
     metadata,
     Column("id", String(ID), primary_key=True),
-    Column("tenant", String(TENANT), nullable=False, index=True),
+    Column("tenant", String(TENANT), nullable=False),
     Column("kind", String(16), nullable=False),
     Column("uri", String(1024), nullable=False),
     Column("status", String(16), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index(None, "tenant", "id"),
 )
 
 lineage_edges = Table(
@@ -136,7 +140,7 @@ tombstones = Table(
     Column("versions", JSON, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("asset_id"),
-    Index(None, "tenant"),
+    Index(None, "tenant", "asset_id"),
 )
 
 tombstoned_content = Table(

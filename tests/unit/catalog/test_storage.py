@@ -32,7 +32,7 @@ def test_sqlite_runs_with_wal_secure_delete_and_foreign_keys(db):
 def test_reopening_applies_nothing_twice(db_template):
     db = open_database(f"sqlite:///{db_template}")
     with db.begin() as conn:
-        assert conn.execute(text("select version_num from alembic_version")).scalar() == "0002"
+        assert conn.execute(text("select version_num from alembic_version")).scalar() == "0003"
         assert conn.execute(text("select count(*) from evidence_head")).scalar() == 1
     db.dispose()
 
