@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import threading
 from collections.abc import Iterator
@@ -24,6 +25,69 @@ __all__ = ["Database", "is_postgres", "open_database", "utcnow"]
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 # Arbitrary constant: every expunge process serialises its migrations on this advisory lock.
 _MIGRATION_LOCK = 0x657870756E6765
+
+
+# The WAL size (bytes) past which the background thread copies it into the database file, and the
+# size (pages) past which a committing writer does it itself because the thread fell behind.
+_CHECKPOINT_BYTES = 4 * 1024 * 1024
+_BACKSTOP_PAGES = 16_000
+
+
+class _Checkpointer:
+    """Copy a SQLite WAL into the database file from a background thread, off the writers' commit path.
+
+    SQLite's own auto-checkpoint runs inside the commit that crosses its threshold: that writer copies
+    megabytes and fsyncs while every other writer queues behind it. Here a committing writer only looks
+    at the WAL's size and, past the threshold, wakes a thread that runs a PASSIVE checkpoint, which
+    neither blocks nor waits for readers and writers. Durability is unchanged: a committed transaction
+    is in the WAL either way; only when it reaches the database file moves.
+    """
+
+    def __init__(self, engine: Engine, wal: Path) -> None:
+        self._engine = engine
+        self._wal = wal
+        self._due = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def nudge(self) -> None:
+        """Wake the thread if the WAL has grown past the threshold (called after each write commits)."""
+        try:
+            size = os.stat(self._wal).st_size
+        except OSError:  # no WAL yet, or just truncated
+            return
+        if size < _CHECKPOINT_BYTES or self._due.is_set():
+            return
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._stop.clear()
+                self._thread = threading.Thread(target=self._run, name="expunge-wal-checkpoint", daemon=True)
+                self._thread.start()
+        self._due.set()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._due.wait()
+            if self._stop.is_set():
+                return
+            raw = self._engine.raw_connection()
+            try:
+                cur = raw.cursor()
+                cur.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                cur.close()
+            finally:
+                raw.close()
+                self._due.clear()
+
+    def close(self) -> None:
+        """Stop the thread (a checkpoint in progress finishes first)."""
+        with self._lock:
+            thread, self._thread = self._thread, None
+        if thread is not None:
+            self._stop.set()
+            self._due.set()
+            thread.join()
 
 
 def utcnow() -> datetime:
@@ -56,6 +120,7 @@ class Database:
         return is_postgres(self.engine)
 
     writer: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
+    checkpointer: _Checkpointer | None = field(default=None, repr=False, compare=False)
 
     @contextlib.contextmanager
     def begin(self) -> Iterator[Connection]:
@@ -72,6 +137,8 @@ class Database:
             return
         with self.writer, self.engine.begin() as conn:
             yield conn
+        if self.checkpointer is not None:
+            self.checkpointer.nudge()
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:
@@ -99,7 +166,9 @@ class Database:
             raw.close()
 
     def dispose(self) -> None:
-        """Close every pooled connection."""
+        """Stop the background checkpoint thread, if any, and close every pooled connection."""
+        if self.checkpointer is not None:
+            self.checkpointer.close()
         self.engine.dispose()
 
 
@@ -136,10 +205,14 @@ def open_database(
             "postgresql+psycopg://user@host:port/db."
         ) from err
     backend = parsed.get_backend_name()
+    checkpointer = None
     if backend == "sqlite":
         if schema is not None:
             raise ConfigError(f"A schema ({schema!r}) can only be used with PostgreSQL. Got URL {url!r}.")
         engine = _sqlite_engine(url, database=parsed.database, busy_timeout_ms=busy_timeout_ms, echo=echo)
+        if parsed.database not in (None, "", ":memory:"):
+            wal = Path(str(Path(parsed.database).expanduser()) + "-wal")
+            checkpointer = _Checkpointer(engine, wal)
     elif backend == "postgresql":
         if schema is not None and not _SCHEMA_NAME.match(schema):
             raise ConfigError(
@@ -151,7 +224,9 @@ def open_database(
             f"Unsupported database {backend!r} in URL {parsed.render_as_string(hide_password=True)!r}. "
             "Accepted: sqlite, postgresql."
         )
-    db = Database(engine=engine, url=parsed.render_as_string(hide_password=True), schema=schema)
+    db = Database(
+        engine=engine, url=parsed.render_as_string(hide_password=True), schema=schema, checkpointer=checkpointer
+    )
     if migrate:
         upgrade(db)
     return db
@@ -179,6 +254,8 @@ def _sqlite_engine(url: str, *, database: str | None, busy_timeout_ms: int, echo
         cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA journal_size_limit=0")
+        # Checkpoints run in Database's background thread; SQLite's own only if that thread falls behind.
+        cur.execute(f"PRAGMA wal_autocheckpoint={_BACKSTOP_PAGES}")
         cur.close()
 
     @event.listens_for(engine, "begin")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -27,6 +30,31 @@ def test_sqlite_runs_with_wal_secure_delete_and_foreign_keys(db):
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert conn.execute(text("PRAGMA secure_delete")).scalar() == 1
         assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
+
+
+def test_a_background_thread_checkpoints_the_wal_off_the_commit_path(db, monkeypatch):
+    monkeypatch.setattr("expunge.db._engine._CHECKPOINT_BYTES", 1)
+    assert db.checkpointer is not None
+    with db.begin() as conn:
+        assert conn.execute(text("PRAGMA wal_autocheckpoint")).scalar() > 1000  # SQLite's own: a backstop only
+        conn.execute(text("create table probe (n integer)"))
+        conn.execute(text("insert into probe values (42)"))
+    path = db.engine.url.database
+    deadline = time.monotonic() + 10
+    while True:  # the database file alone, WAL ignored, shows the row once the thread has checkpointed
+        main = sqlite3.connect(f"file:{path}?immutable=1", uri=True)
+        try:
+            if main.execute("select n from probe").fetchall() == [(42,)]:
+                break
+        except sqlite3.OperationalError:  # the table is not in the file yet
+            pass
+        finally:
+            main.close()
+        assert time.monotonic() < deadline, "the WAL was not checkpointed"
+        time.sleep(0.02)
+    thread = db.checkpointer._thread
+    db.dispose()
+    assert thread is not None and not thread.is_alive()
 
 
 def test_reopening_applies_nothing_twice(db_template):
