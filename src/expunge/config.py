@@ -77,6 +77,22 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         default=1_048_576, ge=1024, le=64 * 1_048_576, description="Largest HTTP request body the service reads."
     )
+    rag_store: str | None = Field(
+        default=None,
+        description="URL of the RAG vector store: lancedb://PATH, chroma://PATH or memory://NAME; "
+        "default: lancedb://`home`/rag/store.",
+    )
+    rag_index: str = Field(
+        default="default",
+        pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$",
+        description="Name of the RAG index in catalog URIs (rag://NAME/chunk/ID).",
+    )
+    rag_cache_ttl_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        le=30 * 86_400,
+        description="Time to live of RAG cache entries (a missed deletion signal still expires).",
+    )
 
     @field_validator("home", "fashion_mnist_dir")
     @classmethod
@@ -92,6 +108,21 @@ class Settings(BaseSettings):
     def resolved_keys_dir(self) -> Path:
         """The folder of the install's secret keys in force."""
         return (self.keys_dir or self.home / "keys").expanduser()
+
+    @property
+    def resolved_rag_store(self) -> str:
+        """The RAG vector store URL in force."""
+        return self.rag_store or f"lancedb://{(self.home / 'rag' / 'store').resolve()}"
+
+    @property
+    def rag_in_use(self) -> bool:
+        """True when a RAG store is configured or the default one exists (so its subscriber must run)."""
+        return self.rag_store is not None or (self.home / "rag" / "store").exists()
+
+    @property
+    def rag_cache_path(self) -> Path:
+        """The SQLite file of the RAG caches."""
+        return self.home / "rag" / "cache.sqlite"
 
     @property
     def resolved_database_url(self) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from expunge.cli import _audit, _unlearn, governance
+from expunge.cli import _audit, _rag, _unlearn, governance
 
 app = typer.Typer(
     name="expunge",
@@ -15,6 +15,7 @@ app = typer.Typer(
 )
 bench_app = typer.Typer(help="Benchmarks that write results.json and a markdown table.", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
+app.add_typer(_rag.app, name="rag")
 
 app.command("unlearn")(_unlearn.unlearn)
 app.command("methods")(_unlearn.methods)

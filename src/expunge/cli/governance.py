@@ -53,8 +53,14 @@ app.add_typer(bench_app, name="bench")
 Tenant = Annotated[str, typer.Option("--tenant", "-t", help="Tenant the command acts in.")]
 
 
-def _gov() -> Governance:
+def open_settings_governance(*, with_rag: bool = True) -> Governance:
+    """The governance the settings name; with the RAG index's subscriber when a RAG store is in use."""
     s = get_settings()
+    extra = {}
+    if with_rag and s.rag_in_use:
+        from expunge.rag import RagSubscriber
+
+        extra["rag"] = RagSubscriber.from_settings(s)
     return open_governance(
         s.resolved_database_url,
         keys_dir=s.resolved_keys_dir,
@@ -65,7 +71,12 @@ def _gov() -> Governance:
         retry=RetryPolicy(
             max_attempts=s.bus_max_attempts, base_seconds=s.bus_backoff_seconds, max_seconds=s.bus_backoff_max_seconds
         ),
+        subscribers=extra,
     )
+
+
+def _gov() -> Governance:
+    return open_settings_governance()
 
 
 def _print(data: Any) -> None:

@@ -1,27 +1,41 @@
 """The byte probe: look for deleted chunks' vectors and text in every file a store owns.
 
-A native ``delete()`` only marks rows, so the probe reads the files themselves. A vector is found if its
-float32 bytes appear as given, or L2-normalised (cosine indexes such as Chroma's HNSW keep normalised copies,
-which differ from a local normalisation by a few ULPs, so they are matched with a relative tolerance of 1e-5
-at every byte alignment, not byte for byte). Text is found if the chunk, or a 32-character slice of its start,
-middle or end, appears in a file's bytes or in what a decoder returns for it (Lance compresses text columns,
-so its files are decoded too). Quantised copies (PQ/SQ codes) are not detected; stores here keep none.
+A native ``delete()`` only marks rows, so the probe reads the files themselves.
+
+- Raw files: a chunk's text is found if its UTF-8 bytes appear anywhere; a vector is found if its float32
+  values appear as given or L2-normalised, at any of the four byte alignments, within a relative tolerance
+  of 1e-5. Cosine indexes such as Chroma's HNSW keep normalised copies that differ from a local
+  normalisation by a few ULPs, so an exact byte match would miss most of them.
+- Files a decoder understands (Lance data files, whose text columns are compressed on disk) are read as
+  tables: every string and every vector row they hold, deleted or not, is compared with the fingerprints.
+
+Quantised copies (PQ/SQ codes) are not detected; the stores here keep none.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from expunge.rag._rows import Fingerprint
 
-__all__ = ["ByteScan", "files_under", "scan_files"]
+__all__ = ["ByteScan", "Decoded", "files_under", "scan_files"]
 
-Decoder = Callable[[Path], list[str]]
 _REL_TOL = 1e-5
-_SLICE = 32
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """What a structured file holds: its string values and its vector rows (float32, one per row)."""
+
+    texts: list[str]
+    vectors: np.ndarray | None = None
+
+
+Decoder = Callable[[Path], Decoded | None]
 
 
 class ByteScan:
@@ -55,82 +69,100 @@ def scan_files(
 
     Args:
         files: The files to read. A file that vanished meanwhile is skipped.
-        fingerprints: What the deleted chunks looked like.
+        fingerprints: What the deleted chunks looked like (a zero-length vector means text only).
         root: Findings name files relative to this folder.
-        decoder: Returns the decoded text values of a file it understands (``[]`` for others).
+        decoder: Reads a structured file as a table (None for files it does not understand).
     """
     scan = ByteScan()
     if not fingerprints:
         return scan
-    needles = [(fp.chunk_id, _text_needles(fp.text)) for fp in fingerprints]
     probes, owners = _probe_matrix(fingerprints)
+    texts = {fp.text: fp.chunk_id for fp in fingerprints if not fp.partial}
+    partial = [fp for fp in fingerprints if fp.partial]
     for path in files:
+        decoded = decoder(path) if decoder is not None else None
         try:
-            data = path.read_bytes()
+            data = b"" if decoded is not None else path.read_bytes()
         except OSError:
             continue
         name = str(path.relative_to(root)) if root is not None else str(path)
         scan.files += 1
+        if decoded is not None:
+            scan.bytes += path.stat().st_size
+            for text in set(decoded.texts) & texts.keys():
+                scan.add(texts[text], f"{name}: text")
+            joined = "\x00".join(decoded.texts) if partial else ""
+            for fp in partial:
+                if fp.text in joined:
+                    scan.add(fp.chunk_id, f"{name}: text")
+            for chunk_id, what in _find_rows(decoded.vectors, probes, owners):
+                scan.add(chunk_id, f"{name}: {what}")
+            continue
         scan.bytes += len(data)
-        decoded = "\n".join(decoder(path)).encode() if decoder is not None else b""
-        scan.bytes += len(decoded)
-        for chunk_id, texts in needles:
-            if any(t in data or (decoded and t in decoded) for t in texts):
-                scan.add(chunk_id, f"{name}: text")
+        for fp in fingerprints:
+            if fp.text.encode() in data:
+                scan.add(fp.chunk_id, f"{name}: text")
         for chunk_id, what in _find_vectors(data, probes, owners):
             scan.add(chunk_id, f"{name}: {what}")
     return scan
-
-
-def _text_needles(text: str) -> list[bytes]:
-    raw = text.encode()
-    if len(text) <= 2 * _SLICE:
-        return [raw]
-    mid = len(text) // 2 - _SLICE // 2
-    return [raw, *(text[i : i + _SLICE].encode() for i in (0, mid, len(text) - _SLICE))]
 
 
 def _probe_matrix(fingerprints: Sequence[Fingerprint]) -> tuple[np.ndarray, list[tuple[str, str]]]:
     rows, owners = [], []
     for fp in fingerprints:
         v = np.asarray(fp.vector, dtype=np.float32).ravel()
+        if v.size == 0:
+            continue
         rows.append(v)
         owners.append((fp.chunk_id, "vector"))
         norm = float(np.linalg.norm(v))
         if norm > 0 and abs(norm - 1.0) > 1e-6:
             rows.append((v / norm).astype(np.float32))
             owners.append((fp.chunk_id, "normalised vector"))
-    return np.stack(rows), owners
+    return (np.stack(rows) if rows else np.zeros((0, 0), np.float32)), owners
+
+
+def _find_rows(vectors: np.ndarray | None, probes: np.ndarray, owners: list[tuple[str, str]]) -> set[tuple[str, str]]:
+    """(chunk ID, what) for every probe equal to a decoded vector row (Lance keeps vectors as given)."""
+    if vectors is None or not owners or vectors.ndim != 2 or vectors.shape[1] != probes.shape[1]:
+        return set()
+    row = np.dtype((np.void, 4 * probes.shape[1]))
+    held = np.ascontiguousarray(vectors, dtype=np.float32).view(row).ravel()
+    asked = np.ascontiguousarray(probes, dtype=np.float32).view(row).ravel()
+    return {owners[i] for i in np.flatnonzero(np.isin(asked, held))}
 
 
 def _find_vectors(data: bytes, probes: np.ndarray, owners: list[tuple[str, str]]) -> set[tuple[str, str]]:
-    """Return (chunk ID, what) for every probe vector that ``data`` holds, exactly or within tolerance."""
-    found = set()
-    for i, v in enumerate(probes):
-        if v.tobytes() in data:
-            found.add(owners[i])
-    missing = [i for i in range(len(probes)) if owners[i] not in found]
-    if not missing or len(data) < probes.shape[1] * 4:
+    """(chunk ID, what) for every probe vector ``data`` holds within tolerance, at any 4-byte alignment.
+
+    Candidates are positions whose value is within tolerance of some probe's first component (one
+    ``searchsorted`` over the file per alignment); each is then compared over the whole vector.
+    """
+    found: set[tuple[str, str]] = set()
+    if not owners or len(data) < probes.shape[1] * 4:
         return found
     dim = probes.shape[1]
-    first = probes[missing, 0]
-    order = np.argsort(first)
-    sorted_first = first[order]
+    order = np.argsort(probes[:, 0], kind="stable")
+    first = probes[order, 0]
     with np.errstate(invalid="ignore", over="ignore"):
         for offset in range(4):
             count = (len(data) - offset) // 4
             if count < dim:
                 continue
             a = np.frombuffer(data, dtype=np.float32, count=count, offset=offset)
-            pos = np.searchsorted(sorted_first, a).clip(1, len(sorted_first) - 1) if len(missing) > 1 else None
-            for side in (0,) if pos is None else (-1, 0):
-                nearest = sorted_first[0] if pos is None else sorted_first[pos + side]
-                close = np.abs(a - nearest) <= _REL_TOL * np.abs(nearest) + 1e-12
-                for j in np.flatnonzero(close[: count - dim + 1]):
-                    k = 0 if pos is None else int(pos[j] + side)
-                    probe_i = missing[int(order[k])]
-                    if owners[probe_i] in found:
-                        continue
-                    if np.allclose(a[j : j + dim], probes[probe_i], rtol=_REL_TOL, atol=1e-9):
-                        found.add(owners[probe_i])
+            head = a[: count - dim + 1]
+            pos = np.searchsorted(first, head)
+            for side in (-1, 0):
+                k = np.clip(pos + side, 0, len(first) - 1)
+                near = first[k]
+                candidates = np.flatnonzero(np.abs(head - near) <= _REL_TOL * np.abs(near) + 1e-12)
+                for j in candidates:
+                    # every probe sharing this first value (within tolerance) is a candidate
+                    lo = np.searchsorted(first, a[j] - _REL_TOL * abs(a[j]) - 1e-12, side="left")
+                    hi = np.searchsorted(first, a[j] + _REL_TOL * abs(a[j]) + 1e-12, side="right")
+                    for idx in order[lo:hi]:
+                        if owners[idx] not in found and np.allclose(
+                            a[j : j + dim], probes[idx], rtol=_REL_TOL, atol=1e-9
+                        ):
+                            found.add(owners[idx])
     return found

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +19,14 @@ __all__ = [
     "Hit",
     "check_filter",
     "check_vectors",
+    "sha256_text",
 ]
+
+
+def sha256_text(text: str) -> str:
+    """The content fingerprint of a text (a chunk's ``content_sha256``)."""
+    return hashlib.sha256(text.encode()).hexdigest()
+
 
 # Field → Python type of its values. Text and vectors are never filterable.
 FILTER_FIELDS: dict[str, type] = {
@@ -83,11 +91,20 @@ class Hit:
 
 @dataclass(frozen=True)
 class Fingerprint:
-    """What a deleted chunk looked like, kept (in memory only) to prove its bytes are gone."""
+    """What a deleted chunk looked like, kept (in memory only) to prove its bytes are gone.
+
+    Attributes:
+        chunk_id: The chunk (or, for a subject probe, a label such as ``email``).
+        vector: Its embedding; a zero-length array probes text only.
+        text: Its text.
+        partial: The text may be part of a longer value (an identifier inside a chunk), so decoded values are
+            searched for it as a substring rather than compared whole.
+    """
 
     chunk_id: str
     vector: np.ndarray = field(repr=False)
     text: str = field(repr=False)
+    partial: bool = False
 
 
 def check_filter(where: Filter | None) -> dict[str, list[Any]]:

@@ -18,6 +18,11 @@ def app_from_settings() -> FastAPI:
     With ``EXPUNGE_SERVE_WORKER=1`` (``expunge serve --worker``) the bus also runs in-process.
     """
     settings = get_settings()
+    extra = {}
+    if settings.rag_in_use:  # erasures must reach the RAG index its ingest registered in the catalog
+        from expunge.rag import RagSubscriber
+
+        extra["rag"] = RagSubscriber.from_settings(settings)
     gov = open_governance(
         settings.resolved_database_url,
         keys_dir=settings.resolved_keys_dir,
@@ -30,5 +35,6 @@ def app_from_settings() -> FastAPI:
             base_seconds=settings.bus_backoff_seconds,
             max_seconds=settings.bus_backoff_max_seconds,
         ),
+        subscribers=extra,
     )
     return create_app(gov, max_body_bytes=settings.max_body_bytes, worker=settings.serve_worker)

@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from expunge.rag._probe import files_under, scan_files
+from expunge.rag._probe import files_under
 from expunge.rag._rows import FILTER_FIELDS, ChunkRow, Filter, Fingerprint, Hit, check_filter, check_vectors
-from expunge.rag.stores._protocol import Absence, PurgeStats, register_store
+from expunge.rag.stores._protocol import Absence, PurgeStats, probe_store, register_store
 
 __all__ = ["ChromaStore"]
 
@@ -212,15 +212,7 @@ class ChromaStore:
 
     def verify_absent(self, ids: Sequence[str], fingerprints: Sequence[Fingerprint] = ()) -> Absence:
         """Check lookups and every byte under the store's folder."""
-        retrievable = tuple(r.chunk_id for r in self.get(list(ids)))
-        scan = scan_files(files_under(self.path), fingerprints, root=self.path)
-        return Absence(
-            checked=tuple(ids),
-            retrievable=retrievable,
-            on_disk=scan.found,
-            files_scanned=scan.files,
-            bytes_scanned=scan.bytes,
-        )
+        return probe_store(self, ids, fingerprints, files_under(self.path), root=self.path)
 
     def close(self) -> None:
         """Drop the client's handles."""

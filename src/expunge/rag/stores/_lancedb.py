@@ -20,9 +20,9 @@ import numpy as np
 import pyarrow as pa
 
 from expunge.errors import BackendError
-from expunge.rag._probe import files_under, scan_files
+from expunge.rag._probe import Decoded, files_under
 from expunge.rag._rows import FILTER_FIELDS, ChunkRow, Filter, Fingerprint, Hit, check_filter, check_vectors
-from expunge.rag.stores._protocol import Absence, PurgeStats, register_store
+from expunge.rag.stores._protocol import Absence, PurgeStats, probe_store, register_store
 
 __all__ = ["LanceStore"]
 
@@ -233,15 +233,7 @@ class LanceStore:
 
     def verify_absent(self, ids: Sequence[str], fingerprints: Sequence[Fingerprint] = ()) -> Absence:
         """Check lookups and every byte under the store's folder (Lance files decoded too)."""
-        retrievable = tuple(r.chunk_id for r in self.get(list(ids)))
-        scan = scan_files(files_under(self.path), fingerprints, root=self.path, decoder=_decode_lance)
-        return Absence(
-            checked=tuple(ids),
-            retrievable=retrievable,
-            on_disk=scan.found,
-            files_scanned=scan.files,
-            bytes_scanned=scan.bytes,
-        )
+        return probe_store(self, ids, fingerprints, files_under(self.path), root=self.path, decoder=_decode_lance)
 
     def tag(self, name: str) -> None:
         """Tag the current version (what a user does to pin a snapshot; ``purge`` must see through it)."""
@@ -254,18 +246,22 @@ class LanceStore:
         self._table = None
 
 
-def _decode_lance(path: Path) -> list[str]:
-    """Return the string values of a Lance data file (compressed on disk), or [] for any other file."""
+def _decode_lance(path: Path) -> Decoded | None:
+    """Read a Lance data file as a table (its text is compressed on disk); None for any other file."""
     if path.suffix != ".lance":
-        return []
+        return None
     from lance.file import LanceFileReader
 
     try:
         table = LanceFileReader(str(path)).read_all().to_table()
-    except Exception:  # a file Lance cannot read is scanned as raw bytes only
-        return []
-    out: list[str] = []
+    except Exception:  # a file Lance cannot read is scanned as raw bytes
+        return None
+    texts: list[str] = []
+    vectors = None
     for column in table.columns:
         if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-            out += [v for v in column.to_pylist() if v]
-    return out
+            texts += [v for v in column.to_pylist() if v]
+        elif pa.types.is_fixed_size_list(column.type) and pa.types.is_float32(column.type.value_type):
+            flat = column.combine_chunks().flatten().to_numpy(zero_copy_only=False)
+            vectors = flat.reshape(-1, column.type.list_size)
+    return Decoded(texts, vectors)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Sequence
@@ -9,7 +10,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from expunge.rag._rows import ChunkRow, Filter, Fingerprint, Hit, check_filter, check_vectors
-from expunge.rag.stores._protocol import Absence, PurgeStats, register_store
+from expunge.rag.stores._protocol import Absence, PurgeStats, probe_store, register_store
 
 __all__ = ["MemoryStore"]
 
@@ -18,6 +19,12 @@ def matches(row: ChunkRow, conditions: dict[str, list[object]]) -> bool:
     """True when ``row`` satisfies every condition of a checked filter."""
     values = row.scalars()
     return all(values[name] in allowed for name, allowed in conditions.items())
+
+
+def _same(old: ChunkRow, fp: Fingerprint) -> bool:
+    if fp.partial:
+        return fp.text in old.text
+    return old.text == fp.text or (fp.vector.size > 0 and np.array_equal(old.vector, fp.vector))
 
 
 @register_store("memory")
@@ -105,17 +112,14 @@ class MemoryStore:
 
     def verify_absent(self, ids: Sequence[str], fingerprints: Sequence[Fingerprint] = ()) -> Absence:
         """Report IDs still live and fingerprints whose vector or text the graveyard still holds."""
+        absence = probe_store(self, ids, fingerprints, [])
         on_disk: dict[str, list[str]] = {}
         for fp in fingerprints:
-            for old in self._graveyard:
-                if old.text == fp.text or np.array_equal(old.vector, fp.vector):
-                    on_disk.setdefault(fp.chunk_id, []).append("memory graveyard: row")
-                    break
-        return Absence(
-            checked=tuple(ids),
-            retrievable=tuple(i for i in ids if i in self._rows),
-            on_disk=on_disk,
-        )
+            if fp.chunk_id in absence.shared:
+                continue
+            if any(_same(old, fp) for old in self._graveyard):
+                on_disk[fp.chunk_id] = ["memory graveyard: row"]
+        return dataclasses.replace(absence, on_disk=on_disk)
 
     def close(self) -> None:
         """Nothing to release."""

@@ -4,14 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from expunge.errors import UnknownBackendError, unknown_name_message
-from expunge.rag._rows import ChunkRow, Filter, Fingerprint, Hit
+from expunge.rag._probe import Decoder, scan_files
+from expunge.rag._rows import ChunkRow, Filter, Fingerprint, Hit, sha256_text
 
-__all__ = ["Absence", "PurgeStats", "VectorStore", "available_stores", "open_store", "register_store"]
+__all__ = [
+    "Absence",
+    "PurgeStats",
+    "VectorStore",
+    "available_stores",
+    "open_store",
+    "probe_store",
+    "register_store",
+]
 
 
 @dataclass(frozen=True)
@@ -36,7 +46,9 @@ class Absence:
         retrievable: IDs a lookup or a search can still return.
         on_disk: Chunk ID → findings (``"<file>: vector"``, ``"<file>: normalised vector"``, ``"<file>: text"``).
         files_scanned: How many files the byte probe read (0 for a store without files).
-        bytes_scanned: How many bytes it read, decoded copies included.
+        bytes_scanned: How many bytes it read.
+        shared: IDs whose exact content still lives in another chunk (not probed: their bytes are legitimately
+            present).
     """
 
     checked: tuple[str, ...]
@@ -44,6 +56,7 @@ class Absence:
     on_disk: dict[str, list[str]] = field(default_factory=dict)
     files_scanned: int = 0
     bytes_scanned: int = 0
+    shared: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -111,6 +124,34 @@ class VectorStore(Protocol):
     def close(self) -> None:
         """Release files and clients."""
         ...
+
+
+def probe_store(
+    store: VectorStore,
+    ids: Sequence[str],
+    fingerprints: Sequence[Fingerprint],
+    files: Sequence[Path],
+    *,
+    root: Path | None = None,
+    decoder: Decoder | None = None,
+) -> Absence:
+    """The common body of ``verify_absent``: lookups, then the byte probe over ``files``.
+
+    Fingerprints whose content still lives in another chunk (the same text ingested twice) are not probed.
+    """
+    retrievable = tuple(r.chunk_id for r in store.get(list(ids)))
+    digests = sorted({sha256_text(fp.text) for fp in fingerprints})
+    live = {r.content_sha256 for r in store.get(store.ids({"content_sha256": digests}))} if digests else set()
+    probed = [fp for fp in fingerprints if sha256_text(fp.text) not in live]
+    scan = scan_files(files, probed, root=root, decoder=decoder)
+    return Absence(
+        checked=tuple(ids),
+        retrievable=retrievable,
+        on_disk=scan.found,
+        files_scanned=scan.files,
+        bytes_scanned=scan.bytes,
+        shared=tuple(sorted({fp.chunk_id for fp in fingerprints} - {fp.chunk_id for fp in probed})),
+    )
 
 
 StoreFactory = Callable[[str, str], VectorStore]

@@ -1,0 +1,181 @@
+"""``expunge rag ingest|query|probe`` and ``expunge bench rag``: the retrieval side from the command line.
+
+The index lives where the settings say (``EXPUNGE_RAG_STORE``, default LanceDB under ``EXPUNGE_HOME/rag``) and is
+registered in the same catalog the governance commands use, so an erasure filed with ``expunge dsr`` reaches it.
+LanceDB, Chroma and the embedding model are imported inside the commands.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from expunge.cli._errors import EXIT_FAILED_CHECK, cli_errors
+from expunge.config import Settings, get_settings
+from expunge.errors import RagError
+
+if TYPE_CHECKING:
+    from expunge.rag import RagIndex
+
+app = typer.Typer(help="RAG erasure: ingest with identity, query, and probe for a person.", no_args_is_help=True)
+console = Console()
+
+TenantOpt = Annotated[str, typer.Option(help="Tenant that owns the documents.")]
+TEXT_SUFFIXES = (".txt", ".md", ".text")
+
+
+def open_rag_index(settings: Settings, *, with_catalog: bool = True) -> RagIndex:
+    """The index the settings name, with its SQLite cache, registered in the governance catalog."""
+    from expunge.rag import open_index
+
+    catalog = db = None
+    if with_catalog:
+        from expunge.cli.governance import open_settings_governance
+
+        gov = open_settings_governance(with_rag=False)
+        catalog, db = gov.catalog, gov.db
+    return open_index(
+        settings.resolved_rag_store,
+        cache_path=settings.rag_cache_path,
+        cache_ttl=settings.rag_cache_ttl_seconds,
+        name=settings.rag_index,
+        catalog=catalog,
+        db=db,
+    )
+
+
+def _torch_threads() -> None:
+    import torch
+
+    torch.set_num_threads(get_settings().threads)
+
+
+def _read_documents(path: Path, tenant: str, acl: str) -> list:  # type: ignore[type-arg]
+    from expunge.rag import Document
+
+    if not path.exists():
+        raise RagError(f"{path} does not exist; give a text file or a folder of {', '.join(TEXT_SUFFIXES)} files.")
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.suffix in TEXT_SUFFIXES)
+    if not files:
+        raise RagError(f"{path} holds no {', '.join(TEXT_SUFFIXES)} files to ingest.")
+    docs = []
+    for f in files:
+        try:
+            text = f.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise RagError(f"{f} is not UTF-8 text; convert it or leave it out.") from None
+        docs.append(Document(text=text, source=str(f.resolve()), tenant=tenant, acl=acl))
+    return docs
+
+
+@app.command("ingest")
+@cli_errors
+def ingest(
+    path: Annotated[Path | None, typer.Argument(help="A text file or a folder of .txt/.md files.")] = None,
+    demo: Annotated[
+        int | None, typer.Option(help="Ingest N synthetic tickets and HR notes (Faker, seeded) instead.")
+    ] = None,
+    tenant: TenantOpt = "default",
+    acl: Annotated[str, typer.Option(help="Access group of the documents read from PATH.")] = "public",
+    seed: Annotated[int, typer.Option(help="Seed of the demo corpus.")] = 0,
+    chunk_size: Annotated[int, typer.Option(help="Characters per chunk.")] = 400,
+    overlap: Annotated[int, typer.Option(help="Characters shared by neighbouring chunks.")] = 80,
+) -> None:
+    """Chunk, embed and store documents; register each document, chunk, embedding and vector row in the catalog."""
+    from expunge.rag import ChunkConfig, demo_corpus
+
+    if (path is None) == (demo is None):
+        raise RagError("Give either a PATH or --demo N, not both and not neither.")
+    people: list = []  # type: ignore[type-arg]
+    if demo is not None:
+        corpus = demo_corpus(demo, seed=seed, tenant=tenant)
+        docs, people = corpus.documents, corpus.people
+    else:
+        assert path is not None
+        docs = _read_documents(path, tenant, acl)
+    config = ChunkConfig(size=chunk_size, overlap=overlap)
+    _torch_threads()
+    index = open_rag_index(get_settings())
+    index.chunking = config
+    with console.status(f"Ingesting {len(docs)} document(s) (the embedding model loads on first use)…"):
+        report = index.ingest(docs, people=people)
+    console.print(
+        f"{report.documents} document(s): {report.chunks} chunk(s) stored, {report.unchanged} unchanged, "
+        f"{report.embedded} embedded, {report.embeddings_reused} embedding(s) reused from the cache "
+        f"→ {index.store.url}"
+    )
+    for refusal in report.refused:
+        console.print(f"[yellow]refused[/] {refusal}")
+    if demo is not None and people:
+        sample = people[0]
+        console.print(f'Try: expunge rag query "What did {sample.name} report?" --groups support,hr')
+
+
+@app.command("query")
+@cli_errors
+def query(
+    question: Annotated[str, typer.Argument(help="The question.")],
+    tenant: TenantOpt = "default",
+    groups: Annotated[str, typer.Option(help="Comma-separated ACL groups the caller belongs to.")] = "public",
+    k: Annotated[int, typer.Option(help="Chunks to retrieve.")] = 5,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the answer as JSON.")] = False,
+) -> None:
+    """Answer from the chunks the caller may see, quoting their IDs; abstain when no permitted source is near."""
+    _torch_threads()
+    index = open_rag_index(get_settings(), with_catalog=False)
+    wanted = [g.strip() for g in groups.split(",") if g.strip()]
+    answer = index.answer(question, tenant=tenant, groups=wanted, k=k)
+    if as_json:
+        typer.echo(json.dumps({"text": answer.text, "sources": list(answer.sources), "abstained": answer.abstained}))
+        return
+    console.print(answer.text, highlight=False)
+    if answer.sources:
+        console.print(f"[dim]sources: {', '.join(answer.sources)}[/]")
+
+
+@app.command("probe")
+@cli_errors
+def probe(
+    subject: Annotated[
+        list[str], typer.Option(help="The person's name, e-mail address or phone number (repeat for several).")
+    ],
+    tenant: TenantOpt = "default",
+    k: Annotated[int, typer.Option(help="Top-k of each kNN probe question.")] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the findings as JSON.")] = False,
+) -> None:
+    """Look for a person in the store's files, the caches, the catalog's chunks and the top-k of questions about
+    them. Exit code 1 when anything is found."""
+    from expunge.rag import Person, probe_subject
+
+    fields: dict[str, str] = {}
+    for value in subject:
+        value = value.strip()
+        kind = "email" if "@" in value else "phone" if sum(c.isdigit() for c in value) >= 7 else "name"
+        if kind in fields:
+            raise RagError(f"Give at most one {kind} per probe; got {fields[kind]!r} and {value!r}.")
+        fields[kind] = value
+    _torch_threads()
+    index = open_rag_index(get_settings())
+    result = probe_subject(index, Person(**fields), tenant=tenant, k=k)
+    if as_json:
+        typer.echo(json.dumps(result.__dict__ | {"found": result.found}, default=list))
+    else:
+        table = Table("check", "result")
+        table.add_row("chunks in the catalog", str(len(result.chunk_ids)))
+        table.add_row("still retrievable", ", ".join(result.retrievable) or "none")
+        table.add_row("held (legal hold, restricted)", ", ".join(result.held) or "none")
+        found = [f"{what} in {w}" for what, wheres in result.on_disk.items() for w in wheres]
+        table.add_row(f"bytes on disk ({result.files_scanned} files)", "\n".join(found[:10]) or "none")
+        leaks = [f"{q!r} → {c}" for q, c in result.knn_leaks]
+        table.add_row(f"kNN top-{k} of {result.questions} questions", "\n".join(leaks[:10]) or "none")
+        table.add_row("cache entries", ", ".join(result.cache_entries) or "none")
+        console.print(table)
+        console.print("[bold red]FOUND[/]" if result.found else "[bold green]nothing found[/]")
+    if result.found:
+        sys.exit(EXIT_FAILED_CHECK)

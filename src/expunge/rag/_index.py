@@ -1,0 +1,353 @@
+"""The RAG index: ingest with identity, retrieval under hard filters, answers, and forgetting that is proven."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from expunge.catalog import Catalog
+from expunge.db import Database
+from expunge.errors import RagError, TombstonedContentError
+from expunge.rag._answer import Answer, ExtractiveAnswerer, Generator
+from expunge.rag._cache import MemoryCache, TaggedCache
+from expunge.rag._embed import Embedder
+from expunge.rag._ingest import ChunkConfig, Document, Person, chunk_document, find_people
+from expunge.rag._probe import scan_files
+from expunge.rag._rows import ChunkRow, Fingerprint, Hit, sha256_text
+from expunge.rag.stores import Absence, PurgeStats, VectorStore
+
+__all__ = ["Forgotten", "IngestReport", "RagIndex", "Retrieval", "chunk_uri", "content_tag", "open_index"]
+
+ARTIFACT_KINDS = ("chunk", "embedding", "vector_row")
+
+
+def chunk_uri(index: str, kind: str, chunk_id: str) -> str:
+    """The catalog URI of a chunk's artifact of ``kind`` (routed to the ``rag`` subscriber)."""
+    return f"rag://{index}/{kind}/{chunk_id}"
+
+
+def content_tag(content_sha256: str) -> str:
+    """The cache tag of everything computed from a piece of content."""
+    return f"sha256:{content_sha256}"
+
+
+@dataclass
+class IngestReport:
+    """What an ingest did."""
+
+    documents: int = 0
+    chunks: int = 0
+    unchanged: int = 0
+    embedded: int = 0
+    embeddings_reused: int = 0
+    refused: list[str] = field(default_factory=list)
+    chunk_ids: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    """The chunks a query may see, nearest first, and whether they came from the cache."""
+
+    hits: tuple[Hit, ...]
+    cached: bool = False
+
+    @property
+    def chunk_ids(self) -> list[str]:
+        """IDs of the hits, in order."""
+        return [h.row.chunk_id for h in self.hits]
+
+
+@dataclass(frozen=True)
+class Forgotten:
+    """What forgetting some chunks did, step by step, with the proof."""
+
+    requested: tuple[str, ...]
+    deleted: int
+    cache_evicted: int
+    exclude_ms: float
+    purge: PurgeStats | None
+    absence: Absence | None
+    cache_leftovers: tuple[str, ...] = ()
+    fingerprints: tuple[Fingerprint, ...] = field(default=(), repr=False)
+
+    @property
+    def verified(self) -> bool:
+        """True when the chunks were purged and nothing of them was found anywhere."""
+        return self.absence is not None and self.absence.ok and not self.cache_leftovers
+
+
+class RagIndex:
+    """Chunks of documents in a vector store, with their caches and (optionally) their catalog lineage.
+
+    Args:
+        store: Where the chunk rows live.
+        embedder: Makes the vectors; its ``model_id`` is stored with each and filtered on at query time.
+        cache: The tagged cache (embedding, retrieval and generation namespaces).
+        name: The index name used in catalog URIs (``rag://NAME/chunk/ID``).
+        catalog, db: When given, every document, chunk, embedding and vector row is registered with lineage.
+        generator: Answers from retrieved chunks; default: extractive.
+        max_distance: Cosine distance beyond which a chunk does not count as an answer source.
+        chunking: How documents are cut.
+    """
+
+    def __init__(
+        self,
+        store: VectorStore,
+        embedder: Embedder,
+        *,
+        cache: TaggedCache | None = None,
+        name: str = "default",
+        catalog: Catalog | None = None,
+        db: Database | None = None,
+        generator: Generator | None = None,
+        max_distance: float = 0.75,
+        chunking: ChunkConfig | None = None,
+    ) -> None:
+        if (catalog is None) != (db is None):
+            raise RagError("Give both a catalog and its database, or neither.")
+        self.store = store
+        self.embedder = embedder
+        self.cache = cache if cache is not None else MemoryCache()
+        self.name = name
+        self.catalog = catalog
+        self.db = db
+        self.generator = generator or ExtractiveAnswerer()
+        self.max_distance = max_distance
+        self.chunking = chunking or ChunkConfig()
+
+    # --- ingest -----------------------------------------------------------------------------------
+
+    def ingest(self, documents: Sequence[Document], *, people: Sequence[Person] = (), **record: str) -> IngestReport:
+        """Chunk, embed, register and store ``documents`` (one embedding batch and one store write).
+
+        A document whose chunks are already stored unchanged is skipped; a changed one becomes a new version
+        (the old chunks stop being ``latest``). Content erased before in the tenant is refused (reported, not
+        stored). Each document is registered in the catalog in its own transaction before its rows are
+        written, so nothing lands in the store that the catalog does not know. ``record`` overrides the
+        catalog record's ``purpose`` and ``legal_basis``.
+        """
+        report = IngestReport()
+        latest: dict[tuple[str, str], list[ChunkRow]] = {}
+        doc_ids = sorted({d.id for d in documents})
+        for i in range(0, len(doc_ids), 500):
+            for row in self.store.get(self.store.ids({"doc_id": doc_ids[i : i + 500], "latest": True})):
+                latest.setdefault((row.tenant, row.doc_id), []).append(row)
+        pending: list[tuple[Document, int, list]] = []  # type: ignore[type-arg]
+        for doc in documents:
+            report.documents += 1
+            old = latest.get((doc.tenant, doc.id), [])
+            version = max((r.version for r in old), default=0) + 1
+            chunks = chunk_document(doc, version, self.chunking, people)
+            if old and sorted(r.content_sha256 for r in old) == sorted(c.content_sha256 for c in chunks):
+                report.unchanged += 1
+                continue
+            try:
+                self._register(doc, chunks, find_people(doc.text, people), record)
+            except TombstonedContentError as err:
+                report.refused.append(f"{doc.source}: {err.message}")
+                continue
+            pending.append((doc, version, chunks))
+        if not pending:
+            return report
+        chunks = [c for _, _, cs in pending for c in cs]
+        vectors = iter(self._embed(chunks, report))
+        rows = [
+            ChunkRow(
+                chunk_id=c.chunk_id,
+                doc_id=doc.id,
+                tenant=doc.tenant,
+                acl=doc.acl,
+                version=version,
+                latest=True,
+                status="active",
+                embedding_model=self.embedder.model_id,
+                content_sha256=c.content_sha256,
+                text=c.text,
+                vector=next(vectors),
+            )
+            for doc, version, cs in pending
+            for c in cs
+        ]
+        self.store.upsert(rows)
+        replaced = [r.chunk_id for doc, _, _ in pending for r in latest.get((doc.tenant, doc.id), [])]
+        if replaced:
+            self.store.update(replaced, latest=False)
+        # Answers computed before these documents arrived are stale.
+        self.cache.evict(sorted({f"tenant:{doc.tenant}" for doc, _, _ in pending}))
+        report.chunks = len(rows)
+        report.chunk_ids = [r.chunk_id for r in rows]
+        return report
+
+    def _register(self, doc: Document, chunks, mentioned: Sequence[Person], record: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+        if self.catalog is None or self.db is None:
+            return
+        with self.db.begin() as conn:
+            info = self.catalog.register_record(
+                conn,
+                doc.tenant,
+                source=doc.source[:512],
+                content_sha256=sha256_text(doc.text),
+                purpose=record.get("purpose", "retrieval"),
+                legal_basis=record.get("legal_basis", "legitimate_interests"),
+                tags=[doc.id],
+            )
+            for person in mentioned:
+                self.catalog.link_subject(conn, doc.tenant, info.id, person.identifiers())
+            for chunk in chunks:
+                parent = info.id
+                for kind in ARTIFACT_KINDS:
+                    uri = chunk_uri(self.name, kind, chunk.chunk_id)
+                    parent = self.catalog.register_artifact(
+                        conn, doc.tenant, kind=kind, uri=uri, derived_from=[parent]
+                    ).id
+
+    def _embed(self, chunks, report: IngestReport) -> np.ndarray:  # type: ignore[no-untyped-def]
+        """Vectors for ``chunks``, from the embedding cache when the same content was embedded before."""
+        vectors: list[np.ndarray | None] = []
+        for c in chunks:
+            cached = self.cache.get("embedding", f"{self.embedder.model_id}:{c.content_sha256}")
+            vectors.append(None if cached is None else np.asarray(cached, dtype=np.float32))
+        todo = [i for i, v in enumerate(vectors) if v is None]
+        report.embeddings_reused += len(chunks) - len(todo)
+        if todo:
+            fresh = self.embedder.encode([chunks[i].text for i in todo])
+            report.embedded += len(todo)
+            for i, v in zip(todo, fresh, strict=True):
+                vectors[i] = v
+        for c, v in zip(chunks, vectors, strict=True):
+            key = f"{self.embedder.model_id}:{c.content_sha256}"
+            self.cache.put("embedding", key, np.asarray(v).tolist(), [c.chunk_id, content_tag(c.content_sha256)])
+        return np.stack(vectors)  # type: ignore[arg-type]
+
+    # --- retrieval --------------------------------------------------------------------------------
+
+    def _where(self, tenant: str, groups: Sequence[str]) -> dict[str, object]:
+        if not groups:
+            raise RagError("A query needs at least one ACL group (e.g. public).")
+        return {
+            "tenant": tenant,
+            "acl": list(groups),
+            "status": "active",
+            "latest": True,
+            "embedding_model": self.embedder.model_id,
+        }
+
+    @staticmethod
+    def _key(*parts: object) -> str:
+        return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+    def retrieve(
+        self, query: str, *, tenant: str = "default", groups: Sequence[str] = ("public",), k: int = 5
+    ) -> Retrieval:
+        """The ``k`` nearest permitted chunks: the tenant's, in ``groups``, active, latest, this model's."""
+        if not isinstance(query, str) or not query.strip():
+            raise RagError("A query needs some text.")
+        if not isinstance(k, int) or not 1 <= k <= 100:
+            raise RagError(f"k must be an integer from 1 to 100. Got {k!r}.")
+        where = self._where(tenant, groups)
+        key = self._key("retrieval", tenant, sorted(groups), k, self.embedder.model_id, query)
+        cached = self.cache.get("retrieval", key)
+        if cached is not None:
+            rows = {r.chunk_id: r for r in self.store.get(cached)}
+            return Retrieval(tuple(Hit(rows[i], 0.0) for i in cached if i in rows), cached=True)
+        vector = self.embedder.encode([query])[0]
+        hits = tuple(h for h in self.store.search(vector, k, where) if h.distance <= self.max_distance)
+        ids = [h.row.chunk_id for h in hits]
+        self.cache.put("retrieval", key, ids, [*ids, f"tenant:{tenant}"])
+        return Retrieval(hits)
+
+    def answer(
+        self, question: str, *, tenant: str = "default", groups: Sequence[str] = ("public",), k: int = 5
+    ) -> Answer:
+        """Answer from permitted chunks only (abstaining when none is near enough), through the caches."""
+        key = self._key("generation", tenant, sorted(groups), k, self.embedder.model_id, question)
+        cached = self.cache.get("generation", key)
+        if cached is not None:
+            return Answer(cached["text"], tuple(cached["sources"]), cached["abstained"])
+        retrieval = self.retrieve(question, tenant=tenant, groups=groups, k=k)
+        result = self.generator.answer(question, retrieval.hits)
+        value = {"text": result.text, "sources": list(result.sources), "abstained": result.abstained}
+        self.cache.put("generation", key, value, [*retrieval.chunk_ids, *result.sources, f"tenant:{tenant}"])
+        return result
+
+    # --- forgetting -------------------------------------------------------------------------------
+
+    def exclude(self, chunk_ids: Sequence[str]) -> tuple[list[ChunkRow], int, int]:
+        """Take chunks out of every query at once: native delete plus cache eviction (no purge yet).
+
+        Returns the rows as they were (for fingerprints), how many were deleted, and how many cache entries
+        were evicted.
+        """
+        rows = self.store.get(list(chunk_ids))
+        deleted = self.store.delete(list(chunk_ids))
+        tags = [*chunk_ids, *{content_tag(r.content_sha256) for r in rows}]
+        return rows, deleted, self.cache.evict(tags)
+
+    def forget(
+        self, chunk_ids: Sequence[str], *, purge: bool = True, fingerprints: Sequence[Fingerprint] = ()
+    ) -> Forgotten:
+        """Exclude the chunks at once, then purge the store physically and prove nothing of them remains.
+
+        The proof is the store's byte probe over the fingerprints taken before the delete, plus the caches'
+        tags and files; if it finds anything, the store is purged once more and probed again. Pass the
+        ``fingerprints`` of an earlier, unverified attempt (whose rows are already deleted) to probe for them too.
+        """
+        ids = list(dict.fromkeys(chunk_ids))
+        start = time.perf_counter()
+        rows, deleted, evicted = self.exclude(ids)
+        exclude_ms = (time.perf_counter() - start) * 1000
+        if not purge:
+            return Forgotten(tuple(ids), deleted, evicted, exclude_ms, None, None)
+        taken = {fp.chunk_id: fp for fp in fingerprints} | {
+            r.chunk_id: Fingerprint(r.chunk_id, r.vector, r.text) for r in rows
+        }
+        fingerprints = list(taken.values())
+        for _ in range(2):  # a second purge only when the first left something behind
+            stats = self.store.purge()
+            absence = self.store.verify_absent(ids, fingerprints)
+            leftovers = tuple(self.cache_leftovers(ids, fingerprints))
+            if absence.ok and not leftovers:
+                break
+        return Forgotten(tuple(ids), deleted, evicted, exclude_ms, stats, absence, leftovers, tuple(fingerprints))
+
+    def restrict(self, chunk_ids: Sequence[str]) -> tuple[int, int]:
+        """Quarantine chunks from retrieval (kept, never returned) and evict what they influenced."""
+        rows = self.store.get(list(chunk_ids))
+        changed = self.store.update(list(chunk_ids), status="restricted")
+        tags = [*chunk_ids, *{content_tag(r.content_sha256) for r in rows}]
+        return changed, self.cache.evict(tags)
+
+    def cache_leftovers(self, chunk_ids: Sequence[str], fingerprints: Sequence[Fingerprint] = ()) -> list[str]:
+        """Cache entries still tagged with the chunks, and cache files still holding their text."""
+        left = [f"{ns}:{key[:16]}" for ns, key in self.cache.tagged(list(chunk_ids))]
+        files = getattr(self.cache, "files", lambda: [])()
+        scan = scan_files(files, [Fingerprint(f.chunk_id, np.zeros(0, np.float32), f.text) for f in fingerprints])
+        return left + [f"{cid}: {where}" for cid, wheres in scan.found.items() for where in wheres]
+
+
+def open_index(
+    store_url: str,
+    *,
+    cache_path: Path | None = None,
+    cache_ttl: float = 3600.0,
+    name: str = "default",
+    embedder: Embedder | None = None,
+    catalog: Catalog | None = None,
+    db: Database | None = None,
+) -> RagIndex:
+    """Open the index over the store at ``store_url`` with a SQLite cache at ``cache_path`` (in memory if None).
+
+    The embedder defaults to all-MiniLM-L6-v2, loaded on first use (deletion never loads it).
+    """
+    from expunge.rag._cache import SqliteCache
+    from expunge.rag._embed import MiniLMEmbedder
+    from expunge.rag.stores import open_store
+
+    cache: TaggedCache = SqliteCache(cache_path, ttl=cache_ttl) if cache_path else MemoryCache(ttl=cache_ttl)
+    return RagIndex(open_store(store_url), embedder or MiniLMEmbedder(), cache=cache, name=name, catalog=catalog, db=db)
