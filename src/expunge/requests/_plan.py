@@ -80,6 +80,10 @@ def build_plan(
         record_ids = {i for i, kind in catalog.asset_kinds(conn, tenant, corrections).items() if kind == "record"}
     assets = [a for a in closure(conn, tenant, sorted(record_ids)) if a.status != "erased"]
     holds = catalog.holds_for(conn, tenant, [a.id for a in assets])
+    for asset in assets:  # nearest first: what is derived from a held asset is a copy of it, so held too
+        inherited = {h.id: h for p in asset.parents for h in holds.get(p, [])}
+        if inherited:
+            holds[asset.id] = list(({h.id: h for h in holds.get(asset.id, [])} | inherited).values())
     all_pseudonyms = sorted(set(pseudonyms) | set(catalog.subject_pseudonyms(conn, tenant, subject_ids)))
     if scope == "correction":  # a correction sweeps what came from the old content, not all of the subject's logs
         all_pseudonyms = []

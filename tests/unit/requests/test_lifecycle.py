@@ -75,11 +75,17 @@ def test_a_legal_hold_turns_erasure_into_restriction_and_the_case_says_so(gov, s
     gov.process()
     case = gov.get_case("acme", case.id)
     assert case.state == "completed_with_exceptions"
-    assert len(case.exceptions) == 1 and hold.id in case.exceptions[0] and "not erased" in case.exceptions[0]
+    # The held record and what was derived from it (its chunk and embedding: copies of it) are kept.
+    assert len(case.exceptions) == 3
+    assert all(hold.id in e and "not erased" in e for e in case.exceptions)
     with gov.db.begin() as conn:
         assert gov.catalog.get_record(conn, "acme", records[0].id).status == "restricted"
         assert gov.catalog.versions(conn, "acme", records[0].id)  # kept
         assert gov.catalog.get_record(conn, "acme", records[1].id).status == "erased"
+        assert [gov.catalog.get_artifact(conn, "acme", a.id).status for a in artifacts] == [
+            "restricted", "restricted", "erased", "erased"
+        ]  # fmt: skip
+    assert set(store.items) == {artifacts[0].id, artifacts[1].id} and store.restricted == set(store.items)
     document = build_case_file(gov, "acme", case.id, signer=SIGNER)
     held = [r for r in document["receipts"] if r["asset_id"] == records[0].id]
     assert held[0]["outcome"] == "restricted_by_hold"
