@@ -179,3 +179,35 @@ def probe(
         console.print("[bold red]FOUND[/]" if result.found else "[bold green]nothing found[/]")
     if result.found:
         sys.exit(EXIT_FAILED_CHECK)
+
+
+@cli_errors
+def bench_rag(
+    store: Annotated[str, typer.Option(help="lancedb or chroma (memory for a smoke run).")] = "lancedb",
+    chunks: Annotated[int, typer.Option(help="Chunks in the store.")] = 100_000,
+    subjects: Annotated[int, typer.Option(help="Subjects to forget.")] = 200,
+    chunks_per_subject: Annotated[int, typer.Option(help="Chunks each subject owns.")] = 5,
+    per_subject_purges: Annotated[
+        int,
+        typer.Option(
+            help="Subjects forgotten one at a time with a purge each (the rest: native delete, then one purge)."
+        ),
+    ] = 20,
+    queries: Annotated[int, typer.Option(help="Held-out queries for recall@10 and latency.")] = 200,
+    replay: Annotated[int, typer.Option(help="Cached queries replayed while subjects are excluded.")] = 10_000,
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic data.")] = 0,
+    out: Annotated[Path, typer.Option(help="Folder for results.json and results.md.")] = Path("bench/results/rag"),
+) -> None:
+    """Measure what a native delete leaves on disk vs expunge's purge, time to exclusion and to a verified purge,
+    recall before and after delete storms, and cache leaks over a replay."""
+    from expunge.rag._bench import RagBenchConfig, markdown, run_rag_bench, write_rag_bench
+
+    cfg = RagBenchConfig(
+        store=store, chunks=chunks, subjects=subjects, chunks_per_subject=chunks_per_subject,
+        per_subject_purges=per_subject_purges, queries=queries, replay=replay, seed=seed,
+    )  # fmt: skip
+    with console.status("starting") as status:
+        results = run_rag_bench(cfg, progress=lambda msg: status.update(msg))
+    write_rag_bench(results, out)
+    console.print(markdown([results]))
+    console.print(f"wrote {out / 'results.json'} and {out / 'results.md'}")
