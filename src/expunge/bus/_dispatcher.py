@@ -64,6 +64,8 @@ class DispatchStats:
     retried: int = 0
     dead: int = 0
     receipts: list[Receipt] = field(default_factory=list)
+    case_ids: set[str] = field(default_factory=set)
+    """The cases of every delivery handled, whatever its fate (what a settler has to look at)."""
 
     @property
     def handled(self) -> int:
@@ -115,6 +117,8 @@ class Dispatcher:
             groups: dict[str, list] = {}  # type: ignore[type-arg]
             for row in self._claim(conn, limit):
                 groups.setdefault(row.subscriber, []).append(row)
+                if row.case_id is not None:
+                    stats.case_ids.add(row.case_id)
             for name, rows in groups.items():
                 subscriber = self.subscribers.get(name)
                 if len(rows) > 1 and isinstance(subscriber, BatchSubscriber) and self._deliver_many(conn, rows, stats):
@@ -178,6 +182,7 @@ class Dispatcher:
             total.retried += stats.retried
             total.dead += stats.dead
             total.receipts.extend(stats.receipts)
+            total.case_ids |= stats.case_ids
             if stats.handled == 0:
                 break
         return total

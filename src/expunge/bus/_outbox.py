@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Connection, exists, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, bindparam, exists, func, insert, select, update
 
 from expunge.bus import _tables as t
 from expunge.bus.protocol import Event
@@ -16,6 +16,14 @@ from expunge.errors import AlreadyProcessedError, UnknownEventError
 __all__ = ["DeadLetter", "Outbox", "event_from_row", "route"]
 
 STATUSES = ("pending", "done", "dead")
+
+_CASES = t.outbox.c.case_id.in_(bindparam("case_ids", expanding=True))
+_PROGRESS = (
+    select(t.outbox.c.case_id, t.outbox.c.status, func.count())
+    .where(_CASES)
+    .group_by(t.outbox.c.case_id, t.outbox.c.status)
+)
+_MARKS = select(t.outbox.c.id, t.outbox.c.status, t.outbox.c.receipt_seq).where(_CASES)
 
 
 def route(asset_kind: str, uri: str) -> str:
@@ -100,11 +108,24 @@ class Outbox:
 
     def case_progress(self, conn: Connection, case_id: str) -> dict[str, int]:
         """Return ``{status: count}`` of a case's deliveries (every status present, zero if none)."""
-        out = dict.fromkeys(STATUSES, 0)
-        for status, n in conn.execute(
-            select(t.outbox.c.status, func.count()).where(t.outbox.c.case_id == case_id).group_by(t.outbox.c.status)
-        ):
-            out[status] = n
+        return self.progress(conn, [case_id])[case_id]
+
+    def progress(self, conn: Connection, case_ids: Sequence[str]) -> dict[str, dict[str, int]]:
+        """Return ``{case_id: {status: count}}`` for many cases in one statement per 500."""
+        out = {case_id: dict.fromkeys(STATUSES, 0) for case_id in case_ids}
+        ids = list(out)
+        for i in range(0, len(ids), 500):
+            for case_id, status, n in conn.execute(_PROGRESS, {"case_ids": ids[i : i + 500]}):
+                out[case_id][status] = n
+        return out
+
+    def receipt_marks(self, conn: Connection, case_ids: Sequence[str]) -> dict[str, tuple[str, int | None]]:
+        """Return ``{event_id: (status, receipt_seq)}`` of every delivery of the cases."""
+        ids = list(dict.fromkeys(case_ids))
+        out: dict[str, tuple[str, int | None]] = {}
+        for i in range(0, len(ids), 500):
+            for event_id, status, seq in conn.execute(_MARKS, {"case_ids": ids[i : i + 500]}):
+                out[event_id] = (status, seq)
         return out
 
     def deliveries(self, conn: Connection, case_id: str) -> list[dict[str, object]]:

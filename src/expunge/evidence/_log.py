@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from expunge.db import utcnow
 from expunge.errors import TamperedEvidenceError, UnknownKeyError
@@ -20,6 +20,21 @@ from expunge.evidence._keys import Signer, verify_signature
 from expunge.evidence._receipt import Receipt, canonical, sha256_hex
 
 __all__ = ["AuditLog", "LogEntry", "export_entries", "parse_export", "verify_entries"]
+
+# Built once (constructing a statement costs several times what executing a cached one does).
+_HEAD = select(t.chain_head.c.seq, t.chain_head.c.entry_hash).where(t.chain_head.c.chain == "global").with_for_update()
+_MOVE_HEAD = update(t.chain_head).where(t.chain_head.c.chain == "global")
+_INSERT = insert(t.audit_log)
+# The newest entry of each case: its (case_id, seq) index answers both the MAX and the join.
+_last = (
+    select(t.audit_log.c.case_id, func.max(t.audit_log.c.seq).label("seq"))
+    .where(t.audit_log.c.case_id.in_(bindparam("case_ids", expanding=True)))
+    .group_by(t.audit_log.c.case_id)
+    .subquery()
+)
+_CASE_HEADS = select(t.audit_log.c.case_id, t.audit_log.c.entry_hash).join(
+    _last, (t.audit_log.c.case_id == _last.c.case_id) & (t.audit_log.c.seq == _last.c.seq)
+)
 
 
 @dataclass(frozen=True)
@@ -70,20 +85,12 @@ class AuditLog:
         """Sign and append ``(tenant, case_id, kind, body)`` items in order, under one head lock."""
         if not items:
             return []
-        head = conn.execute(
-            select(t.chain_head.c.seq, t.chain_head.c.entry_hash)
-            .where(t.chain_head.c.chain == "global")
-            .with_for_update()
-        ).one()
+        head = conn.execute(_HEAD).one()
         case_ids = sorted({case_id for _, case_id, _, _ in items if case_id is not None})
         case_prev: dict[str, str | None] = dict.fromkeys(case_ids)
-        for case_id in case_ids:  # one indexed lookup per case: (case_id, seq) descending, first row
-            case_prev[case_id] = conn.execute(
-                select(t.audit_log.c.entry_hash)
-                .where(t.audit_log.c.case_id == case_id)
-                .order_by(t.audit_log.c.seq.desc())
-                .limit(1)
-            ).scalar()
+        for i in range(0, len(case_ids), 500):  # one statement for the last entry of every case
+            for case_id, entry_hash in conn.execute(_CASE_HEADS, {"case_ids": case_ids[i : i + 500]}):
+                case_prev[case_id] = entry_hash
         seq, prev = head.seq, head.entry_hash
         now = utcnow()
         entries, rows = [], []
@@ -124,8 +131,8 @@ class AuditLog:
             prev = entry.entry_hash
             if case_id is not None:
                 case_prev[case_id] = entry.entry_hash
-        conn.execute(insert(t.audit_log), rows)
-        conn.execute(update(t.chain_head).where(t.chain_head.c.chain == "global").values(seq=seq, entry_hash=prev))
+        conn.execute(_INSERT, rows)
+        conn.execute(_MOVE_HEAD, {"seq": seq, "entry_hash": prev})
         return entries
 
     def append_receipt(self, conn: Connection, receipt: Receipt) -> LogEntry:

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from expunge.bus import (
@@ -36,6 +36,22 @@ from expunge.requests._states import OPEN_STATES, check_transition
 __all__ = ["Governance"]
 
 _JOURNAL = "expunge_transition_journal"
+_MOVES = "expunge_pending_moves"
+
+# Built once: constructing a statement costs several times what executing a cached one does.
+_ROW = select(t.cases).where(t.cases.c.id == bindparam("b_id"), t.cases.c.tenant == bindparam("b_tenant"))
+_ROW_FOR_UPDATE = _ROW.with_for_update()
+# The SET clause comes from the parameters given; the WHERE guards against a concurrent move.
+_UPDATE = update(t.cases).where(
+    t.cases.c.id == bindparam("b_id"),
+    t.cases.c.tenant == bindparam("b_tenant"),
+    t.cases.c.state == bindparam("b_state"),
+)
+_OPEN_DUPLICATE = select(t.cases.c.id).where(
+    t.cases.c.tenant == bindparam("b_tenant"),
+    t.cases.c.dedupe_key == bindparam("b_key"),
+    t.cases.c.state.in_(sorted(OPEN_STATES)),
+)
 
 
 class Governance(SettlementMixin):
@@ -119,11 +135,7 @@ class Governance(SettlementMixin):
         now = self.clock()
         due = self.policy.due_at(regulation, now)
         with self._tx() as conn:
-            dup = conn.execute(
-                select(t.cases.c.id).where(
-                    t.cases.c.tenant == tenant, t.cases.c.dedupe_key == key, t.cases.c.state.in_(OPEN_STATES)
-                )
-            ).first()
+            dup = conn.execute(_OPEN_DUPLICATE, {"b_tenant": tenant, "b_key": key}).first()
             if dup is not None:
                 raise DuplicateRequestError(
                     f"Request {dup.id} already asks for {scope} of the same subject and is still open.",
@@ -188,7 +200,7 @@ class Governance(SettlementMixin):
     def _insert_case(self, conn: Connection, key: str, values: dict[str, Any]) -> None:
         try:
             with conn.begin_nested():
-                conn.execute(insert(t.cases).values(**values))
+                conn.execute(insert(t.cases), values)
         except IntegrityError as err:  # a concurrent filing of the same request won the unique index
             dup = conn.execute(
                 select(t.cases.c.id).where(
@@ -395,10 +407,9 @@ class Governance(SettlementMixin):
     # --- internals --------------------------------------------------------------------------------
 
     def _row(self, conn: Connection, tenant: str, case_id: str, *, lock: bool = False):  # type: ignore[no-untyped-def]
-        query = select(t.cases).where(t.cases.c.id == case_id, t.cases.c.tenant == tenant)
-        if lock and self.db.is_postgres:
-            query = query.with_for_update()
-        row = conn.execute(query).first()
+        self._write_moves(conn)
+        query = _ROW_FOR_UPDATE if lock and self.db.is_postgres else _ROW
+        row = conn.execute(query, {"b_id": case_id, "b_tenant": tenant}).first()
         if row is None:
             raise UnknownRequestError(f"No request {case_id!r} in tenant {tenant!r}.")
         return row
@@ -421,7 +432,12 @@ class Governance(SettlementMixin):
         closed: bool = False,
         extra: Mapping[str, Any] | None = None,
     ) -> None:
-        """Move a case along the transition table; ``current`` saves a read when the caller knows it."""
+        """Move a case along the transition table; ``current`` saves a read when the caller knows it.
+
+        Inside :meth:`_tx` the row is written once, when the transaction ends (or before the case is
+        read again): a case moved verified → planned → executing costs one UPDATE, still guarded by
+        the state it started from, and every step is journaled and signed as before.
+        """
         if current is None:
             current = self._row(conn, tenant, case_id).state
         check_transition(case_id, current, target)
@@ -433,14 +449,30 @@ class Governance(SettlementMixin):
             values["exceptions"] = list(exceptions)
         if closed or target in ("completed", "completed_with_exceptions", "rejected"):
             values["closed_at"] = now
-        result = conn.execute(
-            update(t.cases)
-            .where(t.cases.c.id == case_id, t.cases.c.tenant == tenant, t.cases.c.state == current)
-            .values(**values)
-        )
+        moves: dict[str, tuple[str, str, dict[str, Any]]] | None = conn.info.get(_MOVES)
+        if moves is None:
+            self._write_move(conn, case_id, (tenant, current, values))
+        elif case_id in moves:
+            if moves[case_id][2]["state"] != current:
+                raise InvalidTransition(f"Request {case_id} changed state concurrently; retry the operation.")
+            moves[case_id][2].update(values)
+        else:
+            moves[case_id] = (tenant, current, values)
+        self._record(conn, tenant, case_id, current, target, actor=actor, reason=reason)
+
+    @staticmethod
+    def _write_move(conn: Connection, case_id: str, move: tuple[str, str, dict[str, Any]]) -> None:
+        tenant, source, values = move
+        result = conn.execute(_UPDATE, {"b_id": case_id, "b_tenant": tenant, "b_state": source, **values})
         if result.rowcount != 1:
             raise InvalidTransition(f"Request {case_id} changed state concurrently; retry the operation.")
-        self._record(conn, tenant, case_id, current, target, actor=actor, reason=reason)
+
+    def _write_moves(self, conn: Connection) -> None:
+        """Write the pending moves of this transaction (before a case is read, and at its end)."""
+        moves = conn.info.get(_MOVES)
+        while moves:
+            case_id = next(iter(moves))
+            self._write_move(conn, case_id, moves.pop(case_id))
 
     def _record(
         self, conn: Connection, tenant: str, case_id: str, source: str | None, target: str, *, actor: str, reason: str
@@ -468,10 +500,13 @@ class Governance(SettlementMixin):
         with self.db.begin() as conn:
             journal: list[tuple[dict[str, Any], tuple[str, str | None, str, dict[str, Any]]]] = []
             conn.info[_JOURNAL] = journal
+            conn.info[_MOVES] = {}
             try:
                 yield conn
+                self._write_moves(conn)
                 if journal:
                     conn.execute(insert(t.transitions), [row for row, _ in journal])
                     self.audit.append_many(conn, [entry for _, entry in journal])
             finally:
                 conn.info.pop(_JOURNAL, None)
+                conn.info.pop(_MOVES, None)

@@ -3,15 +3,27 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from expunge.bus import Dispatcher, DispatchStats, mark_in_catalog
 from expunge.requests import _tables as t
 
 __all__ = ["SettlementMixin"]
+
+# While busy a worker settles the cases it delivered to; this often it also looks at every case.
+_SWEEP_SECONDS = 5.0
+_ACTIONS = (
+    select(
+        t.actions.c.case_id, t.actions.c.asset_id, t.actions.c.asset_kind, t.actions.c.operation, t.actions.c.event_id
+    )
+    .where(t.actions.c.case_id.in_(bindparam("case_ids", expanding=True)))
+    .order_by(t.actions.c.case_id, t.actions.c.seq)
+)
 
 
 class SettlementMixin:
@@ -52,6 +64,9 @@ class SettlementMixin:
     ) -> int:
         """Run a bus worker until ``stop`` is set: deliver due events, settle cases, checkpoint when idle.
 
+        After each batch only the cases it touched are settled; every case is looked at on start, when
+        going idle and every few seconds while busy (cases another worker delivered, then crashed).
+
         Args:
             stop: Set it (e.g. from a signal handler) to finish after the current transaction.
             idle_seconds: Sleep when nothing is due.
@@ -65,14 +80,20 @@ class SettlementMixin:
         dispatcher = self.dispatcher(worker_id=worker_id)
         total = 0
         dirty = bool(self.settle())  # cases a crashed worker delivered but did not settle
+        swept = time.monotonic()
         while not stop.is_set():
-            handled = dispatcher.run_once(limit=limit).handled
-            total += handled
-            if handled:
-                self.settle()
+            stats = dispatcher.run_once(limit=limit)
+            total += stats.handled
+            if stats.handled:
+                self.settle(case_ids=stats.case_ids)
+                if time.monotonic() - swept > _SWEEP_SECONDS:
+                    self.settle()
+                    swept = time.monotonic()
                 dirty = True
                 continue
-            if dirty:  # going idle after work: truncate the WAL so erased rows leave no old frames
+            if dirty:  # going idle after work: settle everything, truncate the WAL so erased rows leave no old frames
+                self.settle()
+                swept = time.monotonic()
                 self.db.checkpoint()
                 dirty = False
             if once:
@@ -80,83 +101,112 @@ class SettlementMixin:
             stop.wait(idle_seconds)
         return total
 
-    def settle(self, *, limit: int = 500) -> list[str]:
+    def settle(self, *, limit: int = 500, case_ids: Collection[str] | None = None) -> list[str]:
         """Move executing cases whose deliveries have all ended to verifying and on to their outcome.
+
+        Args:
+            limit: Cases per transaction.
+            case_ids: Look only at these cases (those a worker just delivered to); default all.
 
         Returns:
             The IDs of the cases that changed state.
         """
         moved: list[str] = []
+        todo = sorted(case_ids) if case_ids is not None else None
         while True:  # in transactions of at most `limit` cases, until none is left to move
             with self._tx() as conn:
                 # Only cases that can move: executing with nothing left pending (replays reopen failed cases).
-                query = (
-                    select(t.cases.c.id, t.cases.c.tenant)
-                    .where(t.cases.c.state == "executing", ~self.outbox.pending_exists(t.cases.c.id))
-                    .limit(limit)
+                query = select(t.cases.c.id, t.cases.c.tenant, t.cases.c.state, t.cases.c.exceptions).where(
+                    t.cases.c.state == "executing", ~self.outbox.pending_exists(t.cases.c.id)
                 )
+                if todo is not None:
+                    query = query.where(t.cases.c.id.in_(todo[:limit]))
+                    todo = todo[limit:]
+                else:
+                    query = query.limit(limit)
                 if self.db.is_postgres:
                     query = query.with_for_update(skip_locked=True)
                 batch = conn.execute(query).all()
                 before = len(moved)
-                for case_id, tenant in batch:
-                    if self._settle_one(conn, tenant, case_id):
-                        moved.append(case_id)
-            if len(batch) < limit or len(moved) == before:
+                moved.extend(self._settle_rows(conn, batch))
+            if todo is not None:
+                if not todo:
+                    return moved
+            elif len(batch) < limit or len(moved) == before:
                 return moved
 
     def _settle_one(self, conn: Connection, tenant: str, case_id: str) -> bool:
-        row = self._row(conn, tenant, case_id)
-        state = row.state
-        progress = self.outbox.case_progress(conn, case_id)
-        if progress["pending"]:
-            if state == "failed":  # a dead letter was replayed
-                self._move(
-                    conn, tenant, case_id, "executing", actor="system", reason="dead letters replayed", current=state
-                )
-                return True
-            return False
-        if progress["dead"]:
-            if state == "failed":
-                return False
-            reason = f"{progress['dead']} event(s) dead-lettered"
-            self._move(conn, tenant, case_id, "failed", actor="system", reason=reason, current=state)
-            return True
-        if state == "failed":
-            self._move(
-                conn, tenant, case_id, "executing", actor="system", reason="dead letters replayed", current=state
-            )
-            state = "executing"
-        reason = f"{progress['done']} receipt(s)"
-        self._move(conn, tenant, case_id, "verifying", actor="system", reason=reason, current=state)
-        problems = self._verify_effects(conn, tenant, case_id)
-        if problems:
-            reason = "; ".join(problems)[:1000]
-            self._move(conn, tenant, case_id, "failed", actor="system", reason=reason, current="verifying")
-        else:
-            target = "completed_with_exceptions" if row.exceptions else "completed"
-            self._move(
-                conn, tenant, case_id, target, actor="system", reason="every action verified", current="verifying"
-            )
-        return True
+        return bool(self._settle_rows(conn, [self._row(conn, tenant, case_id)]))
 
-    def _verify_effects(self, conn: Connection, tenant: str, case_id: str) -> list[str]:
-        """Check every action has its receipt and its effect is visible in the catalog."""
-        problems = []
-        deliveries = {d["id"]: d for d in self.outbox.deliveries(conn, case_id)}
-        actions = conn.execute(select(t.actions).where(t.actions.c.case_id == case_id)).all()
-        erased = [a.asset_id for a in actions if a.operation == "erase" and a.asset_kind != "sweep"]
-        restricted = [a.asset_id for a in actions if a.operation == "restrict"]
-        tombstoned = self.catalog.tombstoned(conn, tenant, erased) if erased else set()
-        states = self.catalog.statuses(conn, tenant, restricted) if restricted else {}
+    def _settle_rows(self, conn: Connection, rows: Sequence[Any]) -> list[str]:
+        """Settle cases (rows with ``id``, ``tenant``, ``state``, ``exceptions``) with a few statements for all."""
+        if not rows:
+            return []
+        progress = self.outbox.progress(conn, [r.id for r in rows])
+        done = [r for r in rows if not progress[r.id]["pending"] and not progress[r.id]["dead"]]
+        problems = self._verify_effects(conn, [(r.tenant, r.id) for r in done])
+        moved = []
+        for row in rows:
+            tenant, case_id, state, counts = row.tenant, row.id, row.state, progress[row.id]
+            if counts["pending"]:
+                if state == "failed":  # a dead letter was replayed
+                    reason = "dead letters replayed"
+                    self._move(conn, tenant, case_id, "executing", actor="system", reason=reason, current=state)
+                    moved.append(case_id)
+                continue
+            if counts["dead"]:
+                if state != "failed":
+                    reason = f"{counts['dead']} event(s) dead-lettered"
+                    self._move(conn, tenant, case_id, "failed", actor="system", reason=reason, current=state)
+                    moved.append(case_id)
+                continue
+            if state == "failed":
+                reason = "dead letters replayed"
+                self._move(conn, tenant, case_id, "executing", actor="system", reason=reason, current=state)
+                state = "executing"
+            reason = f"{counts['done']} receipt(s)"
+            self._move(conn, tenant, case_id, "verifying", actor="system", reason=reason, current=state)
+            if problems[case_id]:
+                reason = "; ".join(problems[case_id])[:1000]
+                self._move(conn, tenant, case_id, "failed", actor="system", reason=reason, current="verifying")
+            else:
+                target = "completed_with_exceptions" if row.exceptions else "completed"
+                self._move(
+                    conn, tenant, case_id, target, actor="system", reason="every action verified", current="verifying"
+                )
+            moved.append(case_id)
+        return moved
+
+    def _verify_effects(self, conn: Connection, cases: Sequence[tuple[str, str]]) -> dict[str, list[str]]:
+        """Check every action of each case has its receipt and its effect is visible in the catalog."""
+        problems: dict[str, list[str]] = {case_id: [] for _, case_id in cases}
+        if not cases:
+            return problems
+        tenant_of = dict((case_id, tenant) for tenant, case_id in cases)
+        marks = self.outbox.receipt_marks(conn, list(tenant_of))
+        actions = []
+        ids = list(tenant_of)
+        for i in range(0, len(ids), 500):
+            actions.extend(conn.execute(_ACTIONS, {"case_ids": ids[i : i + 500]}).all())
+        erased: dict[str, list[str]] = {}
+        restricted: dict[str, list[str]] = {}
+        for a in actions:
+            if a.operation == "erase" and a.asset_kind != "sweep":
+                erased.setdefault(tenant_of[a.case_id], []).append(a.asset_id)
+            elif a.operation == "restrict":
+                restricted.setdefault(tenant_of[a.case_id], []).append(a.asset_id)
+        tombstoned = {tenant: self.catalog.tombstoned(conn, tenant, ids) for tenant, ids in erased.items()}
+        states = {tenant: self.catalog.statuses(conn, tenant, ids) for tenant, ids in restricted.items()}
         for action in actions:
-            delivery = deliveries.get(action.event_id)
-            if delivery is None or delivery["status"] != "done" or delivery["receipt_seq"] is None:
-                problems.append(f"no receipt for {action.asset_id}")
-            elif action.asset_id in erased and action.asset_id not in tombstoned:
-                problems.append(f"{action.asset_id} has no tombstone")
-            elif action.operation == "restrict" and states.get(action.asset_id, ("", "active"))[1] == "active":
-                problems.append(f"{action.asset_id} is still active")
+            tenant = tenant_of[action.case_id]
+            status, receipt_seq = marks.get(action.event_id, (None, None))
+            if status != "done" or receipt_seq is None:
+                problems[action.case_id].append(f"no receipt for {action.asset_id}")
+            elif action.operation == "erase" and action.asset_kind != "sweep":
+                if action.asset_id not in tombstoned[tenant]:
+                    problems[action.case_id].append(f"{action.asset_id} has no tombstone")
+            elif action.operation == "restrict" and states[tenant].get(action.asset_id, ("", "active"))[1] == "active":
+                problems[action.case_id].append(f"{action.asset_id} is still active")
         return problems
 
     def replay_dead_letter(self, tenant: str | None, dead_letter_id: str, *, by: str) -> str:
