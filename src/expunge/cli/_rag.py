@@ -92,6 +92,7 @@ def ingest(
 
     if (path is None) == (demo is None):
         raise RagError("Give either a PATH or --demo N, not both and not neither.")
+    config = ChunkConfig(size=chunk_size, overlap=overlap)
     people: list = []  # type: ignore[type-arg]
     if demo is not None:
         corpus = demo_corpus(demo, seed=seed, tenant=tenant)
@@ -99,7 +100,6 @@ def ingest(
     else:
         assert path is not None
         docs = _read_documents(path, tenant, acl)
-    config = ChunkConfig(size=chunk_size, overlap=overlap)
     _torch_threads()
     index = open_rag_index(get_settings())
     index.chunking = config

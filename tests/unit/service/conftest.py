@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-
 import httpx
 import pytest
-import uvicorn
 
 from expunge.bus import MemoryStore, MemorySubscriber
 from expunge.requests import ApiKeys, open_governance
 from expunge.service import create_app
+from live_server import serve
 
 
 class Api:
@@ -42,20 +38,6 @@ def api(tmp_path_factory):
             for role in ("admin", "operator", "auditor"):
                 keys[(tenant, role)] = ApiKeys().create(conn, tenant, role)[1]
     app = create_app(gov, max_body_bytes=4096, worker=True, worker_idle_seconds=0.02)
-    # Find a free loopback port, then let uvicorn bind it itself: handing uvicorn a pre-bound socket
-    # made every keep-alive request wait ~44 ms (a delayed-ACK stall) on this machine.
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start within 10 s")
-        time.sleep(0.01)
-    yield Api(f"http://127.0.0.1:{port}", gov, keys, store)
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve(app) as base_url:
+        yield Api(base_url, gov, keys, store)
     gov.db.dispose()

@@ -1,0 +1,106 @@
+"""``expunge rag ingest|query|probe`` and ``expunge bench rag`` end to end, with the DSR commands between them."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from typer.testing import CliRunner
+
+from expunge.cli import app
+from expunge.config import get_settings
+from expunge.rag import demo_corpus
+
+runner = CliRunner()
+
+
+def said(result) -> str:
+    """The output with Rich's line wrapping undone."""
+    return " ".join(result.output.split())
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("EXPUNGE_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("EXPUNGE_RAG_STORE", raising=False)
+    get_settings.cache_clear()
+    yield tmp_path / "home"
+    get_settings.cache_clear()
+
+
+def test_ingest_query_erase_probe(home):
+    person = demo_corpus(6, seed=1).people[0]
+    result = runner.invoke(app, ["rag", "ingest", "--demo", "6", "--seed", "1"])
+    assert result.exit_code == 0, result.output
+    assert "6 document(s): 6 chunk(s) stored" in said(result)
+    question = f"What did {person.name} report?"
+    result = runner.invoke(app, ["rag", "query", question, "--groups", "support,hr", "--json"])
+    answer = json.loads(result.output)
+    assert not answer["abstained"] and person.name in answer["text"] and answer["sources"]
+    result = runner.invoke(app, ["rag", "probe", "--subject", person.email, "--subject", person.name])
+    assert result.exit_code == 1 and "FOUND" in said(result)
+
+    filed = runner.invoke(app, ["dsr", "file", "-t", "default", "--scope", "erasure", "--email", person.email])
+    assert filed.exit_code == 0, filed.output
+    case_id = re.search(r"dsr_[0-9a-f]+", filed.output).group(0)
+    assert runner.invoke(app, ["dsr", "approve", "-t", "default", case_id, "--operator", "ops"]).exit_code == 0
+    processed = runner.invoke(app, ["dsr", "process"])
+    assert json.loads(processed.output)["dead"] == 0
+    assert '"state": "completed"' in runner.invoke(app, ["dsr", "show", "-t", "default", case_id]).output
+
+    result = runner.invoke(app, ["rag", "query", question, "--groups", "support,hr", "--json"])
+    assert json.loads(result.output)["abstained"]
+    result = runner.invoke(app, ["rag", "probe", "--subject", person.email, "--subject", person.name, "--json"])
+    assert result.exit_code == 0, result.output
+    probe = json.loads(result.output)
+    assert probe["found"] is False and probe["files_scanned"] > 0 and probe["questions"] >= 4
+
+
+def test_ingest_reads_a_folder_and_refuses_bad_input(home, tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("Ticket 1. Dora Ruiz (dora@example.org) cannot log in to the VPN client.")
+    (docs / "b.md").write_text("Policy: passwords rotate every 90 days.")
+    result = runner.invoke(app, ["rag", "ingest", str(docs), "--acl", "support"])
+    assert result.exit_code == 0 and "2 chunk(s) stored" in said(result)
+    again = runner.invoke(app, ["rag", "ingest", str(docs), "--acl", "support"])
+    assert "2 unchanged" in said(again)
+    (docs / "empty.txt").write_text("  \n")
+    bad = runner.invoke(app, ["rag", "ingest", str(docs / "empty.txt")])
+    assert bad.exit_code == 2 and "has no text" in said(bad)
+    both = runner.invoke(app, ["rag", "ingest", str(docs), "--demo", "3"])
+    assert both.exit_code == 2 and "either a PATH or --demo N" in said(both)
+    missing = runner.invoke(app, ["rag", "ingest", str(tmp_path / "nope")])
+    assert missing.exit_code == 2 and "does not exist" in said(missing)
+    small = runner.invoke(app, ["rag", "ingest", str(docs), "--chunk-size", "8"])
+    assert small.exit_code == 2 and "at least 32" in said(small)
+
+
+def test_unknown_store_scheme_lists_the_known_ones(home, monkeypatch):
+    monkeypatch.setenv("EXPUNGE_RAG_STORE", "faiss:///tmp/x")
+    get_settings.cache_clear()
+    result = runner.invoke(app, ["rag", "query", "anything"])
+    assert result.exit_code == 2
+    assert "Unknown vector store scheme 'faiss'. Available: chroma, lancedb, memory." in said(result)
+
+
+def test_bench_rag_small_mode_writes_every_key(tmp_path):
+    out = tmp_path / "bench"
+    result = runner.invoke(app, ["bench", "rag", "--store", "lancedb", "--chunks", "1200", "--subjects", "20",
+                                 "--per-subject-purges", "3", "--queries", "20", "--replay", "300",
+                                 "--out", str(out)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    data = json.loads((out / "results.json").read_text())
+    for key in ("recoverable_native_pct", "recoverable_expunge_pct", "exclude_ms_p50", "exclude_ms_p95",
+                "purge_s_p50", "purge_s_p95", "recall_at_10_before", "recall_at_10_after", "query_ms_p50",
+                "query_ms_p95", "cache_leaks"):  # fmt: skip
+        assert key in data, key
+    assert data["recoverable_native_pct"] == 100.0  # a native delete leaves every subject on disk
+    assert data["recoverable_expunge_pct"] == 0.0
+    assert data["cache_leaks"] == 0 and data["cache_hits"] > 0
+    assert data["exclusion_failures"] == 0 and data["storm_1pct_verified"] and data["storm_10pct_verified"]
+    assert data["recall_at_10_after"] >= data["recall_at_10_before"] - 0.01
+    assert "| recoverable after native delete" in (out / "results.md").read_text()
+    bad = runner.invoke(app, ["bench", "rag", "--store", "faiss", "--out", str(out)])
+    assert bad.exit_code == 2 and "Available: chroma, lancedb, memory" in said(bad)
