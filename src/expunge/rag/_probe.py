@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from expunge.rag._rows import Fingerprint
 
@@ -31,7 +33,7 @@ _REL_TOL = 1e-5
 class Decoded:
     """What a structured file holds: its string values and its vector rows (float32, one per row)."""
 
-    texts: list[str]
+    texts: pa.Array
     vectors: np.ndarray | None = None
 
 
@@ -89,11 +91,13 @@ def scan_files(
         scan.files += 1
         if decoded is not None:
             scan.bytes += path.stat().st_size
-            for text in set(decoded.texts) & texts.keys():
-                scan.add(texts[text], f"{name}: text")
-            joined = "\x00".join(decoded.texts) if partial else ""
+            values = decoded.texts
+            if texts and len(values):
+                held = pc.filter(values, pc.is_in(values, value_set=pa.array(list(texts), pa.string())))
+                for text in set(held.to_pylist()):
+                    scan.add(texts[text], f"{name}: text")
             for fp in partial:
-                if fp.text in joined:
+                if len(values) and pc.any(pc.match_substring(values, fp.text)).as_py():
                     scan.add(fp.chunk_id, f"{name}: text")
             for chunk_id, what in _find_rows(decoded.vectors, probes, owners):
                 scan.add(chunk_id, f"{name}: {what}")
@@ -126,10 +130,19 @@ def _find_rows(vectors: np.ndarray | None, probes: np.ndarray, owners: list[tupl
     """(chunk ID, what) for every probe equal to a decoded vector row (Lance keeps vectors as given)."""
     if vectors is None or not owners or vectors.ndim != 2 or vectors.shape[1] != probes.shape[1]:
         return set()
-    row = np.dtype((np.void, 4 * probes.shape[1]))
-    held = np.ascontiguousarray(vectors, dtype=np.float32).view(row).ravel()
-    asked = np.ascontiguousarray(probes, dtype=np.float32).view(row).ravel()
-    return {owners[i] for i in np.flatnonzero(np.isin(asked, held))}
+    held = np.ascontiguousarray(vectors, dtype=np.float32)
+    width = min(2, held.shape[1])  # the first one or two floats as an integer key, then a full comparison
+    kind = np.uint64 if width == 2 else np.uint32
+    keys = np.ascontiguousarray(held[:, :width]).view(kind).ravel()
+    asked = np.ascontiguousarray(probes[:, :width]).view(kind).ravel()
+    order = np.argsort(keys, kind="stable")
+    ranked = keys[order]
+    found = set()
+    for i in np.flatnonzero(np.isin(asked, keys)):
+        lo, hi = np.searchsorted(ranked, asked[i], "left"), np.searchsorted(ranked, asked[i], "right")
+        if any(np.array_equal(held[r], probes[i]) for r in order[lo:hi]):
+            found.add(owners[i])
+    return found
 
 
 def _find_vectors(data: bytes, probes: np.ndarray, owners: list[tuple[str, str]]) -> set[tuple[str, str]]:

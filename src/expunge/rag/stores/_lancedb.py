@@ -28,6 +28,8 @@ __all__ = ["LanceStore"]
 
 TABLE = "chunks"
 _SCALARS = [f for f in FILTER_FIELDS]
+_BTREE = ("chunk_id", "doc_id", "content_sha256")
+_BITMAP = ("tenant", "acl", "status", "latest", "embedding_model")
 
 
 def _literal(value: object) -> str:
@@ -63,7 +65,8 @@ class LanceStore:
         self.url = url
         self.path = Path(location).expanduser()
         self.path.mkdir(parents=True, exist_ok=True)
-        self._db = lancedb.connect(str(self.path))
+        # read_consistency_interval 0: a delete by a worker process is seen by the next query of this one
+        self._db = lancedb.connect(str(self.path), read_consistency_interval=timedelta(0))
         self._table = self._db.open_table(TABLE) if TABLE in self._db.list_tables().tables else None
 
     # --- plumbing ---------------------------------------------------------------------------------
@@ -121,11 +124,22 @@ class LanceStore:
         with self._locked():
             if self._table is None:
                 self._table = self._db.create_table(TABLE, data=data)
+                self._index_scalars()
             else:
                 self._table.merge_insert("chunk_id").when_matched_update_all().when_not_matched_insert_all().execute(
                     data
                 )
         return len(rows)
+
+    def _index_scalars(self) -> None:
+        """Index the lookup and filter columns, so exclusion and prefiltered search do not scan every row."""
+        assert self._table is not None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for column in _BTREE:
+                self._table.create_scalar_index(column, index_type="BTREE")
+            for column in _BITMAP:
+                self._table.create_scalar_index(column, index_type="BITMAP")
 
     def get(self, ids: Sequence[str]) -> list[ChunkRow]:
         """Return the existing rows with these IDs."""
@@ -159,11 +173,7 @@ class LanceStore:
         found = 0
         with self._locked():
             for i in range(0, len(unique), 500):
-                predicate = _ids_sql(unique[i : i + 500])
-                n = self._table.count_rows(predicate)
-                if n:
-                    self._table.delete(predicate)
-                found += n
+                found += self._table.delete(_ids_sql(unique[i : i + 500])).num_deleted_rows
         return found
 
     def update(self, ids: Sequence[str], *, status: str | None = None, latest: bool | None = None) -> int:
@@ -176,11 +186,7 @@ class LanceStore:
         found = 0
         with self._locked():
             for i in range(0, len(unique), 500):
-                predicate = _ids_sql(unique[i : i + 500])
-                n = self._table.count_rows(predicate)
-                if n:
-                    self._table.update(where=predicate, values=changes)
-                found += n
+                found += self._table.update(where=_ids_sql(unique[i : i + 500]), values=changes).rows_updated
         return found
 
     def search(self, vector: np.ndarray, k: int, where: Filter | None = None) -> list[Hit]:
@@ -203,12 +209,13 @@ class LanceStore:
             dropped = self._drop_pinning_tags()
             dataset = self._table.to_lance()
             compaction = dataset.optimize.compact_files(materialize_deletions=True, materialize_deletions_threshold=0.0)
+            # Fold rows added since the indexes were built into them, then drop every old version, so no old
+            # data file, deletion file or index file keeps what was deleted.
+            dataset.optimize.optimize_indices()
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 cleanup = dataset.cleanup_old_versions(older_than=timedelta(0), delete_unverified=True)
             self._table = self._db.open_table(TABLE)
-            if self._table.list_indices():
-                self._table.optimize()
         return PurgeStats(
             time.perf_counter() - start,
             {
@@ -256,12 +263,14 @@ def _decode_lance(path: Path) -> Decoded | None:
         table = LanceFileReader(str(path)).read_all().to_table()
     except Exception:  # a file Lance cannot read is scanned as raw bytes
         return None
-    texts: list[str] = []
+    texts = [
+        c.combine_chunks() for c in table.columns if pa.types.is_string(c.type) or pa.types.is_large_string(c.type)
+    ]
     vectors = None
     for column in table.columns:
-        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-            texts += [v for v in column.to_pylist() if v]
-        elif pa.types.is_fixed_size_list(column.type) and pa.types.is_float32(column.type.value_type):
+        if pa.types.is_fixed_size_list(column.type) and pa.types.is_float32(column.type.value_type):
             flat = column.combine_chunks().flatten().to_numpy(zero_copy_only=False)
             vectors = flat.reshape(-1, column.type.list_size)
-    return Decoded(texts, vectors)
+    return Decoded(
+        pa.concat_arrays([t.cast(pa.string()) for t in texts]) if texts else pa.array([], pa.string()), vectors
+    )
