@@ -19,6 +19,9 @@ def _digest(status: str | None, versions: list[str]) -> str:
     return sha256_hex(canonical({"status": status, "versions": versions}))
 
 
+_ERASED = _digest("erased", [])  # what every erasure leaves: computed once, not per receipt
+
+
 def _state_hash(catalog: Catalog, conn: Connection, tenant: str, asset_id: str) -> str:
     versions = [str(v["content_sha256"]) for v in catalog.versions(conn, tenant, asset_id)]
     kinds = catalog.asset_kinds(conn, tenant, [asset_id])
@@ -64,7 +67,7 @@ class CatalogSubscriber:
                     started_at=started,
                     finished_at=finished,
                     before_sha256=_digest(result.status_before, versions),
-                    after_sha256=_digest("erased", []),
+                    after_sha256=_ERASED,
                     detail=f"tombstone {tomb.id} supersedes {len(tomb.versions)} version(s)",
                 )
         return [r for r in receipts if r is not None]

@@ -27,6 +27,21 @@ log = logging.getLogger(__name__)
 
 AppliedHook = Callable[[Connection, Sequence[Event], Sequence[Receipt]], None]
 
+# Built once (constructing a statement costs several times what executing a cached one does).
+_CLAIM = (
+    select(t.outbox)
+    .where(t.outbox.c.status == "pending", t.outbox.c.next_attempt_at <= bindparam("now"))
+    .order_by(t.outbox.c.next_attempt_at, t.outbox.c.id)
+    .limit(bindparam("limit"))
+)
+_CLAIM_LOCKED = _CLAIM.with_for_update(skip_locked=True)
+_MARK_DONE = (
+    update(t.outbox)
+    .where(t.outbox.c.id == bindparam("event_id"))
+    .values(status="done", attempts=bindparam("n"), processed_at=bindparam("now"), receipt_seq=bindparam("seq"))
+    .values(last_error=None)
+)
+
 
 @dataclass(frozen=True)
 class RetryPolicy:
@@ -140,17 +155,9 @@ class Dispatcher:
                     self.on_applied(conn, events, receipts)
                 now = self.clock()
                 conn.execute(
-                    update(t.outbox)
-                    .where(t.outbox.c.id == bindparam("event_id"))
-                    .values(
-                        status="done",
-                        attempts=bindparam("n"),
-                        processed_at=now,
-                        receipt_seq=bindparam("seq"),
-                        last_error=None,
-                    ),
+                    _MARK_DONE,
                     [
-                        {"event_id": e.id, "n": r.attempts + 1, "seq": entry.seq}
+                        {"event_id": e.id, "n": r.attempts + 1, "seq": entry.seq, "now": now}
                         for e, r, entry in zip(events, rows, entries, strict=True)
                     ],
                 )
@@ -196,16 +203,9 @@ class Dispatcher:
                 stop.wait(idle_sleep)
 
     def _claim(self, conn: Connection, limit: int) -> list:  # type: ignore[type-arg]
-        query = (
-            select(t.outbox)
-            .where(t.outbox.c.status == "pending", t.outbox.c.next_attempt_at <= self.clock())
-            .order_by(t.outbox.c.next_attempt_at, t.outbox.c.id)
-            .limit(limit)
-        )
-        if self.db.is_postgres:
-            # N workers share the queue: each locks the rows it takes and skips rows others hold.
-            query = query.with_for_update(skip_locked=True)
-        return list(conn.execute(query))
+        # N PostgreSQL workers share the queue: each locks the rows it takes and skips rows others hold.
+        query = _CLAIM_LOCKED if self.db.is_postgres else _CLAIM
+        return list(conn.execute(query, {"now": self.clock(), "limit": limit}))
 
     def _deliver(self, conn: Connection, row, stats: DispatchStats) -> None:  # type: ignore[no-untyped-def]
         event = event_from_row(row)

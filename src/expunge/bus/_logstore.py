@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from expunge.bus import _tables as t
 from expunge.bus.protocol import Event, receipt_for, register_subscriber
@@ -17,6 +17,15 @@ from expunge.evidence import Receipt, canonical, sha256_hex
 __all__ = ["REDACTED", "LogStore", "LogStoreSubscriber"]
 
 REDACTED = "[redacted]"
+
+# Built once, by pseudonym, content hash and ID (constructing a statement costs more than running it).
+_FIND = tuple(
+    select(t.interaction_log).where(
+        t.interaction_log.c.tenant == bindparam("tenant"), column.in_(bindparam("values", expanding=True))
+    )
+    for column in (t.interaction_log.c.pseudonym, t.interaction_log.c.content_sha256, t.interaction_log.c.id)
+)
+_DELETE = delete(t.interaction_log).where(t.interaction_log.c.id.in_(bindparam("ids", expanding=True)))
 
 
 class LogStore:
@@ -58,14 +67,11 @@ class LogStore:
         ids: Sequence[str] = (),
     ) -> list[dict[str, object]]:
         """Return the tenant's entries matching any pseudonym, content hash or ID (each looked up by index)."""
-        c = t.interaction_log.c
         found: dict[str, dict[str, object]] = {}
-        for column, values in ((c.pseudonym, pseudonyms), (c.content_sha256, digests), (c.id, ids)):
+        for statement, values in zip(_FIND, (pseudonyms, digests, ids), strict=True):
             values = list(values)
             for i in range(0, len(values), 500):
-                for row in conn.execute(
-                    select(t.interaction_log).where(c.tenant == tenant, column.in_(values[i : i + 500]))
-                ):
+                for row in conn.execute(statement, {"tenant": tenant, "values": values[i : i + 500]}):
                     found[row.id] = dict(row._mapping)
         return [found[k] for k in sorted(found)]
 
@@ -76,7 +82,12 @@ class LogStore:
 
 
 def _digest(rows: Sequence[dict[str, object]]) -> str:
+    if not rows:
+        return _NOTHING
     return sha256_hex(canonical([{k: str(v) for k, v in sorted(r.items()) if k != "created_at"} for r in rows]))
+
+
+_NOTHING = sha256_hex(canonical([]))
 
 
 @register_subscriber("logstore")
@@ -170,7 +181,7 @@ class LogStoreSubscriber:
                     .values(prompt=REDACTED, response=REDACTED, pseudonym=None, content_sha256=None, redacted=1)
                 )
             else:
-                tx.execute(delete(t.interaction_log).where(c.id.in_(chunk)))
+                tx.execute(_DELETE, {"ids": chunk})
 
     def _receipt(self, tx: Connection, event: Event, started, *, before, touched: list[str]) -> Receipt:  # type: ignore[no-untyped-def]
         redact = self._redacts(event)

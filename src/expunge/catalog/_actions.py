@@ -5,16 +5,40 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from expunge.catalog import _tables as t
 from expunge.catalog._model import Tombstone, new_id
 from expunge.db import utcnow
 from expunge.errors import CatalogError, UnknownAssetError
 
-__all__ = ["Erasure", "erase_many", "restrict_many", "statuses", "tombstones"]
+__all__ = ["Erasure", "erase_many", "restrict_many", "statuses", "tombstoned", "tombstones"]
 
 _BATCH = 500
+
+# Built once (constructing a statement costs several times what executing a cached one does).
+_IDS = bindparam("ids", expanding=True)
+_TENANT = bindparam("tenant")
+_RECORD_STATES = select(t.records.c.id, t.records.c.status).where(
+    t.records.c.tenant == _TENANT, t.records.c.id.in_(_IDS)
+)
+_ARTIFACT_STATES = select(t.artifacts.c.id, t.artifacts.c.kind, t.artifacts.c.status).where(
+    t.artifacts.c.tenant == _TENANT, t.artifacts.c.id.in_(_IDS)
+)
+_TOMBSTONES = select(t.tombstones).where(t.tombstones.c.tenant == _TENANT, t.tombstones.c.asset_id.in_(_IDS))
+_TOMBSTONED = select(t.tombstones.c.asset_id).where(t.tombstones.c.tenant == _TENANT, t.tombstones.c.asset_id.in_(_IDS))
+_VERSIONS = (
+    select(t.record_versions.c.record_id, t.record_versions.c.version, t.record_versions.c.content_sha256)
+    .where(t.record_versions.c.record_id.in_(_IDS))
+    .order_by(t.record_versions.c.record_id, t.record_versions.c.version)
+)
+_TAKEN_CONTENT = select(t.tombstoned_content.c.content_sha256).where(
+    t.tombstoned_content.c.tenant == _TENANT, t.tombstoned_content.c.content_sha256.in_(_IDS)
+)
+_DROP_RECORD_ROWS = [
+    delete(table).where(table.c.record_id.in_(_IDS)) for table in (t.record_versions, t.record_tags, t.record_subjects)
+]
+_MARK = {table.name: update(table).where(table.c.id.in_(_IDS)) for table in (t.records, t.artifacts)}
 
 
 @dataclass(frozen=True)
@@ -43,30 +67,31 @@ def statuses(conn: Connection, tenant: str, ids: Sequence[str]) -> dict[str, tup
     """Return ``{id: (kind, status)}`` of the records and artifacts among ``ids``."""
     out: dict[str, tuple[str, str]] = {}
     for chunk in _chunks(ids):
-        for row in conn.execute(
-            select(t.records.c.id, t.records.c.status).where(t.records.c.tenant == tenant, t.records.c.id.in_(chunk))
-        ):
-            out[row.id] = ("record", row.status)
+        for asset_id, status in conn.execute(_RECORD_STATES, {"tenant": tenant, "ids": chunk}):
+            out[asset_id] = ("record", status)
         missing = [i for i in chunk if i not in out]
         if missing:
-            for row in conn.execute(
-                select(t.artifacts.c.id, t.artifacts.c.kind, t.artifacts.c.status).where(
-                    t.artifacts.c.tenant == tenant, t.artifacts.c.id.in_(missing)
-                )
-            ):
-                out[row.id] = (row.kind, row.status)
+            for asset_id, kind, status in conn.execute(_ARTIFACT_STATES, {"tenant": tenant, "ids": missing}):
+                out[asset_id] = (kind, status)
     return out
 
 
 def tombstones(conn: Connection, tenant: str, ids: Sequence[str]) -> dict[str, Tombstone]:
+    """Return the tombstones of the erased assets among ``ids``, by asset ID."""
     out = {}
     for chunk in _chunks(ids):
-        for row in conn.execute(
-            select(t.tombstones).where(t.tombstones.c.tenant == tenant, t.tombstones.c.asset_id.in_(chunk))
-        ):
+        for row in conn.execute(_TOMBSTONES, {"tenant": tenant, "ids": chunk}):
             data = dict(row._mapping)
             data["versions"] = tuple(data["versions"])
             out[row.asset_id] = Tombstone(**data)
+    return out
+
+
+def tombstoned(conn: Connection, tenant: str, ids: Sequence[str]) -> set[str]:
+    """Return which of ``ids`` have a tombstone (without reading the tombstones themselves)."""
+    out: set[str] = set()
+    for chunk in _chunks(ids):
+        out.update(conn.execute(_TOMBSTONED, {"tenant": tenant, "ids": chunk}).scalars())
     return out
 
 
@@ -101,12 +126,8 @@ def erase_many(
     artifacts = [i for i in todo if states[i][0] != "record"]
     versions: dict[str, list[dict[str, object]]] = {r: [] for r in records}
     for chunk in _chunks(records):
-        for row in conn.execute(
-            select(t.record_versions.c.record_id, t.record_versions.c.version, t.record_versions.c.content_sha256)
-            .where(t.record_versions.c.record_id.in_(chunk))
-            .order_by(t.record_versions.c.record_id, t.record_versions.c.version)
-        ):
-            versions[row.record_id].append({"version": row.version, "content_sha256": row.content_sha256})
+        for record_id, version, digest in conn.execute(_VERSIONS, {"ids": chunk}):
+            versions[record_id].append({"version": version, "content_sha256": digest})
     now = utcnow()
     first = {}
     for asset_id, case_id, event_id in items:
@@ -133,13 +154,7 @@ def erase_many(
     if digests:
         taken = set()
         for chunk in _chunks(sorted(digests)):
-            taken |= set(
-                conn.execute(
-                    select(t.tombstoned_content.c.content_sha256).where(
-                        t.tombstoned_content.c.tenant == tenant, t.tombstoned_content.c.content_sha256.in_(chunk)
-                    )
-                ).scalars()
-            )
+            taken.update(conn.execute(_TAKEN_CONTENT, {"tenant": tenant, "ids": chunk}).scalars())
         if rows := [
             {"tenant": tenant, "content_sha256": d, "tombstone_id": tomb}
             for d, tomb in digests.items()
@@ -147,11 +162,11 @@ def erase_many(
         ]:
             conn.execute(insert(t.tombstoned_content), rows)
     for chunk in _chunks(records):
-        for table in (t.record_versions, t.record_tags, t.record_subjects):
-            conn.execute(delete(table).where(table.c.record_id.in_(chunk)))
-        conn.execute(update(t.records).where(t.records.c.id.in_(chunk)).values(status="erased", updated_at=now))
+        for statement in _DROP_RECORD_ROWS:
+            conn.execute(statement, {"ids": chunk})
+        conn.execute(_MARK["catalog_records"], {"ids": chunk, "status": "erased", "updated_at": now})
     for chunk in _chunks(artifacts):
-        conn.execute(update(t.artifacts).where(t.artifacts.c.id.in_(chunk)).values(status="erased", updated_at=now))
+        conn.execute(_MARK["catalog_artifacts"], {"ids": chunk, "status": "erased", "updated_at": now})
     out = []
     seen: set[str] = set()
     for asset_id, _, _ in items:
@@ -177,7 +192,7 @@ def restrict_many(conn: Connection, tenant: str, asset_ids: Sequence[str]) -> li
     for table, kind_is_record in ((t.records, True), (t.artifacts, False)):
         chosen = [i for i in active if (states[i][0] == "record") == kind_is_record]
         for chunk in _chunks(chosen):
-            conn.execute(update(table).where(table.c.id.in_(chunk)).values(status="restricted", updated_at=now))
+            conn.execute(_MARK[table.name], {"ids": chunk, "status": "restricted", "updated_at": now})
     changed, seen = [], set()
     for asset_id in asset_ids:
         changed.append(states[asset_id][1] == "active" and asset_id not in seen)

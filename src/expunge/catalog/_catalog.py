@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, and_, func, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
 
 from expunge.catalog import _tables as t
-from expunge.catalog._actions import Erasure, erase_many, restrict_many, statuses, tombstones
+from expunge.catalog._actions import Erasure, erase_many, restrict_many, statuses, tombstoned
 from expunge.catalog._holds import HoldsMixin
 from expunge.catalog._lineage import descendants
 from expunge.catalog._model import (
@@ -30,6 +30,27 @@ from expunge.db import utcnow
 from expunge.errors import CatalogError, TombstonedContentError, UnknownAssetError
 
 __all__ = ["Catalog"]
+
+# Built once (constructing a statement costs several times what executing a cached one does).
+_IDS = bindparam("ids", expanding=True)
+_TENANT = bindparam("tenant")
+_SUBJECTS_BY_PSEUDONYMS = select(t.subject_pseudonyms.c.subject_id).where(
+    t.subject_pseudonyms.c.tenant == _TENANT, t.subject_pseudonyms.c.pseudonym.in_(_IDS)
+)
+_PSEUDONYMS_OF = select(t.subject_pseudonyms.c.pseudonym).where(
+    t.subject_pseudonyms.c.tenant == _TENANT, t.subject_pseudonyms.c.subject_id.in_(_IDS)
+)
+# Driven by the subject index; a join lets SQLite start from the tenant's records and read them all.
+_RECORDS_OF_SUBJECTS = select(t.record_subjects.c.record_id).where(
+    t.record_subjects.c.subject_id.in_(_IDS),
+    select(t.records.c.id)
+    .where(t.records.c.id == t.record_subjects.c.record_id, t.records.c.tenant == _TENANT)
+    .exists(),
+)
+# No DISTINCT (deduplicated in Python): with one, SQLite walks the tenant's (tenant, content_sha256) index.
+_CONTENT_OF_RECORDS = select(t.record_versions.c.content_sha256).where(
+    t.record_versions.c.tenant == _TENANT, t.record_versions.c.record_id.in_(_IDS)
+)
 
 
 class Catalog(HoldsMixin):
@@ -112,21 +133,12 @@ class Catalog(HoldsMixin):
 
     def subjects_by_pseudonyms(self, conn: Connection, tenant: str, pseudonyms: Sequence[str]) -> list[str]:
         """Return the IDs of subjects linked to any of the pseudonyms (empty if none)."""
-        rows = conn.execute(
-            select(t.subject_pseudonyms.c.subject_id)
-            .where(t.subject_pseudonyms.c.tenant == tenant, t.subject_pseudonyms.c.pseudonym.in_(pseudonyms))
-            .distinct()
-        ).scalars()
-        return sorted(rows)
+        rows = conn.execute(_SUBJECTS_BY_PSEUDONYMS, {"tenant": tenant, "ids": list(pseudonyms)}).scalars()
+        return sorted(set(rows))
 
     def subject_pseudonyms(self, conn: Connection, tenant: str, subject_ids: Sequence[str]) -> list[str]:
         """Return every pseudonym linked to the given subjects."""
-        rows = conn.execute(
-            select(t.subject_pseudonyms.c.pseudonym).where(
-                t.subject_pseudonyms.c.tenant == tenant, t.subject_pseudonyms.c.subject_id.in_(subject_ids)
-            )
-        ).scalars()
-        return sorted(rows)
+        return sorted(conn.execute(_PSEUDONYMS_OF, {"tenant": tenant, "ids": list(subject_ids)}).scalars())
 
     # --- records ----------------------------------------------------------------------------------
 
@@ -297,15 +309,7 @@ class Catalog(HoldsMixin):
 
     def records_by_subjects(self, conn: Connection, tenant: str, subject_ids: Sequence[str]) -> list[str]:
         """Return the IDs of records linked to any of the subjects."""
-        # Driven by the subject index; a join lets SQLite start from the tenant's records and read them all.
-        owned = (
-            select(t.records.c.id)
-            .where(t.records.c.id == t.record_subjects.c.record_id, t.records.c.tenant == tenant)
-            .exists()
-        )
-        rows = conn.execute(
-            select(t.record_subjects.c.record_id).where(t.record_subjects.c.subject_id.in_(subject_ids), owned)
-        ).scalars()
+        rows = conn.execute(_RECORDS_OF_SUBJECTS, {"tenant": tenant, "ids": list(subject_ids)}).scalars()
         return sorted(set(rows))
 
     def records_by_content(self, conn: Connection, tenant: str, digests: Sequence[str]) -> list[str]:
@@ -329,13 +333,11 @@ class Catalog(HoldsMixin):
 
     def content_hashes(self, conn: Connection, tenant: str, record_ids: Sequence[str]) -> list[str]:
         """Return every content hash of every version of the records."""
-        # Deduplicated here: a DISTINCT in SQL makes SQLite walk the tenant's (tenant, content_sha256) index.
-        rows = conn.execute(
-            select(t.record_versions.c.content_sha256).where(
-                t.record_versions.c.tenant == tenant, t.record_versions.c.record_id.in_(record_ids)
-            )
-        ).scalars()
-        return sorted(set(rows))
+        rows: set[str] = set()
+        ids = list(record_ids)
+        for i in range(0, len(ids), 500):
+            rows.update(conn.execute(_CONTENT_OF_RECORDS, {"tenant": tenant, "ids": ids[i : i + 500]}).scalars())
+        return sorted(rows)
 
     def expired_records(self, conn: Connection, tenant: str, *, now: datetime | None = None) -> list[str]:
         """Return active records whose current version's retention date has passed."""
@@ -528,7 +530,7 @@ class Catalog(HoldsMixin):
 
     def tombstoned(self, conn: Connection, tenant: str, asset_ids: Sequence[str]) -> set[str]:
         """Return which of the given assets have a tombstone."""
-        return set(tombstones(conn, tenant, list(dict.fromkeys(asset_ids))))
+        return tombstoned(conn, tenant, list(dict.fromkeys(asset_ids)))
 
     def tombstone(self, conn: Connection, tenant: str, asset_id: str) -> Tombstone | None:
         """Return the tombstone of an erased asset, or ``None``."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from expunge.catalog import _tables as t
 from expunge.catalog._model import Hold, check_id, new_id
@@ -12,6 +12,15 @@ from expunge.db import utcnow
 from expunge.errors import CatalogError, UnknownAssetError
 
 __all__ = ["HoldsMixin"]
+
+# Built once (constructing a statement costs several times what executing a cached one does).
+_IDS = bindparam("ids", expanding=True)
+_OWNERS = select(t.record_subjects.c.record_id, t.record_subjects.c.subject_id).where(
+    t.record_subjects.c.record_id.in_(_IDS)
+)
+_ACTIVE_HOLDS = select(t.holds).where(
+    t.holds.c.tenant == bindparam("tenant"), t.holds.c.target_id.in_(_IDS), t.holds.c.lifted_at.is_(None)
+)
 
 
 class HoldsMixin:
@@ -79,20 +88,15 @@ class HoldsMixin:
 
     def holds_for(self, conn: Connection, tenant: str, asset_ids: Sequence[str]) -> dict[str, list[Hold]]:
         """Return the active holds covering each asset: on the asset itself or on a subject of a record."""
-        owners = conn.execute(
-            select(t.record_subjects.c.record_id, t.record_subjects.c.subject_id).where(
-                t.record_subjects.c.record_id.in_(asset_ids)
-            )
-        ).all()
-        targets = set(asset_ids) | {o.subject_id for o in owners}
-        active = [
-            Hold(**r._mapping)
-            for r in conn.execute(
-                select(t.holds).where(
-                    t.holds.c.tenant == tenant, t.holds.c.target_id.in_(targets), t.holds.c.lifted_at.is_(None)
-                )
-            )
-        ]
+        ids = list(asset_ids)
+        owners = []
+        for i in range(0, len(ids), 500):
+            owners.extend(conn.execute(_OWNERS, {"ids": ids[i : i + 500]}).all())
+        targets = sorted(set(ids) | {o.subject_id for o in owners})
+        active = []
+        for i in range(0, len(targets), 500):
+            chunk = targets[i : i + 500]
+            active.extend(Hold(**r._mapping) for r in conn.execute(_ACTIVE_HOLDS, {"tenant": tenant, "ids": chunk}))
         by_target: dict[str, list[Hold]] = {}
         for hold in active:
             by_target.setdefault(hold.target_id, []).append(hold)

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from expunge.catalog import _tables as t
 from expunge.catalog._model import Asset
@@ -17,18 +17,22 @@ _BATCH = 500
 SUBJECT_FACET_SCHEMA = "https://expunge.dev/spec/facets/1-0-0/SubjectLineageFacet.json"
 
 
+# Built once (constructing a statement costs several times what executing a cached one does).
+_IDS = bindparam("ids", expanding=True)
+_TENANT = bindparam("tenant")
+_CHILDREN = select(t.lineage_edges.c.child_id, t.lineage_edges.c.parent_id).where(
+    t.lineage_edges.c.tenant == _TENANT, t.lineage_edges.c.parent_id.in_(_IDS)
+)
+_RECORDS = select(t.records.c.id, t.records.c.status).where(t.records.c.tenant == _TENANT, t.records.c.id.in_(_IDS))
+_ARTIFACTS = select(t.artifacts.c.id, t.artifacts.c.kind, t.artifacts.c.uri, t.artifacts.c.status).where(
+    t.artifacts.c.tenant == _TENANT, t.artifacts.c.id.in_(_IDS)
+)
+
+
 def _children(conn: Connection, tenant: str, parents: Sequence[str]) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     for i in range(0, len(parents), _BATCH):
-        chunk = parents[i : i + _BATCH]
-        out.extend(
-            (row.child_id, row.parent_id)
-            for row in conn.execute(
-                select(t.lineage_edges.c.child_id, t.lineage_edges.c.parent_id).where(
-                    t.lineage_edges.c.tenant == tenant, t.lineage_edges.c.parent_id.in_(chunk)
-                )
-            )
-        )
+        out.extend(conn.execute(_CHILDREN, {"tenant": tenant, "ids": parents[i : i + _BATCH]}).all())
     return out
 
 
@@ -63,23 +67,15 @@ def closure(conn: Connection, tenant: str, record_ids: Iterable[str]) -> list[As
     through which it was reached. IDs of other tenants are never followed.
     """
     record_ids = sorted(set(record_ids))
-    known = {
-        row.id: row
-        for row in conn.execute(
-            select(t.records.c.id, t.records.c.status, t.records.c.source).where(
-                t.records.c.tenant == tenant, t.records.c.id.in_(record_ids)
-            )
-        )
-    }
+    known = {}
+    for i in range(0, len(record_ids), _BATCH):
+        for row in conn.execute(_RECORDS, {"tenant": tenant, "ids": record_ids[i : i + _BATCH]}):
+            known[row.id] = row
     depth, parents = _walk(conn, tenant, known)
     artifact_rows = {}
     ids = sorted(set(depth) - set(known))
     for i in range(0, len(ids), _BATCH):
-        for row in conn.execute(
-            select(t.artifacts.c.id, t.artifacts.c.kind, t.artifacts.c.uri, t.artifacts.c.status).where(
-                t.artifacts.c.tenant == tenant, t.artifacts.c.id.in_(ids[i : i + _BATCH])
-            )
-        ):
+        for row in conn.execute(_ARTIFACTS, {"tenant": tenant, "ids": ids[i : i + _BATCH]}):
             artifact_rows[row.id] = row
     assets = []
     for asset_id, d in depth.items():
