@@ -104,3 +104,16 @@ def test_bench_rag_small_mode_writes_every_key(tmp_path):
     assert "| recoverable after native delete" in (out / "results.md").read_text()
     bad = runner.invoke(app, ["bench", "rag", "--store", "faiss", "--out", str(out)])
     assert bad.exit_code == 2 and "Available: chroma, lancedb, memory" in said(bad)
+
+
+def test_every_rag_command_option_and_setting_is_documented():
+    from pathlib import Path
+
+    doc = (Path(__file__).parents[3] / "docs" / "rag.md").read_text()
+    for command in (["rag", "ingest"], ["rag", "query"], ["rag", "probe"], ["bench", "rag"]):
+        assert f"expunge {' '.join(command)}" in doc, command
+        help_text = runner.invoke(app, [*command, "--help"], terminal_width=200).output
+        for option in set(re.findall(r"--[a-z][a-z-]+", help_text)) - {"--help"}:
+            assert f"`{option}" in doc, f"{' '.join(command)} {option} is not documented"
+    for setting in ("rag_store", "rag_index", "rag_cache_ttl_seconds"):
+        assert f"`EXPUNGE_{setting.upper()}`" in doc, setting
