@@ -139,6 +139,12 @@ class Outbox:
         """Return an SQL ``EXISTS`` that is true while the case has a pending delivery."""
         return exists().where(t.outbox.c.case_id == case_id, t.outbox.c.status == "pending")
 
+    def receipt_exists(self, event_id: ColumnElement[str]) -> ColumnElement[bool]:
+        """Return an SQL ``EXISTS`` that is true when the event was delivered and its receipt logged."""
+        return exists().where(
+            t.outbox.c.id == event_id, t.outbox.c.status == "done", t.outbox.c.receipt_seq.is_not(None)
+        )
+
     def pending_count(self, conn: Connection) -> int:
         """Return how many deliveries wait (due now or later)."""
         return conn.execute(select(func.count()).where(t.outbox.c.status == "pending")).scalar_one()

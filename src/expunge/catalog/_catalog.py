@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, and_, bindparam, exists, func, insert, or_, select, update
 
 from expunge.catalog import _tables as t
 from expunge.catalog._actions import Erasure, erase_many, restrict_many, statuses, tombstoned
@@ -531,6 +531,19 @@ class Catalog(HoldsMixin):
     def tombstoned(self, conn: Connection, tenant: str, asset_ids: Sequence[str]) -> set[str]:
         """Return which of the given assets have a tombstone."""
         return tombstoned(conn, tenant, list(dict.fromkeys(asset_ids)))
+
+    def tombstone_exists(self, tenant: ColumnElement[str], asset_id: ColumnElement[str]) -> ColumnElement[bool]:
+        """Return an SQL ``EXISTS`` that is true when the asset has a tombstone (to check many in one query)."""
+        return exists().where(t.tombstones.c.tenant == tenant, t.tombstones.c.asset_id == asset_id)
+
+    def quarantined(self, tenant: ColumnElement[str], asset_id: ColumnElement[str]) -> ColumnElement[bool]:
+        """Return an SQL expression that is true when the record or artifact exists and is not active."""
+        return or_(
+            *(
+                exists().where(table.c.tenant == tenant, table.c.id == asset_id, table.c.status != "active")
+                for table in (t.records, t.artifacts)
+            )
+        )
 
     def tombstone(self, conn: Connection, tenant: str, asset_id: str) -> Tombstone | None:
         """Return the tombstone of an erased asset, or ``None``."""

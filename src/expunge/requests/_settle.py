@@ -8,7 +8,7 @@ from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection, and_, bindparam, case, select
 
 from expunge.bus import Dispatcher, DispatchStats, mark_in_catalog
 from expunge.requests import _tables as t
@@ -17,13 +17,7 @@ __all__ = ["SettlementMixin"]
 
 # While busy a worker settles the cases it delivered to; this often it also looks at every case.
 _SWEEP_SECONDS = 5.0
-_ACTIONS = (
-    select(
-        t.actions.c.case_id, t.actions.c.asset_id, t.actions.c.asset_kind, t.actions.c.operation, t.actions.c.event_id
-    )
-    .where(t.actions.c.case_id.in_(bindparam("case_ids", expanding=True)))
-    .order_by(t.actions.c.case_id, t.actions.c.seq)
-)
+_PROBLEMS = {"receipt": "no receipt for {}", "tombstone": "{} has no tombstone", "active": "{} is still active"}
 
 
 class SettlementMixin:
@@ -178,35 +172,36 @@ class SettlementMixin:
         return moved
 
     def _verify_effects(self, conn: Connection, cases: Sequence[tuple[str, str]]) -> dict[str, list[str]]:
-        """Check every action of each case has its receipt and its effect is visible in the catalog."""
+        """Check every action of each case has its receipt and its effect is visible in the catalog.
+
+        One query for all the cases: the database checks each action against the outbox and the
+        catalog, and only the actions that fail a check come back.
+        """
         problems: dict[str, list[str]] = {case_id: [] for _, case_id in cases}
-        if not cases:
-            return problems
-        tenant_of = dict((case_id, tenant) for tenant, case_id in cases)
-        marks = self.outbox.receipt_marks(conn, list(tenant_of))
-        actions = []
-        ids = list(tenant_of)
+        a, c = t.actions.c, t.cases.c
+        problem = case(
+            (~self.outbox.receipt_exists(a.event_id), "receipt"),
+            (
+                and_(
+                    a.operation == "erase",
+                    a.asset_kind != "sweep",
+                    ~self.catalog.tombstone_exists(c.tenant, a.asset_id),
+                ),
+                "tombstone",
+            ),
+            (and_(a.operation == "restrict", ~self.catalog.quarantined(c.tenant, a.asset_id)), "active"),
+            else_=None,
+        )
+        query = (
+            select(a.case_id, a.asset_id, problem)
+            .join(t.cases, c.id == a.case_id)
+            .where(a.case_id.in_(bindparam("case_ids", expanding=True)), problem.is_not(None))
+            .order_by(a.case_id, a.seq)
+        )
+        ids = list(problems)
         for i in range(0, len(ids), 500):
-            actions.extend(conn.execute(_ACTIONS, {"case_ids": ids[i : i + 500]}).all())
-        erased: dict[str, list[str]] = {}
-        restricted: dict[str, list[str]] = {}
-        for a in actions:
-            if a.operation == "erase" and a.asset_kind != "sweep":
-                erased.setdefault(tenant_of[a.case_id], []).append(a.asset_id)
-            elif a.operation == "restrict":
-                restricted.setdefault(tenant_of[a.case_id], []).append(a.asset_id)
-        tombstoned = {tenant: self.catalog.tombstoned(conn, tenant, ids) for tenant, ids in erased.items()}
-        states = {tenant: self.catalog.statuses(conn, tenant, ids) for tenant, ids in restricted.items()}
-        for action in actions:
-            tenant = tenant_of[action.case_id]
-            status, receipt_seq = marks.get(action.event_id, (None, None))
-            if status != "done" or receipt_seq is None:
-                problems[action.case_id].append(f"no receipt for {action.asset_id}")
-            elif action.operation == "erase" and action.asset_kind != "sweep":
-                if action.asset_id not in tombstoned[tenant]:
-                    problems[action.case_id].append(f"{action.asset_id} has no tombstone")
-            elif action.operation == "restrict" and states[tenant].get(action.asset_id, ("", "active"))[1] == "active":
-                problems[action.case_id].append(f"{action.asset_id} is still active")
+            for case_id, asset_id, what in conn.execute(query, {"case_ids": ids[i : i + 500]}):
+                problems[case_id].append(_PROBLEMS[what].format(asset_id))
         return problems
 
     def replay_dead_letter(self, tenant: str | None, dead_letter_id: str, *, by: str) -> str:

@@ -1,0 +1,64 @@
+"""Settlement: a case completes only when every action has its receipt and its effect shows in the catalog."""
+
+from __future__ import annotations
+
+from dsr_support import seed_subject
+from sqlalchemy import text
+
+from expunge.catalog import Identifier
+
+ANN = Identifier("email", "ann@example.org")
+
+
+def _file(gov, scope):
+    filed = gov.file_request("acme", scope=scope, filed_by="op", identifiers=[ANN])
+    return gov.approve("acme", filed.case.id, operator="op")
+
+
+def _failure(gov, case_id):
+    with gov.db.read() as conn:
+        return conn.execute(
+            text("select reason from requests_transitions where case_id = :c and to_state = 'failed'"), {"c": case_id}
+        ).scalar_one()
+
+
+def test_an_erasure_whose_effects_do_not_show_fails_and_says_which_asset(gov, store):
+    records, artifacts = seed_subject(gov, store)
+    case = _file(gov, "erasure")
+    assert gov.dispatcher().drain().delivered == 7
+    with gov.db.begin() as conn:  # what a broken store or a manual edit would leave behind
+        conn.execute(text("delete from catalog_tombstones where asset_id = :a"), {"a": artifacts[0].id})
+        conn.execute(
+            text("update bus_outbox set receipt_seq = null where payload like :a"), {"a": f'%"{artifacts[1].id}"%'}
+        )
+    assert gov.settle() == [case.id]
+    assert gov.get_case("acme", case.id).state == "failed"
+    reason = _failure(gov, case.id)
+    assert reason == f"{artifacts[0].id} has no tombstone; no receipt for {artifacts[1].id}"
+
+
+def test_a_restriction_whose_asset_is_still_active_fails(gov, store):
+    records, _ = seed_subject(gov, store, n_records=1)
+    case = _file(gov, "restriction")
+    gov.dispatcher().drain()
+    with gov.db.begin() as conn:
+        conn.execute(text("update catalog_records set status = 'active' where id = :r"), {"r": records[0].id})
+    gov.settle()
+    assert gov.get_case("acme", case.id).state == "failed"
+    assert _failure(gov, case.id) == f"{records[0].id} is still active"
+
+
+def test_settling_only_the_cases_named_leaves_the_others_for_a_sweep(gov, store):
+    seed_subject(gov, store, n_records=1)
+    seed_subject(gov, store, email="bob@example.org", n_records=1, content_prefix="bob")
+    ann = _file(gov, "erasure")
+    filed = gov.file_request(
+        "acme", scope="erasure", filed_by="op", identifiers=[Identifier("email", "bob@example.org")]
+    )
+    bob = gov.approve("acme", filed.case.id, operator="op")
+    stats = gov.dispatcher().drain()
+    assert stats.case_ids == {ann.id, bob.id}
+    assert gov.settle(case_ids=[bob.id]) == [bob.id]
+    assert gov.get_case("acme", ann.id).state == "executing"
+    assert gov.settle() == [ann.id]
+    assert gov.get_case("acme", ann.id).state == "completed"
