@@ -129,6 +129,8 @@ class LanceStore:
                 self._table.merge_insert("chunk_id").when_matched_update_all().when_not_matched_insert_all().execute(
                     data
                 )
+                # index the new rows now: exclusion looks chunks up by ID, and an unindexed fragment is scanned
+                self._table.to_lance().optimize.optimize_indices()
         return len(rows)
 
     def _index_scalars(self) -> None:
