@@ -26,6 +26,7 @@ __all__ = ["DispatchStats", "Dispatcher", "RetryPolicy"]
 log = logging.getLogger(__name__)
 
 AppliedHook = Callable[[Connection, Sequence[Event], Sequence[Receipt]], None]
+BatchHook = Callable[[Connection, set[str]], None]
 
 # Built once (constructing a statement costs several times what executing a cached one does).
 _CLAIM = (
@@ -102,6 +103,9 @@ class Dispatcher:
         retry: The retry policy.
         on_applied: Called in the delivery's transaction after each successful receipt (e.g. to mark
             the artifact erased in the catalog).
+        on_batch: Called at the end of each batch's transaction with the IDs of the cases it touched
+            (e.g. to settle them). It runs in a savepoint: a failure is logged and undone, and the
+            deliveries still commit.
         worker_id: Names this worker in logs; default ``host:pid``.
         clock: Returns "now"; tests move it forward to make retries due.
     """
@@ -114,6 +118,7 @@ class Dispatcher:
         audit: AuditLog,
         retry: RetryPolicy | None = None,
         on_applied: AppliedHook | None = None,
+        on_batch: BatchHook | None = None,
         worker_id: str | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
@@ -122,6 +127,7 @@ class Dispatcher:
         self.audit = audit
         self.retry = retry or RetryPolicy()
         self.on_applied = on_applied
+        self.on_batch = on_batch
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}"
         self.clock = clock
 
@@ -134,22 +140,45 @@ class Dispatcher:
                 groups.setdefault(row.subscriber, []).append(row)
                 if row.case_id is not None:
                     stats.case_ids.add(row.case_id)
-            for name, rows in groups.items():
-                subscriber = self.subscribers.get(name)
-                if len(rows) > 1 and isinstance(subscriber, BatchSubscriber) and self._deliver_many(conn, rows, stats):
-                    continue
-                for row in rows:
-                    self._deliver(conn, row, stats)
+            batched = [
+                rows
+                for name, rows in groups.items()
+                if len(rows) > 1 and isinstance(self.subscribers.get(name), BatchSubscriber)
+            ]
+            # All batch subscribers at once; if that fails, each alone, so that a failing one fails alone.
+            if batched and not self._deliver_many(conn, batched, stats):
+                for rows in batched:
+                    if len(batched) == 1 or not self._deliver_many(conn, [rows], stats):
+                        for row in rows:
+                            self._deliver(conn, row, stats)
+            for rows in groups.values():
+                if not any(rows is b for b in batched):
+                    for row in rows:
+                        self._deliver(conn, row, stats)
+            if self.on_batch is not None and stats.case_ids:
+                try:
+                    with conn.begin_nested():
+                        self.on_batch(conn, stats.case_ids)
+                # The deliveries and their receipts stand; what the hook does can be done again later.
+                except Exception as err:  # noqa: BLE001
+                    log.warning("the batch hook failed after %d deliveries: %s", stats.handled, err)
         return stats
 
-    def _deliver_many(self, conn: Connection, rows, stats: DispatchStats) -> bool:  # type: ignore[no-untyped-def]
-        """Try the fast path: one savepoint, one subscriber call, one log append, one status update."""
+    def _deliver_many(self, conn: Connection, groups, stats: DispatchStats) -> bool:  # type: ignore[no-untyped-def]
+        """Try the fast path: one savepoint, one call per subscriber, one log append, one status update."""
+        rows = [row for group in groups for row in group]
         events = [event_from_row(r) for r in rows]
-        subscriber = self.subscribers[events[0].subscriber]
+        names = ", ".join(group[0].subscriber for group in groups)
         try:
             with conn.begin_nested():
-                receipts = subscriber.handle_many(events, tx=conn)  # type: ignore[attr-defined]
-                self._check(events, receipts)
+                receipts: list[Receipt] = []
+                start = 0
+                for group in groups:
+                    batch = events[start : start + len(group)]
+                    start += len(group)
+                    found = self.subscribers[batch[0].subscriber].handle_many(batch, tx=conn)  # type: ignore[attr-defined]
+                    self._check(batch, found)
+                    receipts.extend(found)
                 entries = self.audit.append_receipts(conn, receipts)
                 if self.on_applied is not None:
                     self.on_applied(conn, events, receipts)
@@ -161,9 +190,10 @@ class Dispatcher:
                         for e, r, entry in zip(events, rows, entries, strict=True)
                     ],
                 )
-        # Any failure of the batch falls back to one-by-one delivery, where it is recorded per event.
+        # Any failure of the batch falls back to smaller batches, then one-by-one delivery, where it is
+        # recorded per event.
         except Exception as err:  # noqa: BLE001
-            log.warning("batch of %d for %s fell back to single deliveries: %s", len(events), events[0].subscriber, err)
+            log.warning("batch of %d for %s fell back to smaller deliveries: %s", len(events), names, err)
             return False
         stats.delivered += len(events)
         stats.receipts.extend(receipts)

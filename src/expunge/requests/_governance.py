@@ -497,16 +497,21 @@ class Governance(SettlementMixin):
     @contextlib.contextmanager
     def _tx(self) -> Iterator[Connection]:
         """Open a write transaction whose transitions are stored and signed in one go at the end."""
-        with self.db.begin() as conn:
-            journal: list[tuple[dict[str, Any], tuple[str, str | None, str, dict[str, Any]]]] = []
-            conn.info[_JOURNAL] = journal
-            conn.info[_MOVES] = {}
-            try:
-                yield conn
-                self._write_moves(conn)
-                if journal:
-                    conn.execute(insert(t.transitions), [row for row, _ in journal])
-                    self.audit.append_many(conn, [entry for _, entry in journal])
-            finally:
-                conn.info.pop(_JOURNAL, None)
-                conn.info.pop(_MOVES, None)
+        with self.db.begin() as conn, self._journaled(conn):
+            yield conn
+
+    @contextlib.contextmanager
+    def _journaled(self, conn: Connection) -> Iterator[None]:
+        """Within an open transaction: keep case moves and transitions, and write and sign them at the end."""
+        journal: list[tuple[dict[str, Any], tuple[str, str | None, str, dict[str, Any]]]] = []
+        conn.info[_JOURNAL] = journal
+        conn.info[_MOVES] = {}
+        try:
+            yield
+            self._write_moves(conn)
+            if journal:
+                conn.execute(insert(t.transitions), [row for row, _ in journal])
+                self.audit.append_many(conn, [entry for _, entry in journal])
+        finally:
+            conn.info.pop(_JOURNAL, None)
+            conn.info.pop(_MOVES, None)

@@ -35,6 +35,7 @@ class SettlementMixin:
             audit=self.audit,
             retry=self.retry,
             on_applied=mark_in_catalog(self.catalog),
+            on_batch=self._settle_batch,
             worker_id=worker_id,
             clock=clock or self.clock,
         )
@@ -79,7 +80,12 @@ class SettlementMixin:
             stats = dispatcher.run_once(limit=limit)
             total += stats.handled
             if stats.handled:
-                self.settle(case_ids=stats.case_ids)
+                # The batch settled its cases in its own transaction (Dispatcher.on_batch). SQLite has a
+                # single writer, so that transaction saw every other worker's deliveries; on PostgreSQL
+                # two workers may each hold half of a case's last events uncommitted, and neither saw it
+                # finish: look again now that this batch has committed.
+                if self.db.is_postgres:
+                    self.settle(case_ids=stats.case_ids)
                 if time.monotonic() - swept > _SWEEP_SECONDS:
                     self.settle()
                     swept = time.monotonic()
@@ -109,18 +115,11 @@ class SettlementMixin:
         todo = sorted(case_ids) if case_ids is not None else None
         while True:  # in transactions of at most `limit` cases, until none is left to move
             with self._tx() as conn:
-                # Only cases that can move: executing with nothing left pending (replays reopen failed cases).
-                query = select(t.cases.c.id, t.cases.c.tenant, t.cases.c.state, t.cases.c.exceptions).where(
-                    t.cases.c.state == "executing", ~self.outbox.pending_exists(t.cases.c.id)
-                )
                 if todo is not None:
-                    query = query.where(t.cases.c.id.in_(todo[:limit]))
+                    batch = self._settleable(conn, todo[:limit])
                     todo = todo[limit:]
                 else:
-                    query = query.limit(limit)
-                if self.db.is_postgres:
-                    query = query.with_for_update(skip_locked=True)
-                batch = conn.execute(query).all()
+                    batch = self._settleable(conn, None, limit=limit)
                 before = len(moved)
                 moved.extend(self._settle_rows(conn, batch))
             if todo is not None:
@@ -128,6 +127,23 @@ class SettlementMixin:
                     return moved
             elif len(batch) < limit or len(moved) == before:
                 return moved
+
+    def _settleable(self, conn: Connection, case_ids: Sequence[str] | None, *, limit: int = 500) -> list[Any]:
+        """Return the cases that can move: executing with nothing left pending (replays reopen failed cases)."""
+        query = select(t.cases.c.id, t.cases.c.tenant, t.cases.c.state, t.cases.c.exceptions).where(
+            t.cases.c.state == "executing", ~self.outbox.pending_exists(t.cases.c.id)
+        )
+        query = query.where(t.cases.c.id.in_(case_ids)) if case_ids is not None else query.limit(limit)
+        if self.db.is_postgres:
+            query = query.with_for_update(skip_locked=True)
+        return list(conn.execute(query).all())
+
+    def _settle_batch(self, conn: Connection, case_ids: set[str]) -> None:
+        """Settle, in a delivery batch's own transaction, the cases the batch touched."""
+        todo = sorted(case_ids)
+        with self._journaled(conn):
+            for i in range(0, len(todo), 500):
+                self._settle_rows(conn, self._settleable(conn, todo[i : i + 500]))
 
     def _settle_one(self, conn: Connection, tenant: str, case_id: str) -> bool:
         return bool(self._settle_rows(conn, [self._row(conn, tenant, case_id)]))

@@ -25,7 +25,9 @@ def _failure(gov, case_id):
 def test_an_erasure_whose_effects_do_not_show_fails_and_says_which_asset(gov, store):
     records, artifacts = seed_subject(gov, store)
     case = _file(gov, "erasure")
-    assert gov.dispatcher().drain().delivered == 7
+    dispatcher = gov.dispatcher()
+    dispatcher.on_batch = None  # settle below, after the tampering
+    assert dispatcher.drain().delivered == 7
     with gov.db.begin() as conn:  # what a broken store or a manual edit would leave behind
         conn.execute(text("delete from catalog_tombstones where asset_id = :a"), {"a": artifacts[0].id})
         conn.execute(
@@ -40,7 +42,9 @@ def test_an_erasure_whose_effects_do_not_show_fails_and_says_which_asset(gov, st
 def test_a_restriction_whose_asset_is_still_active_fails(gov, store):
     records, _ = seed_subject(gov, store, n_records=1)
     case = _file(gov, "restriction")
-    gov.dispatcher().drain()
+    dispatcher = gov.dispatcher()
+    dispatcher.on_batch = None
+    dispatcher.drain()
     with gov.db.begin() as conn:
         conn.execute(text("update catalog_records set status = 'active' where id = :r"), {"r": records[0].id})
     gov.settle()
@@ -56,9 +60,34 @@ def test_settling_only_the_cases_named_leaves_the_others_for_a_sweep(gov, store)
         "acme", scope="erasure", filed_by="op", identifiers=[Identifier("email", "bob@example.org")]
     )
     bob = gov.approve("acme", filed.case.id, operator="op")
-    stats = gov.dispatcher().drain()
+    dispatcher = gov.dispatcher()
+    dispatcher.on_batch = None
+    stats = dispatcher.drain()
     assert stats.case_ids == {ann.id, bob.id}
     assert gov.settle(case_ids=[bob.id]) == [bob.id]
     assert gov.get_case("acme", ann.id).state == "executing"
     assert gov.settle() == [ann.id]
     assert gov.get_case("acme", ann.id).state == "completed"
+
+
+def test_a_delivery_batch_settles_the_cases_it_finished_in_its_own_transaction(gov, store):
+    seed_subject(gov, store, n_records=1)
+    case = _file(gov, "erasure")
+    stats = gov.dispatcher().run_once(limit=100)
+    assert stats.case_ids == {case.id}
+    assert gov.get_case("acme", case.id).state == "completed"
+
+
+def test_a_failing_settlement_leaves_the_deliveries_committed_for_a_later_sweep(gov, store, monkeypatch):
+    seed_subject(gov, store, n_records=1)
+    case = _file(gov, "erasure")
+
+    def broken(conn, rows):
+        raise RuntimeError("settlement bug")
+
+    monkeypatch.setattr(gov, "_settle_rows", broken)
+    stats = gov.dispatcher().run_once(limit=100)
+    assert stats.delivered == 4 and gov.get_case("acme", case.id).state == "executing"
+    monkeypatch.undo()
+    assert gov.settle() == [case.id]
+    assert gov.get_case("acme", case.id).state == "completed"
