@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Callable, Collection, Sequence
@@ -128,15 +129,43 @@ class SettlementMixin:
             elif len(batch) < limit or len(moved) == before:
                 return moved
 
-    def _settleable(self, conn: Connection, case_ids: Sequence[str] | None, *, limit: int = 500) -> list[Any]:
-        """Return the cases that can move: executing with nothing left pending (replays reopen failed cases)."""
-        query = select(t.cases.c.id, t.cases.c.tenant, t.cases.c.state, t.cases.c.exceptions).where(
+    @functools.cached_property
+    def _settle_queries(self) -> dict[str, Any]:
+        """The queries of settlement, built once per instance (building them costs more than running them)."""
+        settleable = select(t.cases.c.id, t.cases.c.tenant, t.cases.c.state, t.cases.c.exceptions).where(
             t.cases.c.state == "executing", ~self.outbox.pending_exists(t.cases.c.id)
         )
-        query = query.where(t.cases.c.id.in_(case_ids)) if case_ids is not None else query.limit(limit)
+        by_id = settleable.where(t.cases.c.id.in_(bindparam("case_ids", expanding=True)))
+        any_ = settleable.limit(bindparam("limit"))
         if self.db.is_postgres:
-            query = query.with_for_update(skip_locked=True)
-        return list(conn.execute(query).all())
+            by_id, any_ = by_id.with_for_update(skip_locked=True), any_.with_for_update(skip_locked=True)
+        a, c = t.actions.c, t.cases.c
+        problem = case(
+            (~self.outbox.receipt_exists(a.event_id), "receipt"),
+            (
+                and_(
+                    a.operation == "erase",
+                    a.asset_kind != "sweep",
+                    ~self.catalog.tombstone_exists(c.tenant, a.asset_id),
+                ),
+                "tombstone",
+            ),
+            (and_(a.operation == "restrict", ~self.catalog.quarantined(c.tenant, a.asset_id)), "active"),
+            else_=None,
+        )
+        problems = (
+            select(a.case_id, a.asset_id, problem)
+            .join(t.cases, c.id == a.case_id)
+            .where(a.case_id.in_(bindparam("case_ids", expanding=True)), problem.is_not(None))
+            .order_by(a.case_id, a.seq)
+        )
+        return {"by_id": by_id, "any": any_, "problems": problems}
+
+    def _settleable(self, conn: Connection, case_ids: Sequence[str] | None, *, limit: int = 500) -> list[Any]:
+        """Return the cases that can move: executing with nothing left pending (replays reopen failed cases)."""
+        if case_ids is not None:
+            return list(conn.execute(self._settle_queries["by_id"], {"case_ids": list(case_ids)}).all())
+        return list(conn.execute(self._settle_queries["any"], {"limit": limit}).all())
 
     def _settle_batch(self, conn: Connection, case_ids: set[str]) -> None:
         """Settle, in a delivery batch's own transaction, the cases the batch touched."""
@@ -194,26 +223,7 @@ class SettlementMixin:
         catalog, and only the actions that fail a check come back.
         """
         problems: dict[str, list[str]] = {case_id: [] for _, case_id in cases}
-        a, c = t.actions.c, t.cases.c
-        problem = case(
-            (~self.outbox.receipt_exists(a.event_id), "receipt"),
-            (
-                and_(
-                    a.operation == "erase",
-                    a.asset_kind != "sweep",
-                    ~self.catalog.tombstone_exists(c.tenant, a.asset_id),
-                ),
-                "tombstone",
-            ),
-            (and_(a.operation == "restrict", ~self.catalog.quarantined(c.tenant, a.asset_id)), "active"),
-            else_=None,
-        )
-        query = (
-            select(a.case_id, a.asset_id, problem)
-            .join(t.cases, c.id == a.case_id)
-            .where(a.case_id.in_(bindparam("case_ids", expanding=True)), problem.is_not(None))
-            .order_by(a.case_id, a.seq)
-        )
+        query = self._settle_queries["problems"]
         ids = list(problems)
         for i in range(0, len(ids), 500):
             for case_id, asset_id, what in conn.execute(query, {"case_ids": ids[i : i + 500]}):
