@@ -179,9 +179,11 @@ class Dispatcher:
                     found = self.subscribers[batch[0].subscriber].handle_many(batch, tx=conn)  # type: ignore[attr-defined]
                     self._check(batch, found)
                     receipts.extend(found)
-                entries = self.audit.append_receipts(conn, receipts)
                 if self.on_applied is not None:
                     self.on_applied(conn, events, receipts)
+                # Last: the append takes the log's head lock, which every other writer waits for until
+                # this transaction commits.
+                entries = self.audit.append_receipts(conn, receipts)
                 now = self.clock()
                 conn.execute(
                     _MARK_DONE,
