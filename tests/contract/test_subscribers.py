@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
+import numpy as np
 import pytest
 from webhook_vendor import Vendor
 
@@ -21,6 +22,8 @@ from expunge.bus import (
 )
 from expunge.catalog import Catalog, Identifier, Pseudonymizer, new_id
 from expunge.evidence import Signer
+from expunge.rag import ChunkRow, MemoryCache, MiniLMEmbedder, RagIndex, RagSubscriber, chunk_uri
+from expunge.rag.stores import open_store
 
 
 def catalog_world(db):
@@ -78,7 +81,22 @@ def memory_world(db):
     return MemorySubscriber(store), event, lambda conn: sorted(store.items)
 
 
-WORLDS = {"catalog": catalog_world, "logstore": logstore_world, "memory": memory_world, "webhook": webhook_world}
+def rag_world(db):
+    rows = [
+        ChunkRow(f"chk_{i}", "doc_1", "acme", "public", 1, True, "active", "m", f"{i}" * 64, f"text {i}", v)
+        for i, v in enumerate(np.eye(4, dtype=np.float32)[:2])
+    ]
+    index = RagIndex(open_store("memory://contract"), MiniLMEmbedder(), cache=MemoryCache())
+    index.store.upsert(rows)
+    uri = chunk_uri("default", "vector_row", "chk_0")
+    event = Event(new_id("evt"), "acme", "dsr_1", "rag", "erase", "art_1", "vector_row", uri)
+    return RagSubscriber(index), event, lambda conn: index.store.ids()
+
+
+WORLDS = {
+    "catalog": catalog_world, "logstore": logstore_world, "memory": memory_world, "rag": rag_world,
+    "webhook": webhook_world,
+}  # fmt: skip
 
 
 def test_every_registered_subscriber_has_a_contract_world():

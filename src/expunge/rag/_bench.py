@@ -185,15 +185,19 @@ def _run(cfg: RagBenchConfig, rng: np.random.Generator, tmp: Path, say: Callable
     names = list(pool)
     deleted: set[str] = set()
     exclude_ms, leaks, hits, failures = [], 0, 0, 0
+
+    def exclude(subject: int) -> list[str]:
+        ids = [rows[i].chunk_id for i in subjects[subject]]
+        t0 = time.perf_counter()
+        index.exclude(ids)
+        exclude_ms.append((time.perf_counter() - t0) * 1000)
+        deleted.update(ids)
+        return ids
+
     say(f"replaying {cfg.replay} cached queries while {len(excluded_subjects)} subjects are excluded")
     for step in range(cfg.replay):
         if step % every == 0 and excluded_subjects:
-            s = excluded_subjects.pop(0)
-            ids = [rows[i].chunk_id for i in subjects[s]]
-            t0 = time.perf_counter()
-            index.exclude(ids)
-            exclude_ms.append((time.perf_counter() - t0) * 1000)
-            deleted |= set(ids)
+            ids = exclude(excluded_subjects.pop(0))
             if any(h.row.chunk_id in ids for h in store.search(by_id[ids[0]].vector, 10, _WHERE)):
                 failures += 1
         name = names[int(rng.integers(len(names)))]
@@ -204,11 +208,7 @@ def _run(cfg: RagBenchConfig, rng: np.random.Generator, tmp: Path, say: Callable
         if set(answer.sources) & deleted:
             leaks += 1
     for s in excluded_subjects:  # replay shorter than the subject list
-        ids = [rows[i].chunk_id for i in subjects[s]]
-        t0 = time.perf_counter()
-        index.exclude(ids)
-        exclude_ms.append((time.perf_counter() - t0) * 1000)
-        deleted |= set(ids)
+        exclude(s)
     for cid in deleted:
         live.pop(cid, None)
 
@@ -242,25 +242,21 @@ def _run(cfg: RagBenchConfig, rng: np.random.Generator, tmp: Path, say: Callable
         for cid in ids:
             live.pop(cid, None)
 
-    # Phase 5: a 1 % storm.
-    remaining = sorted(live)
-    storm = [remaining[i] for i in rng.choice(len(remaining), size=max(1, len(rows) // 100), replace=False)]
-    say(f"1% storm: forgetting {len(storm)} chunks")
-    t0 = time.perf_counter()
-    storm_done = index.forget(storm)
-    storm_s = time.perf_counter() - t0
-    for cid in storm:
-        live.pop(cid, None)
+    def storm(fraction: float) -> tuple[int, float, bool]:
+        remaining = sorted(live)
+        doomed = [
+            remaining[i] for i in rng.choice(len(remaining), size=max(1, int(len(rows) * fraction)), replace=False)
+        ]
+        say(f"{fraction:.0%} storm: forgetting {len(doomed)} chunks")
+        t0 = time.perf_counter()
+        done = index.forget(doomed)
+        seconds = time.perf_counter() - t0
+        for cid in doomed:
+            live.pop(cid, None)
+        return len(doomed), seconds, done.verified
 
-    # Phase 6: a 10 % storm, then recall again.
-    remaining = sorted(live)
-    big = [remaining[i] for i in rng.choice(len(remaining), size=len(rows) // 10, replace=False)]
-    say(f"10% storm: forgetting {len(big)} chunks")
-    t0 = time.perf_counter()
-    big_done = index.forget(big)
-    big_s = time.perf_counter() - t0
-    for cid in big:
-        live.pop(cid, None)
+    storm_n, storm_s, storm_ok = storm(0.01)  # phase 5
+    big_n, big_s, big_ok = storm(0.10)  # phase 6, then recall again
     say("recall and latency after the storms")
     recall_after, latency_after = _recall(store, queries, live)
     store.close()
@@ -283,12 +279,12 @@ def _run(cfg: RagBenchConfig, rng: np.random.Generator, tmp: Path, say: Callable
         "purge_s_p50": round(_pct(purge_s, 50), 3),
         "purge_s_p95": round(_pct(purge_s, 95), 3),
         "forget_s_p50": round(_pct(forget_total_s, 50), 3),
-        "storm_1pct_chunks": len(storm),
+        "storm_1pct_chunks": storm_n,
         "storm_1pct_s": round(storm_s, 3),
-        "storm_1pct_verified": storm_done.verified,
-        "storm_10pct_chunks": len(big),
+        "storm_1pct_verified": storm_ok,
+        "storm_10pct_chunks": big_n,
         "storm_10pct_s": round(big_s, 3),
-        "storm_10pct_verified": big_done.verified,
+        "storm_10pct_verified": big_ok,
         "recall_at_10_before": round(recall_before, 4),
         "recall_at_10_after": round(recall_after, 4),
         "query_ms_p50": round(_pct(latency_before, 50), 2),

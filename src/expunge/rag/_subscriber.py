@@ -119,30 +119,34 @@ class RagSubscriber:
             "bytes) and the caches found nothing"
             + (f"; {len(absence.shared)} chunk(s) share their content with live chunks" if absence.shared else "")
         )
-        return {
-            e.id: receipt_for(
+        receipts, seen = {}, set()
+        for e in events:  # the same asset twice in a batch: the second delivery found it done
+            c = self._chunk_id(e)
+            fresh = c in before and e.asset_id not in seen
+            seen.add(e.asset_id)
+            receipts[e.id] = receipt_for(
                 e,
                 subscriber=self.name,
                 operation="erase",
-                outcome="applied" if self._chunk_id(e) in before else "already_applied",
+                outcome="applied" if fresh else "already_applied",
                 started_at=started,
-                before_sha256=_digest([before[c]] if (c := self._chunk_id(e)) in before else []),
+                before_sha256=_digest([before[c]] if fresh else []),
                 after_sha256=_NOTHING,
-                artifact_ids=(self._chunk_id(e),),
+                artifact_ids=(c,),
                 detail=detail,
             )
-            for e in events
-        }
+        return receipts
 
     def _restrict(self, events: Sequence[Event], started) -> dict[str, Receipt]:  # type: ignore[no-untyped-def]
         ids = list(dict.fromkeys(self._chunk_id(e) for e in events))
         before = {r.chunk_id: r for r in self.index.store.get(ids)}
         self.index.restrict(ids)
         after = {r.chunk_id: r for r in self.index.store.get(ids)}
-        receipts = {}
+        receipts, seen = {}, set()
         for e in events:
             c = self._chunk_id(e)
-            fresh = c in before and before[c].status != "restricted"
+            fresh = c in before and before[c].status != "restricted" and e.asset_id not in seen
+            seen.add(e.asset_id)
             outcome = "restricted_by_hold" if e.params.get("hold_ids") else ("applied" if fresh else "already_applied")
             receipts[e.id] = receipt_for(
                 e,
