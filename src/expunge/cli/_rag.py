@@ -211,3 +211,52 @@ def bench_rag(
     write_rag_bench(results, out)
     console.print(markdown([results]))
     console.print(f"wrote {out / 'results.json'} and {out / 'results.md'}")
+
+
+def rag_demo(out: Path) -> bool:
+    """The RAG half of ``expunge demo``: ingest the demo corpus, erase one person through a DSR, prove it.
+
+    Returns True when the person's answer abstains afterwards and the probe finds nothing of them.
+    """
+    from expunge.catalog import Identifier
+    from expunge.cli.governance import open_settings_governance
+    from expunge.evidence import dump_case_file, verify_case_file
+    from expunge.rag import RagSubscriber, demo_corpus, probe_subject
+    from expunge.requests import build_case_file
+
+    _torch_threads()
+    settings = get_settings()
+    corpus = demo_corpus(60, seed=0)
+    index = open_rag_index(settings)
+    gov = open_settings_governance(with_rag=False)
+    gov.subscribers["rag"] = RagSubscriber(index)
+    with console.status("RAG: ingesting 60 synthetic tickets and HR notes…"):
+        report = index.ingest(corpus.documents, people=corpus.people)
+    console.print(
+        f"RAG: {report.chunks} chunk(s) stored, {report.unchanged} unchanged, {len(report.refused)} refused "
+        f"(erased before) → {index.store.url}"
+    )
+    person = corpus.people[0]
+    question = f"What did {person.name} report?"
+    before = index.answer(question, groups=["support", "hr"])
+    console.print(f"RAG: {question!r} → {before.text[:100]!r}", highlight=False)
+    filed = gov.file_request(
+        "default", scope="erasure", filed_by="demo", identifiers=[Identifier("email", person.email)]
+    )
+    gov.approve("default", filed.case.id, operator="demo")
+    with console.status("RAG: delivering the erasure (exclude, purge, byte probe, signed receipts)…"):
+        gov.process()
+    case = gov.get_case("default", filed.case.id)
+    after = index.answer(question, groups=["support", "hr"])
+    probe = probe_subject(index, person)
+    document = build_case_file(gov, "default", case.id, signer=gov.audit.signer)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "rag-case.json").write_bytes(dump_case_file(document))
+    summary = verify_case_file(document, {gov.audit.signer.key_id: gov.audit.signer.public_key})
+    console.print(f"RAG: erasure {case.id} {case.state}; afterwards → {after.text!r}", highlight=False)
+    console.print(
+        f"RAG: probe for the person: {'FOUND' if probe.found else 'nothing found'} in {probe.files_scanned} files, "
+        f"{probe.questions} questions and the caches; case file {out / 'rag-case.json'}: "
+        f"{summary['receipts']} signed receipts verified"
+    )
+    return after.abstained and not probe.found

@@ -191,8 +191,12 @@ def bench_audit(
 def demo(
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("runs/demo"),
 ) -> None:
-    """Run the main job on the embedded defaults: forget every 7 from an MNIST MLP beside retraining, then audit it."""
+    """Run the main job on the embedded defaults: forget every 7 from an MNIST MLP beside retraining, audit it, then
+    erase a person from a RAG index through a data-subject request and prove it."""
     unlearn(dataset="mnist", arch="mlp", forget="class:7", method="eu_k", params=None, tune=0, sampler="random",
             reference="retrain", seed=0, max_train=None, canaries=0, out=out)  # fmt: skip
     result = run_audit_command(model=out, forget=out / "forget_ids.txt", reference="retrain", policy=None)
     console.print(f"audit gate: {'PASS' if result.passed else 'FAIL'}; open {out / 'audit.html'} to see why.")
+    from expunge.cli._rag import rag_demo
+
+    rag_demo(out)
