@@ -170,3 +170,17 @@ def test_chroma_store_survives_reopening_after_a_purge(tmp_path):
     again = open_store(url)
     assert again.count() == 29
     assert again.search(rows[5].vector, 1)[0].row.chunk_id == rows[5].chunk_id
+
+
+def test_the_knn_probe_catches_a_row_that_lookups_miss():
+    from expunge.rag.stores import MemoryStore
+
+    class StaleIndex(MemoryStore):
+        def get(self, ids):  # an ID lookup that lost track of the row, while search still finds it
+            return []
+
+    store = StaleIndex()
+    rows = make_rows(10)
+    store.upsert(rows)
+    absence = store.verify_absent([rows[4].chunk_id], fingerprints([rows[4]]))
+    assert absence.retrievable == (rows[4].chunk_id,)

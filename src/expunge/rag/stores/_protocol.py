@@ -23,6 +23,8 @@ __all__ = [
     "register_store",
 ]
 
+KNN_PROBES = 10  # deleted vectors used as kNN queries by verify_absent (the first ones)
+
 
 @dataclass(frozen=True)
 class PurgeStats:
@@ -135,18 +137,23 @@ def probe_store(
     root: Path | None = None,
     decoder: Decoder | None = None,
 ) -> Absence:
-    """The common body of ``verify_absent``: lookups, then the byte probe over ``files``.
+    """The common body of ``verify_absent``: lookups by ID, a kNN probe with (up to ``KNN_PROBES`` of) the deleted
+    vectors themselves, then the byte probe over ``files``.
 
     Fingerprints whose content still lives in another chunk (the same text ingested twice) are not probed.
     """
-    retrievable = tuple(r.chunk_id for r in store.get(list(ids)))
+    retrievable = {r.chunk_id for r in store.get(list(ids))}
+    wanted = set(ids)
+    for fp in [fp for fp in fingerprints if fp.vector.size and fp.chunk_id in wanted][:KNN_PROBES]:
+        # kNN probe: the deleted vector itself as the query, no filter: nothing deleted may come back
+        retrievable |= {h.row.chunk_id for h in store.search(fp.vector, 10)} & wanted
     digests = sorted({sha256_text(fp.text) for fp in fingerprints})
     live = {r.content_sha256 for r in store.get(store.ids({"content_sha256": digests}))} if digests else set()
     probed = [fp for fp in fingerprints if sha256_text(fp.text) not in live]
     scan = scan_files(files, probed, root=root, decoder=decoder)
     return Absence(
         checked=tuple(ids),
-        retrievable=retrievable,
+        retrievable=tuple(sorted(retrievable)),
         on_disk=scan.found,
         files_scanned=scan.files,
         bytes_scanned=scan.bytes,
