@@ -58,6 +58,12 @@ def _seed(gov: Governance, *, subjects: int, records: int, tag: str) -> None:
                 gov.catalog.register_artifact(
                     conn, "bench", kind="log_entry", uri=f"logstore://entries/{entry}", derived_from=[rec.id]
                 )
+    if gov.db.is_postgres:
+        # As after any bulk load: without statistics PostgreSQL takes the freshly filled tables for
+        # empty and plans sequential scans (intake went from 22 to 53 ms per DSR at 300 subjects).
+        with gov.db.engine.connect() as conn:
+            conn.execute(text("ANALYZE"))
+            conn.commit()
 
 
 def _open(backend: str, work: Path, *, postgres_url: str | None) -> tuple[Governance, str, str]:
