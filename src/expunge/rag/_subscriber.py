@@ -96,9 +96,19 @@ class RagSubscriber:
             receipts |= self._restrict(restrict, started)
         return [receipts[e.id] for e in events]
 
-    def _erase(self, events: Sequence[Event], started) -> dict[str, Receipt]:  # type: ignore[no-untyped-def]
+    def _owned(self, events: Sequence[Event]) -> tuple[list[str], dict[str, ChunkRow]]:
+        """The chunk IDs the events may act on, and the rows found: a row of another tenant is never touched
+        (chunk IDs are global, and a catalog URI could name anyone's chunk)."""
         ids = list(dict.fromkeys(self._chunk_id(e) for e in events))
-        before = {r.chunk_id: r for r in self.index.store.get(ids)}
+        found = {r.chunk_id: r for r in self.index.store.get(ids)}
+        tenants: dict[str, set[str]] = {}
+        for e in events:
+            tenants.setdefault(self._chunk_id(e), set()).add(e.tenant)
+        before = {c: r for c, r in found.items() if r.tenant in tenants[c]}
+        return [c for c in ids if c not in found or c in before], before
+
+    def _erase(self, events: Sequence[Event], started) -> dict[str, Receipt]:  # type: ignore[no-untyped-def]
+        ids, before = self._owned(events)
         done = self.index.forget(ids, fingerprints=[self._unverified[i] for i in ids if i in self._unverified])
         absence = done.absence
         assert absence is not None
@@ -122,7 +132,7 @@ class RagSubscriber:
         receipts, seen = {}, set()
         for e in events:  # the same asset twice in a batch: the second delivery found it done
             c = self._chunk_id(e)
-            fresh = c in before and e.asset_id not in seen
+            fresh = c in before and before[c].tenant == e.tenant and e.asset_id not in seen
             seen.add(e.asset_id)
             receipts[e.id] = receipt_for(
                 e,
@@ -138,24 +148,24 @@ class RagSubscriber:
         return receipts
 
     def _restrict(self, events: Sequence[Event], started) -> dict[str, Receipt]:  # type: ignore[no-untyped-def]
-        ids = list(dict.fromkeys(self._chunk_id(e) for e in events))
-        before = {r.chunk_id: r for r in self.index.store.get(ids)}
+        ids, before = self._owned(events)
         self.index.restrict(ids)
         after = {r.chunk_id: r for r in self.index.store.get(ids)}
         receipts, seen = {}, set()
         for e in events:
             c = self._chunk_id(e)
-            fresh = c in before and before[c].status != "restricted" and e.asset_id not in seen
+            mine = c in before and before[c].tenant == e.tenant
+            fresh = mine and before[c].status != "restricted" and e.asset_id not in seen
             seen.add(e.asset_id)
             outcome = "restricted_by_hold" if e.params.get("hold_ids") else ("applied" if fresh else "already_applied")
             receipts[e.id] = receipt_for(
                 e,
                 subscriber=self.name,
                 operation="restrict",
-                outcome=outcome if c in before else "not_found",
+                outcome=outcome if mine else "not_found",
                 started_at=started,
-                before_sha256=_digest([before[c]] if c in before else []),
-                after_sha256=_digest([after[c]] if c in after else []),
+                before_sha256=_digest([before[c]] if mine else []),
+                after_sha256=_digest([after[c]] if mine and c in after else []),
                 artifact_ids=(c,),
                 detail="quarantined from retrieval (status restricted), caches evicted; kept, not erased",
             )

@@ -216,3 +216,18 @@ def test_index_without_catalog_still_forgets(embedder):
     done = idx.forget(report.chunk_ids)
     assert done.verified and done.deleted == 1
     assert np.isfinite(done.exclude_ms)
+
+
+def test_an_event_of_another_tenant_never_touches_a_chunk(index, gov):
+    from expunge.bus import Event
+
+    report = index.ingest([Document(TICKET, "t17", acl="support")])
+    (chunk_id,) = report.chunk_ids
+    uri = chunk_uri("default", "vector_row", chunk_id)
+    sub = gov.subscribers["rag"]
+    with gov.db.begin() as conn:
+        erase = sub.handle(Event("e1", "globex", None, "rag", "erase", "art_x", "vector_row", uri), tx=conn)
+        hold = sub.handle(Event("e2", "globex", None, "rag", "restrict", "art_x", "vector_row", uri), tx=conn)
+    assert erase.outcome == "already_applied" and hold.outcome == "not_found"
+    (row,) = index.store.get([chunk_id])
+    assert row.status == "active" and row.tenant == "default"
