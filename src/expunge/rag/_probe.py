@@ -97,14 +97,15 @@ def scan_files(
                 for text in set(held.to_pylist()):
                     scan.add(texts[text], f"{name}: text")
             for fp in partial:
-                if len(values) and pc.any(pc.match_substring(values, fp.text)).as_py():
+                if len(values) and pc.any(pc.match_substring(values, fp.text, ignore_case=True)).as_py():
                     scan.add(fp.chunk_id, f"{name}: text")
             for chunk_id, what in _find_rows(decoded.vectors, probes, owners):
                 scan.add(chunk_id, f"{name}: {what}")
             continue
         scan.bytes += len(data)
+        lowered = data.lower() if partial else b""
         for fp in fingerprints:
-            if fp.text.encode() in data:
+            if (fp.text.lower().encode() in lowered) if fp.partial else (fp.text.encode() in data):
                 scan.add(fp.chunk_id, f"{name}: text")
         for chunk_id, what in _find_vectors(data, probes, owners):
             scan.add(chunk_id, f"{name}: {what}")

@@ -97,8 +97,8 @@ class Fingerprint:
         chunk_id: The chunk (or, for a subject probe, a label such as ``email``).
         vector: Its embedding; a zero-length array probes text only.
         text: Its text.
-        partial: The text may be part of a longer value (an identifier inside a chunk), so decoded values are
-            searched for it as a substring rather than compared whole.
+        partial: The text may be part of a longer value (an identifier inside a chunk), so it is searched for as a
+            substring, ignoring case, rather than compared whole.
     """
 
     chunk_id: str

@@ -151,6 +151,10 @@ def test_erasure_through_the_bus_purges_verifies_and_signs(index, gov):
     question = "Which portal charged Ann Lee twice?"
     assert not index.answer(question, groups=["support"]).abstained
     assert probe_subject(index, ANN).found
+    shouted = probe_subject(index, Person(email=ANN.email.upper()))  # identifiers are matched ignoring case
+    assert shouted.knn_leaks
+    if hasattr(index.store, "path"):  # a store with files: the byte probe finds the e-mail in them
+        assert "email" in shouted.on_disk
     case, stats = erase(gov, ANN)
     assert case.state == "completed" and stats.dead == 0
     rag = [r for r in stats.receipts if r.subscriber == "rag"]

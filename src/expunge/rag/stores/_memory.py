@@ -23,7 +23,7 @@ def matches(row: ChunkRow, conditions: dict[str, list[object]]) -> bool:
 
 def _same(old: ChunkRow, fp: Fingerprint) -> bool:
     if fp.partial:
-        return fp.text in old.text
+        return fp.text.lower() in old.text.lower()
     return old.text == fp.text or (fp.vector.size > 0 and np.array_equal(old.vector, fp.vector))
 
 
