@@ -18,6 +18,10 @@ __all__ = ["SettlementMixin"]
 
 # While busy a worker settles the cases it delivered to; this often it also looks at every case.
 _SWEEP_SECONDS = 5.0
+# How long a worker waits for more events when fewer than its limit are due (see Dispatcher.run_once).
+# Measured with `bench dsr` (300 DSRs, one worker process): 65–85 batches instead of 107 and 4.2–4.5 s
+# of writer slot held instead of 5.2 s, for at most this much more time to forget.
+_LINGER_SECONDS = 0.05
 _PROBLEMS = {"receipt": "no receipt for {}", "tombstone": "{} has no tombstone", "active": "{} is still active"}
 
 
@@ -57,6 +61,7 @@ class SettlementMixin:
         limit: int = 50,
         once: bool = False,
         worker_id: str | None = None,
+        linger: float | None = None,
     ) -> int:
         """Run a bus worker until ``stop`` is set: deliver due events, settle cases, checkpoint when idle.
 
@@ -69,16 +74,20 @@ class SettlementMixin:
             limit: Events claimed per transaction.
             once: Return as soon as nothing is due.
             worker_id: Names this worker in logs.
+            linger: When fewer than ``limit`` events are due, wait this long before claiming them so
+                that one batch takes more (see :meth:`Dispatcher.run_once`); default
+                ``_LINGER_SECONDS``, 0 to claim at once.
 
         Returns:
             How many deliveries this worker handled.
         """
         dispatcher = self.dispatcher(worker_id=worker_id)
+        linger = _LINGER_SECONDS if linger is None else linger
         total = 0
         dirty = bool(self.settle())  # cases a crashed worker delivered but did not settle
         swept = time.monotonic()
         while not stop.is_set():
-            stats = dispatcher.run_once(limit=limit)
+            stats = dispatcher.run_once(limit=limit, linger=0.0 if once else linger)
             total += stats.handled
             if stats.handled:
                 # The batch settled its cases in its own transaction (Dispatcher.on_batch). SQLite has a

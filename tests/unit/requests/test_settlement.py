@@ -91,3 +91,39 @@ def test_a_failing_settlement_leaves_the_deliveries_committed_for_a_later_sweep(
     monkeypatch.undo()
     assert gov.settle() == [case.id]
     assert gov.get_case("acme", case.id).state == "completed"
+
+
+def test_an_idle_worker_polls_without_taking_the_writer_slot(gov, monkeypatch):
+    dispatcher = gov.dispatcher()
+    begun = []
+    original = type(gov.db).begin
+
+    def counting(self):
+        begun.append(1)
+        return original(self)
+
+    monkeypatch.setattr(type(gov.db), "begin", counting)
+    assert dispatcher.run_once(limit=100).handled == 0
+    assert begun == []
+
+
+def test_a_lingering_worker_takes_what_was_published_meanwhile_in_the_same_batch(gov, store):
+    seed_subject(gov, store, n_records=1)
+    seed_subject(gov, store, email="bob@example.org", n_records=1, content_prefix="bob")
+    ann = _file(gov, "erasure")
+    dispatcher = gov.dispatcher()
+    published = []
+
+    def due(*, limit):  # the first look sees ann's events; bob's are filed while the worker lingers
+        if not published:
+            filed = gov.file_request(
+                "acme", scope="erasure", filed_by="op", identifiers=[Identifier("email", "bob@example.org")]
+            )
+            published.append(gov.approve("acme", filed.case.id, operator="op"))
+            return 4
+        return type(dispatcher).due(dispatcher, limit=limit)
+
+    dispatcher.due = due
+    stats = dispatcher.run_once(limit=100, linger=0.05)
+    assert stats.case_ids == {ann.id, published[0].id}
+    assert gov.get_case("acme", ann.id).state == gov.get_case("acme", published[0].id).state == "completed"
