@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -20,11 +19,6 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.pool import NullPool
 
 from expunge.errors import BackendError, ConfigError
-
-if sys.platform != "win32":
-    import fcntl
-else:  # pragma: no cover - Windows: SQLite's busy handler alone
-    fcntl = None
 
 __all__ = ["Database", "is_postgres", "open_database", "utcnow"]
 
@@ -96,66 +90,6 @@ class _Checkpointer:
             thread.join()
 
 
-class _WriterLock:
-    """A lock file that the processes writing one SQLite database queue on for its single writer slot.
-
-    SQLite makes a writer that finds the database locked retry in its busy handler, which sleeps 1, 2,
-    5, 10, 15, 20, 25, 25, 25, 50, 50 ms and then 100 ms per try: with one process committing batch
-    after batch, a writer in another process wakes up too late for the gap between two transactions,
-    again and again (the intake of ``bench dsr --workers 1`` waited up to 2.5 s for one transaction).
-    A waiter blocked in ``flock`` is woken by the kernel as soon as the holder lets go. The kernel drops
-    the lock of a process that dies (SIGKILL included), as SQLite does its own.
-
-    One per database file and process (:func:`_writer_lock`), shared by every :class:`Database` on it,
-    with a re-entrant thread lock in front: only a thread's outermost write transaction takes the
-    file lock, so a nested one on another connection meets SQLite's busy timeout (an error) rather
-    than waiting for itself.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self._path = path
-        self._fd: int | None = None
-        self.guard = threading.RLock()  # also the Database.writer of every Database on this file
-        self._depth = 0  # guarded by guard
-
-    @contextlib.contextmanager
-    def hold(self) -> Iterator[None]:
-        with self.guard:
-            if self._depth == 0:
-                if self._fd is None:
-                    # O_CLOEXEC (Python's default): a child process must not share, and release, our lock.
-                    self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
-                fcntl.flock(self._fd, fcntl.LOCK_EX)
-            self._depth += 1
-            try:
-                yield
-            finally:
-                self._depth -= 1
-                if self._depth == 0:
-                    fcntl.flock(self._fd, fcntl.LOCK_UN)
-
-    def close(self) -> None:
-        """Close the file (reopened by the next write); a transaction holding the lock finishes first."""
-        with self.guard:
-            if self._fd is not None and self._depth == 0:
-                os.close(self._fd)
-                self._fd = None
-
-
-_WRITER_LOCKS: dict[str, _WriterLock] = {}
-_WRITER_LOCKS_GUARD = threading.Lock()
-
-
-def _writer_lock(database: str) -> _WriterLock:
-    """Return this process's writer lock of a SQLite database file (``<file>-writer`` beside it)."""
-    path = os.path.realpath(Path(database).expanduser())
-    with _WRITER_LOCKS_GUARD:
-        lock = _WRITER_LOCKS.get(path)
-        if lock is None:
-            lock = _WRITER_LOCKS[path] = _WriterLock(Path(path + "-writer"))
-        return lock
-
-
 def utcnow() -> datetime:
     """Return the current time as an aware UTC datetime."""
     return datetime.now(UTC)
@@ -187,29 +121,24 @@ class Database:
 
     writer: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
     checkpointer: _Checkpointer | None = field(default=None, repr=False, compare=False)
-    lockfile: _WriterLock | None = field(default=None, repr=False, compare=False)
 
     @contextlib.contextmanager
     def begin(self) -> Iterator[Connection]:
         """Open a write transaction that commits on success and rolls back on any error.
 
-        On SQLite, threads of one process queue on a lock for the single writer slot, and processes on
-        a lock file beside the database, instead of polling SQLite's busy handler, which sleeps in
-        growing steps and wastes most of the wait. Both are re-entrant: a nested write transaction on
-        another connection meets SQLite's busy timeout (an error) rather than hanging the thread.
+        On SQLite, threads of one process queue on a lock for the single writer slot instead of
+        polling SQLite's busy handler, which sleeps in growing steps and wastes most of the wait. The
+        lock is re-entrant: a nested write transaction on another connection meets SQLite's busy
+        timeout (an error) rather than hanging the thread.
         """
         if self.engine.dialect.name != "sqlite":
             with self.engine.begin() as conn:
                 yield conn
             return
-        with self.writer, self._file_lock(), self.engine.begin() as conn:
+        with self.writer, self.engine.begin() as conn:
             yield conn
         if self.checkpointer is not None:
             self.checkpointer.nudge()
-
-    def _file_lock(self) -> contextlib.AbstractContextManager[None]:
-        """Hold the cross-process writer lock (SQLite files only)."""
-        return self.lockfile.hold() if self.lockfile is not None else contextlib.nullcontext()
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:
@@ -228,22 +157,18 @@ class Database:
         if self.engine.dialect.name != "sqlite":
             return
         # A raw connection: the pragma must run outside the BEGIN IMMEDIATE every SQLAlchemy transaction opens.
-        # It takes the writer slot, so it queues with the writers.
-        with self.writer, self._file_lock():
-            raw = self.engine.raw_connection()
-            try:
-                cur = raw.cursor()
-                cur.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-                cur.close()
-            finally:
-                raw.close()
+        raw = self.engine.raw_connection()
+        try:
+            cur = raw.cursor()
+            cur.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            cur.close()
+        finally:
+            raw.close()
 
     def dispose(self) -> None:
         """Stop the background checkpoint thread, if any, and close every pooled connection."""
         if self.checkpointer is not None:
             self.checkpointer.close()
-        if self.lockfile is not None:
-            self.lockfile.close()
         self.engine.dispose()
 
 
@@ -280,7 +205,7 @@ def open_database(
             "postgresql+psycopg://user@host:port/db."
         ) from err
     backend = parsed.get_backend_name()
-    checkpointer = lockfile = None
+    checkpointer = None
     if backend == "sqlite":
         if schema is not None:
             raise ConfigError(f"A schema ({schema!r}) can only be used with PostgreSQL. Got URL {url!r}.")
@@ -288,8 +213,6 @@ def open_database(
         if parsed.database not in (None, "", ":memory:"):
             wal = Path(str(Path(parsed.database).expanduser()) + "-wal")
             checkpointer = _Checkpointer(engine, wal)
-            if fcntl is not None:
-                lockfile = _writer_lock(parsed.database)
     elif backend == "postgresql":
         if schema is not None and not _SCHEMA_NAME.match(schema):
             raise ConfigError(
@@ -302,13 +225,7 @@ def open_database(
             "Accepted: sqlite, postgresql."
         )
     db = Database(
-        engine=engine,
-        url=parsed.render_as_string(hide_password=True),
-        schema=schema,
-        checkpointer=checkpointer,
-        lockfile=lockfile,
-        # Every Database of this process on the file queues on the one thread lock (a single lock order).
-        **({"writer": lockfile.guard} if lockfile is not None else {}),
+        engine=engine, url=parsed.render_as_string(hide_password=True), schema=schema, checkpointer=checkpointer
     )
     if migrate:
         upgrade(db)
