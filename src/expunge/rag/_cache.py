@@ -53,6 +53,10 @@ class TaggedCache(Protocol):
         """Drop every entry (of one namespace); return how many."""
         ...
 
+    def files(self) -> list[Path]:
+        """The files holding the entries (none for a cache in memory), for the byte probe."""
+        ...
+
 
 class MemoryCache:
     """A dict-backed :class:`TaggedCache`.

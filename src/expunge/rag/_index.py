@@ -278,29 +278,37 @@ class RagIndex:
 
     # --- forgetting -------------------------------------------------------------------------------
 
-    def exclude(self, chunk_ids: Sequence[str]) -> tuple[list[ChunkRow], int, int]:
+    def exclude(
+        self, chunk_ids: Sequence[str], *, rows: Sequence[ChunkRow] | None = None
+    ) -> tuple[list[ChunkRow], int, int]:
         """Take chunks out of every query at once: native delete plus cache eviction (no purge yet).
 
+        ``rows`` are the chunks' rows when the caller has just looked them up (saves a second lookup).
         Returns the rows as they were (for fingerprints), how many were deleted, and how many cache entries
         were evicted.
         """
-        rows = self.store.get(list(chunk_ids))
+        rows = list(rows) if rows is not None else self.store.get(list(chunk_ids))
         deleted = self.store.delete(list(chunk_ids))
-        tags = [*chunk_ids, *{content_tag(r.content_sha256) for r in rows}]
-        return rows, deleted, self.cache.evict(tags)
+        return rows, deleted, self.cache.evict(_influence_tags(chunk_ids, rows))
 
     def forget(
-        self, chunk_ids: Sequence[str], *, purge: bool = True, fingerprints: Sequence[Fingerprint] = ()
+        self,
+        chunk_ids: Sequence[str],
+        *,
+        purge: bool = True,
+        fingerprints: Sequence[Fingerprint] = (),
+        rows: Sequence[ChunkRow] | None = None,
     ) -> Forgotten:
         """Exclude the chunks at once, then purge the store physically and prove nothing of them remains.
 
         The proof is the store's byte probe over the fingerprints taken before the delete, plus the caches'
         tags and files; if it finds anything, the store is purged once more and probed again. Pass the
-        ``fingerprints`` of an earlier, unverified attempt (whose rows are already deleted) to probe for them too.
+        ``fingerprints`` of an earlier, unverified attempt (whose rows are already deleted) to probe for them too,
+        and ``rows`` as :meth:`exclude` takes them.
         """
         ids = list(dict.fromkeys(chunk_ids))
         start = time.perf_counter()
-        rows, deleted, evicted = self.exclude(ids)
+        rows, deleted, evicted = self.exclude(ids, rows=rows)
         exclude_ms = (time.perf_counter() - start) * 1000
         if not purge:
             return Forgotten(tuple(ids), deleted, evicted, exclude_ms, None, None)
@@ -316,19 +324,26 @@ class RagIndex:
                 break
         return Forgotten(tuple(ids), deleted, evicted, exclude_ms, stats, absence, leftovers, tuple(fingerprints))
 
-    def restrict(self, chunk_ids: Sequence[str]) -> tuple[int, int]:
-        """Quarantine chunks from retrieval (kept, never returned) and evict what they influenced."""
-        rows = self.store.get(list(chunk_ids))
+    def restrict(self, chunk_ids: Sequence[str], *, rows: Sequence[ChunkRow] | None = None) -> tuple[int, int]:
+        """Quarantine chunks from retrieval (kept, never returned) and evict what they influenced.
+
+        ``rows`` as :meth:`exclude` takes them.
+        """
+        rows = list(rows) if rows is not None else self.store.get(list(chunk_ids))
         changed = self.store.update(list(chunk_ids), status="restricted")
-        tags = [*chunk_ids, *{content_tag(r.content_sha256) for r in rows}]
-        return changed, self.cache.evict(tags)
+        return changed, self.cache.evict(_influence_tags(chunk_ids, rows))
 
     def cache_leftovers(self, chunk_ids: Sequence[str], fingerprints: Sequence[Fingerprint] = ()) -> list[str]:
         """Cache entries still tagged with the chunks, and cache files still holding their text."""
         left = [f"{ns}:{key[:16]}" for ns, key in self.cache.tagged(list(chunk_ids))]
-        files = getattr(self.cache, "files", lambda: [])()
+        files = self.cache.files()
         scan = scan_files(files, [Fingerprint(f.chunk_id, np.zeros(0, np.float32), f.text) for f in fingerprints])
         return left + [f"{cid}: {where}" for cid, wheres in scan.found.items() for where in wheres]
+
+
+def _influence_tags(chunk_ids: Sequence[str], rows: Sequence[ChunkRow]) -> list[str]:
+    """The cache tags of everything the chunks influenced: their IDs and their content hashes."""
+    return [*chunk_ids, *{content_tag(r.content_sha256) for r in rows}]
 
 
 def open_index(

@@ -75,7 +75,7 @@ def probe_subject(index: RagIndex, person: Person, *, tenant: str = "default", k
         if value
     ]
     absence = index.store.verify_absent([], fingerprints)
-    cache_scan = scan_files(getattr(index.cache, "files", list)(), fingerprints)
+    cache_scan = scan_files(index.cache.files(), fingerprints)
     result.on_disk = {k: list(v) for k, v in absence.on_disk.items()}
     for what, wheres in cache_scan.found.items():
         result.on_disk.setdefault(what, []).extend(wheres)

@@ -109,7 +109,9 @@ class RagSubscriber:
 
     def _erase(self, events: Sequence[Event], started) -> dict[str, Receipt]:  # type: ignore[no-untyped-def]
         ids, before = self._owned(events)
-        done = self.index.forget(ids, fingerprints=[self._unverified[i] for i in ids if i in self._unverified])
+        done = self.index.forget(
+            ids, fingerprints=[self._unverified[i] for i in ids if i in self._unverified], rows=list(before.values())
+        )
         absence = done.absence
         assert absence is not None
         if done.verified:
@@ -149,7 +151,7 @@ class RagSubscriber:
 
     def _restrict(self, events: Sequence[Event], started) -> dict[str, Receipt]:  # type: ignore[no-untyped-def]
         ids, before = self._owned(events)
-        self.index.restrict(ids)
+        self.index.restrict(ids, rows=list(before.values()))
         after = {r.chunk_id: r for r in self.index.store.get(ids)}
         receipts, seen = {}, set()
         for e in events:
