@@ -22,6 +22,7 @@ from expunge.errors import RagError
 
 if TYPE_CHECKING:
     from expunge.rag import RagIndex
+    from expunge.requests import Governance
 
 app = typer.Typer(help="RAG erasure: ingest with identity, query, and probe for a person.", no_args_is_help=True)
 console = Console()
@@ -30,15 +31,16 @@ TenantOpt = Annotated[str, typer.Option(help="Tenant that owns the documents.")]
 TEXT_SUFFIXES = (".txt", ".md", ".text")
 
 
-def open_rag_index(settings: Settings, *, with_catalog: bool = True) -> RagIndex:
-    """The index the settings name, with its SQLite cache, registered in the governance catalog."""
+def open_rag_index(settings: Settings, *, with_catalog: bool = True, gov: Governance | None = None) -> RagIndex:
+    """The index the settings name, with its SQLite cache, registered in the governance catalog (``gov``'s, or
+    the settings' governance opened here)."""
     from expunge.rag import open_index
 
     catalog = db = None
     if with_catalog:
         from expunge.cli.governance import open_settings_governance
 
-        gov = open_settings_governance(with_rag=False)
+        gov = gov or open_settings_governance(with_rag=False)
         catalog, db = gov.catalog, gov.db
     return open_index(
         settings.resolved_rag_store,
@@ -227,8 +229,8 @@ def rag_demo(out: Path) -> bool:
     _torch_threads()
     settings = get_settings()
     corpus = demo_corpus(60, seed=0)
-    index = open_rag_index(settings)
     gov = open_settings_governance(with_rag=False)
+    index = open_rag_index(settings, gov=gov)
     gov.subscribers["rag"] = RagSubscriber(index)
     with console.status("RAG: ingesting 60 synthetic tickets and HR notes…"):
         report = index.ingest(corpus.documents, people=corpus.people)
