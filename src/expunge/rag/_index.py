@@ -209,9 +209,10 @@ class RagIndex:
 
     def _embed(self, chunks, report: IngestReport) -> np.ndarray:  # type: ignore[no-untyped-def]
         """Vectors for ``chunks``, from the embedding cache when the same content was embedded before."""
+        keys = [f"{self.embedder.model_id}:{c.content_sha256}" for c in chunks]
         vectors: list[np.ndarray | None] = []
-        for c in chunks:
-            cached = self.cache.get("embedding", f"{self.embedder.model_id}:{c.content_sha256}")
+        for key in keys:
+            cached = self.cache.get("embedding", key)
             vectors.append(None if cached is None else np.asarray(cached, dtype=np.float32))
         todo = [i for i, v in enumerate(vectors) if v is None]
         report.embeddings_reused += len(chunks) - len(todo)
@@ -220,8 +221,7 @@ class RagIndex:
             report.embedded += len(todo)
             for i, v in zip(todo, fresh, strict=True):
                 vectors[i] = v
-        for c, v in zip(chunks, vectors, strict=True):
-            key = f"{self.embedder.model_id}:{c.content_sha256}"
+        for c, key, v in zip(chunks, keys, vectors, strict=True):
             self.cache.put("embedding", key, np.asarray(v).tolist(), [c.chunk_id, content_tag(c.content_sha256)])
         return np.stack(vectors)  # type: ignore[arg-type]
 
