@@ -10,8 +10,9 @@ $X bench audit --dataset mnist --arch mlp --shadows 64 --draws 3 --forget-size 6
 $X bench classifiers --dataset mnist --arch mlp --scenario class:7 --seeds 3 --out $R/mnist-mlp-class7
 $X bench classifiers --dataset mnist --arch mlp --scenario class:7 --methods label_flip --tune 20 --seeds 3 \
     --out $R/mnist-mlp-class7-label-flip-tuned
-$X bench classifiers --dataset mnist --arch mlp --scenario random:0.01 --seeds 3 --out $R/mnist-mlp-random1pct
-$X bench classifiers --dataset mnist --arch mlp --scenario random:0.01 --seeds 3 --tune 20 \
+$X bench classifiers --dataset mnist --arch mlp --scenario random:0.01 --seeds 3 --noise-floor \
+    --out $R/mnist-mlp-random1pct
+$X bench classifiers --dataset mnist --arch mlp --scenario random:0.01 --seeds 3 --tune 30 --noise-floor \
     --methods gradient_ascent,neggrad_plus,ssd,finetune --out $R/mnist-mlp-random1pct-tuned
 $X bench classifiers --dataset adult --arch mlp --scenario random:0.01 --seeds 3 --out $R/adult-mlp-random1pct
 $X bench classifiers --dataset fashion_mnist --arch mlp --scenario class:7 --seeds 3 --out $R/fashion-mlp-class7

@@ -145,6 +145,9 @@ def bench_classifiers(
     tune: Annotated[int, typer.Option(help="Dose-tuning trials per method and seed.", min=0)] = 0,
     params: Annotated[str | None, typer.Option(help="Per-method parameters: JSON {method: {param: value}}.")] = None,
     max_train: MaxTrain = None,
+    noise_floor: Annotated[
+        bool, typer.Option("--noise-floor", help="Also retrain with another seed: the gap exact retrains already have.")
+    ] = False,
     out: Annotated[Path, typer.Option(help="Output folder for results.json and results.md.")] = Path("runs/bench"),
 ) -> None:
     """Run retrain and every chosen method on one scenario and write results.json and results.md."""
@@ -154,7 +157,7 @@ def bench_classifiers(
     per_method = _parse_params(params)
     doc = run_classifier_bench(
         dataset=dataset, arch=arch, scenario=scenario, methods=methods, seeds=seeds, out=out, tune=tune,
-        params=per_method, max_train=max_train, cache_dir=get_settings().cache_dir,
+        params=per_method, max_train=max_train, cache_dir=get_settings().cache_dir, noise_floor=noise_floor,
     )  # fmt: skip
     console.print((out / "results.md").read_text(encoding="utf-8"))
     console.print(f"wrote {out}/results.json and results.md ({len(doc['rows'])} runs)")

@@ -147,6 +147,7 @@ def run_method(
     scenario: Scenario,
     *,
     reference: tuple[Figures, float] | None = None,
+    measure_on: Scenario | None = None,
 ) -> tuple[nn.Module, RunReport]:
     """Unlearn with ``method`` on a copy of ``original`` and measure the result.
 
@@ -155,6 +156,8 @@ def run_method(
         original: The trained model; not modified.
         scenario: The scenario.
         reference: The retrained reference's figures and training seconds, for the gap and speed-up.
+        measure_on: Measure on this scenario's views instead of ``scenario``'s (same forget set, other seed:
+            the evaluation samples of a re-seeded retrain must be those of the reference it is compared with).
 
     Returns:
         The unlearned model and its report.
@@ -166,7 +169,7 @@ def run_method(
         model = method.forget(model, data, generator=scenario.generator(3))
         seconds = time.perf_counter() - start
     model.eval()
-    figures = measure(model, scenario, original=original)
+    figures = measure(model, measure_on or scenario, original=original)
     notes = []
     if scenario.forget_set.target_class is not None:
         notes.append(

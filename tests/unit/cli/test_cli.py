@@ -48,13 +48,18 @@ def test_bench_small_mode_writes_results_and_table(tmp_path):
     out = tmp_path / "bench"
     result = runner.invoke(app, ["bench", "classifiers", "--dataset", "mnist", "--arch", "mlp", "--scenario",
                                  "random:0.01", "--methods", "finetune,eu_k", "--seeds", "1", "--max-train",
-                                 "1200", "--out", str(out)])  # fmt: skip
+                                 "1200", "--noise-floor", "--out", str(out)])  # fmt: skip
     assert result.exit_code == 0, result.output
     doc = json.loads((out / "results.json").read_text())
-    assert [r["method"] for r in doc["rows"]] == ["retrain", "finetune", "eu_k"]
+    assert [r["method"] for r in doc["rows"]] == ["retrain", "retrain_other_seed", "finetune", "eu_k"]
     for row in doc["rows"]:
         assert set(row) >= REPORT_KEYS
-    assert "| eu_k |" in (out / "results.md").read_text()
+    reference, floor = doc["rows"][:2]
+    # another exact retrain: same data, other weights, measured on the reference's samples
+    assert floor["n_forget"] == reference["n_forget"] and floor["n_retain"] == reference["n_retain"]
+    assert floor["gap_to_retrain"] > 0 and floor["reference"] == {k: reference[k] for k in floor["reference"]}
+    table = (out / "results.md").read_text()
+    assert "| eu_k |" in table and "| retrain_other_seed |" in table and "two exact retrains" in table
 
 
 @pytest.mark.parametrize(

@@ -71,6 +71,21 @@ def test_tuner_searches_on_validation_and_returns_every_trial(toy_scenario, toy_
         tune_dose("label_flip", toy_original, toy_scenario, trials=1, sampler="grid")
 
 
+def test_random_forgetting_is_tuned_on_the_estimated_gap_to_retraining():
+    from expunge.unlearn import prepare_scenario, train_original
+
+    scenario = prepare_scenario("blobs", arch="mlp", forget="random:0.05", seed=0, hidden=(64, 32))
+    original, _ = train_original(scenario)
+    result = tune_dose("gradient_ascent", original, scenario, trials=6, seed=0, retain_budget=1.0)
+    assert result.objective == "holdout_gap"
+    for trial in result.trials:
+        assert trial["value"] == pytest.approx(-trial["holdout_gap"])
+        assert 0.0 <= trial["mia_auc"] <= 1.0 and 0.0 <= trial["retain_acc"] <= 1.0
+    # the estimate moves with the dose: the searched lr spans two orders of magnitude
+    assert len({round(t["holdout_gap"], 6) for t in result.trials}) > 1
+    assert result.best_value == max(t["value"] for t in result.trials)
+
+
 def test_bad_forget_data_fails_before_any_weight_changes(toy_scenario, toy_original):
     import copy
 
