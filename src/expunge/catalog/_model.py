@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
-import uuid
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, get_args
@@ -54,8 +55,24 @@ _ID = re.compile(r"^[a-z]{2,4}_[0-9a-f]{32}$")
 
 
 def new_id(prefix: str) -> str:
-    """Return a fresh global ID such as ``rec_<32 hex digits>``."""
-    return f"{prefix}_{uuid.uuid4().hex}"
+    """Return a fresh global ID such as ``rec_<32 hex digits>``, laid out as a UUIDv7 (RFC 9562).
+
+    The first 48 bits are the Unix time in milliseconds, then the version and variant bits and 74
+    random bits. Time-ordered IDs land at the right-hand end of every primary-key and ID index, so a
+    transaction's inserts share a few B-tree pages instead of touching one random page each: with
+    random (v4) IDs a delivery batch dirtied ~700 pages on SQLite, and `bench dsr` spent 25-35 %
+    more per DSR (intake and delivery both). The price is that an ID tells when it was made, to the
+    millisecond, which the rows carry in their timestamps anyway.
+    """
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (
+        (time.time_ns() // 1_000_000) << 80
+        | 0x7 << 76
+        | (rand >> 62 & 0xFFF) << 64
+        | 0b10 << 62
+        | rand & ((1 << 62) - 1)
+    )
+    return f"{prefix}_{value:032x}"
 
 
 def check_tenant(tenant: str) -> str:
