@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
-from expunge.errors import DimensionMismatchError, InvalidFilterError, UnknownBackendError
+from expunge.errors import BackendError, DimensionMismatchError, InvalidFilterError, UnknownBackendError
 from expunge.rag import ChunkRow, Fingerprint
 from expunge.rag.stores import available_stores, open_store
 
@@ -170,6 +172,41 @@ def test_chroma_store_survives_reopening_after_a_purge(tmp_path):
     again = open_store(url)
     assert again.count() == 29
     assert again.search(rows[5].vector, 1)[0].row.chunk_id == rows[5].chunk_id
+
+
+def test_chroma_stores_of_one_folder_share_the_generation_a_purge_switches(tmp_path):
+    url = f"chroma://{tmp_path / 'chroma'}"
+    api, worker = open_store(url), open_store(url)
+    rows = make_rows(20)
+    api.upsert(rows)
+    worker.delete([rows[0].chunk_id])
+    worker.purge()  # the old generation is deleted: a store still pointing at it would fail
+    assert api.count() == 19
+    assert api.search(rows[7].vector, 1)[0].row.chunk_id == rows[7].chunk_id
+    worker.close()
+    assert api.count() == 19  # the folder stays open while one store of it is
+    api.close()
+    with pytest.raises(BackendError, match="is closed"):
+        api.count()
+
+
+def test_a_chroma_folder_belongs_to_one_process(tmp_path):
+    folder = tmp_path / "chroma"
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys; from expunge.rag.stores import open_store; s = open_store(sys.argv[1]);"
+         " print('open', flush=True); sys.stdin.read(); s.close()", f"chroma://{folder}"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        with pytest.raises(BackendError, match="is open in another process.*use lancedb://"):
+            open_store(f"chroma://{folder}")
+    finally:
+        holder.communicate("", timeout=60)
+    store = open_store(f"chroma://{folder}")  # released when the other process let go
+    assert store.count() == 0
+    store.close()
 
 
 def test_the_knn_probe_catches_a_row_that_lookups_miss():
