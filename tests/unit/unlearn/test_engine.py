@@ -80,7 +80,7 @@ def test_random_forgetting_is_tuned_on_the_estimated_gap_to_retraining():
     assert result.objective == "holdout_gap"
     for trial in result.trials:
         assert trial["value"] == pytest.approx(-trial["holdout_gap"])
-        assert 0.0 <= trial["mia_auc"] <= 1.0 and 0.0 <= trial["retain_acc"] <= 1.0
+        assert 0.0 <= trial["mia_auc"] <= 1.0 and 0.0 <= trial["retain_sample_acc"] <= 1.0
     # the estimate moves with the dose: the searched lr spans two orders of magnitude
     assert len({round(t["holdout_gap"], 6) for t in result.trials}) > 1
     assert result.best_value == max(t["value"] for t in result.trials)
