@@ -5,9 +5,11 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import time
 from collections import Counter
 
 import pytest
+from sqlalchemy import text
 
 from expunge.bus import MemoryStore, MemorySubscriber
 from expunge.catalog import Identifier
@@ -106,4 +108,26 @@ def test_concurrent_duplicate_filings_store_one_request(pg_schema, tmp_path):
     stored = [o for o in outcomes if isinstance(o, str)]
     assert len(stored) == 1 and len(gov.list_cases("acme")) == 1
     assert all(o == ("duplicate", stored[0]) for o in outcomes if not isinstance(o, str))
+    gov.db.dispose()
+
+
+def test_statistics_are_refreshed_once_a_table_outgrows_them(pg_schema, tmp_path):
+    url, schema = pg_schema
+    gov = open_governance(url, schema=schema, keys_dir=tmp_path / "keys")
+    with gov.db.begin() as conn:
+        conn.execute(text("ANALYZE bus_outbox"))  # measured empty, as after a fresh install
+        for i in range(1200):
+            gov.logstore.add(conn, "acme", prompt=f"p{i}", response="r")
+    tables = ["bus_outbox", "logstore_entries"]
+    # The activity counters reach pg_stat_user_tables within a second or so of the commit.
+    deadline = time.monotonic() + 10
+    analyzed: list[str] = []
+    while not analyzed and time.monotonic() < deadline:
+        analyzed = gov.db.refresh_statistics(tables)
+        time.sleep(0.2)
+    assert analyzed == ["logstore_entries"]
+    with gov.db.read() as conn:
+        rows = conn.execute(text("SELECT reltuples FROM pg_class WHERE oid = 'logstore_entries'::regclass")).scalar()
+    assert rows >= 1200
+    assert gov.db.refresh_statistics(tables) == []  # nothing changed since
     gov.db.dispose()

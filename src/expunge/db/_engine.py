@@ -6,14 +6,14 @@ import contextlib
 import os
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, bindparam, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.pool import NullPool
@@ -25,6 +25,16 @@ __all__ = ["Database", "is_postgres", "open_database", "utcnow"]
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 # Arbitrary constant: every expunge process serialises its migrations on this advisory lock.
 _MIGRATION_LOCK = 0x657870756E6765
+# Another: one process at a time refreshes planner statistics (see Database.refresh_statistics).
+_ANALYZE_LOCK = 0x657870756E6766
+# Tables whose rows changed by at least this many, and by at least their size at the last ANALYZE,
+# get a fresh ANALYZE: a table grown from empty is re-measured at ~1k, 2k, 4k… rows.
+_ANALYZE_MIN_CHANGES = 1000
+_STALE = text(
+    "SELECT s.relname FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid "
+    "WHERE s.schemaname = current_schema() AND s.relname IN :tables "
+    "AND s.n_mod_since_analyze >= GREATEST(:least, c.reltuples)"
+).bindparams(bindparam("tables", expanding=True))
 
 
 # The WAL size (bytes) past which the background thread copies it into the database file, and the
@@ -164,6 +174,29 @@ class Database:
             cur.close()
         finally:
             raw.close()
+
+    def refresh_statistics(self, tables: Sequence[str]) -> list[str]:
+        """PostgreSQL: ANALYZE those of ``tables`` that changed by more than their size since last measured.
+
+        A table that grew from empty keeps the statistics of an empty table until autovacuum gets
+        to it (a minute or more): the planner then takes it for a few rows and chooses plans that
+        read all of it — the tombstone lookup scanned every tombstone of the tenant, the outbox
+        claim sorted every pending row on disk, and foreign-key checks kept the sequential scans
+        they were planned with. Workers call this between batches; the check is one catalog query,
+        and one process at a time runs it (the others skip). A no-op on SQLite.
+
+        Returns:
+            The tables analyzed.
+        """
+        if self.engine.dialect.name != "postgresql" or not tables:
+            return []
+        with self.engine.begin() as conn:
+            if not conn.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": _ANALYZE_LOCK}).scalar():
+                return []
+            stale = list(conn.execute(_STALE, {"tables": list(tables), "least": _ANALYZE_MIN_CHANGES}).scalars())
+            for name in stale:  # names come from the catalog query above, never from a caller
+                conn.execute(text(f'ANALYZE "{name}"'))
+        return stale
 
     def dispose(self) -> None:
         """Stop the background checkpoint thread, if any, and close every pooled connection."""

@@ -88,3 +88,7 @@ def test_bad_database_settings_are_refused(url, kw, fragment):
 def test_an_unreachable_server_is_a_backend_error():
     with pytest.raises(BackendError, match="Cannot"):
         open_database("postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=1")
+
+
+def test_refreshing_statistics_is_a_no_op_on_sqlite(db):
+    assert db.refresh_statistics(["bus_outbox"]) == []
