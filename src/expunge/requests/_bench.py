@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -36,6 +37,8 @@ from expunge.requests import open_governance
 stop = threading.Event()
 signal.signal(signal.SIGTERM, lambda *_: stop.set())
 gov = open_governance(sys.argv[1], keys_dir=Path(sys.argv[2]), schema=sys.argv[3] or None)
+if sys.argv[6] == "1":
+    print("ready", flush=True)
 gov.work(stop, idle_seconds=0.005, limit=int(sys.argv[4]), once=sys.argv[5] == "1")
 """
 
@@ -98,10 +101,14 @@ def _completed(gov: Governance, tenant: str) -> int:
         ).scalar_one()
 
 
-def _spawn(url: str, keys: Path, schema: str, *, limit: int, once: bool = False) -> subprocess.Popen[bytes]:
+def _spawn(
+    url: str, keys: Path, schema: str, *, limit: int, once: bool = False, announce: bool = False
+) -> subprocess.Popen[bytes]:
+    """Start a worker process; with ``announce`` it prints ``ready`` on its stdout once its database is open."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
     args = [sys.executable, "-c", _WORKER, url, str(keys), schema, str(limit), "1" if once else "0"]
-    return subprocess.Popen(args, env=env)
+    args.append("1" if announce else "0")
+    return subprocess.Popen(args, env=env, stdout=subprocess.PIPE if announce else None)
 
 
 def bench_dsr(
@@ -194,9 +201,21 @@ def bench_dsr(
 
 
 def bench_crash(
-    *, out: Path, fanouts: int = 1000, records_per_request: int = 3, seed: int = 0, limit: int = 20
+    *,
+    out: Path,
+    fanouts: int = 1000,
+    records_per_request: int = 3,
+    seed: int = 0,
+    limit: int = 20,
+    kill_within: float = 0.08,
 ) -> dict[str, Any]:
     """SIGKILL a worker process at random moments during ``fanouts`` DSR fan-outs, restarting it each time.
+
+    Each worker is killed at a uniformly random moment within ``kill_within`` seconds of having
+    opened its database (unless it finished first), so kills land in its start-up settlement, in
+    claims, in subscribers' effects, in receipt signing and in commits alike. The window counts
+    from "ready", not from the spawn: a worker takes longer to start than to deliver a few batches,
+    and a window from the spawn let it finish all its work before most kills.
 
     Effects are counted in the stores (catalog tombstones, log-store rows) and in the signed log (one
     receipt per event), not in the bus's bookkeeping.
@@ -218,20 +237,23 @@ def bench_crash(
         rng = random.Random(seed)
         kills, rounds = 0, 0
         started = time.perf_counter()
-        while rounds < 100_000:
+        # Until every case is completed: a worker killed after the last one (its exit can outlast the
+        # window) must not be restarted, and that kill not counted.
+        while rounds < 100_000 and _completed(gov, "bench") < fanouts:
             rounds += 1
-            proc = _spawn(url, work / "keys", schema, limit=limit, once=True)
-            try:
-                proc.wait(timeout=rng.uniform(0.5, 2.0))
-            except subprocess.TimeoutExpired:
-                proc.send_signal(signal.SIGKILL)
-                proc.wait()
-                kills += 1
-                continue
+            proc = _spawn(url, work / "keys", schema, limit=limit, once=True, announce=True)
+            with proc.stdout or contextlib.nullcontext():
+                if proc.stdout is not None:
+                    proc.stdout.readline()  # "ready", or nothing if it died first (its exit status says so below)
+                try:
+                    proc.wait(timeout=rng.uniform(0.0, kill_within))
+                except subprocess.TimeoutExpired:
+                    proc.send_signal(signal.SIGKILL)
+                    proc.wait()
+                    kills += 1
+                    continue
             if proc.returncode != 0:
                 raise RuntimeError(f"A worker exited with status {proc.returncode}.")
-            if _completed(gov, "bench") == fanouts:
-                break
         with gov.db.read() as conn:
             tombstones = Counter(r[0] for r in conn.execute(text("select asset_id from catalog_tombstones")))
             records = [r[0] for r in conn.execute(text("select id from catalog_records"))]
@@ -254,6 +276,7 @@ def bench_crash(
             "completed": completed,
             "seconds": round(time.perf_counter() - started, 1),
             "seed": seed,
+            "kill_within_seconds": kill_within,
             "load_average_1m": round(os.getloadavg()[0], 2),
         }
     finally:
