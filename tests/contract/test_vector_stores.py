@@ -161,6 +161,25 @@ def test_lancedb_purge_sees_through_a_tag_that_pins_deleted_rows(tmp_path):
     assert store.verify_absent([r.chunk_id for r in gone], fingerprints(gone)).ok
 
 
+@pytest.mark.parametrize("scheme", ["memory", "lancedb"])  # stores whose files decode into rows
+def test_the_id_probe_needs_no_content_to_find_a_deleted_row(scheme, tmp_path):
+    store = open_store("memory://ids" if scheme == "memory" else f"lancedb://{tmp_path / 'lance'}")
+    rows = make_rows(120)
+    store.upsert(rows[:60])
+    store.upsert(rows[60:])
+    gone, kept = rows[40:45], rows[50]
+    ids = [Fingerprint.of_id(r.chunk_id) for r in gone]
+    store.delete([r.chunk_id for r in gone])
+    native = store.verify_absent([], ids)
+    assert set(native.on_disk) == {r.chunk_id for r in gone}
+    assert all(where.endswith(": id") or where.endswith(": row") for w in native.on_disk.values() for where in w)
+    store.purge()
+    assert store.verify_absent([], ids).ok
+    if scheme == "lancedb":  # a live row's data file still names its ID: the probe reads what it claims to
+        assert kept.chunk_id in store.verify_absent([], [Fingerprint.of_id(kept.chunk_id)]).on_disk
+    store.close()
+
+
 def test_chroma_store_survives_reopening_after_a_purge(tmp_path):
     url = f"chroma://{tmp_path / 'chroma'}"
     store = open_store(url)

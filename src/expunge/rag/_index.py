@@ -301,10 +301,10 @@ class RagIndex:
     ) -> Forgotten:
         """Exclude the chunks at once, then purge the store physically and prove nothing of them remains.
 
-        The proof is the store's byte probe over the fingerprints taken before the delete, plus the caches'
-        tags and files; if it finds anything, the store is purged once more and probed again. Pass the
-        ``fingerprints`` of an earlier, unverified attempt (whose rows are already deleted) to probe for them too,
-        and ``rows`` as :meth:`exclude` takes them.
+        The proof is the store's byte probe over the fingerprints taken before the delete and over the chunk IDs
+        (a file naming one still holds its row), plus the caches' tags and files; if it finds anything, the store
+        is purged once more and probed again. Pass the ``fingerprints`` of an earlier, unverified attempt (whose
+        rows are already deleted) to probe for them too, and ``rows`` as :meth:`exclude` takes them.
         """
         ids = list(dict.fromkeys(chunk_ids))
         start = time.perf_counter()
@@ -316,9 +316,10 @@ class RagIndex:
             r.chunk_id: Fingerprint(r.chunk_id, r.vector, r.text) for r in rows
         }
         fingerprints = list(taken.values())
+        probes = [*fingerprints, *(Fingerprint.of_id(i) for i in ids)]
         for _ in range(2):  # a second purge only when the first left something behind
             stats = self.store.purge()
-            absence = self.store.verify_absent(ids, fingerprints)
+            absence = self.store.verify_absent(ids, probes)
             leftovers = tuple(self.cache_leftovers(ids, fingerprints))
             if absence.ok and not leftovers:
                 break

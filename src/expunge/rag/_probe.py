@@ -8,6 +8,9 @@ A native ``delete()`` only marks rows, so the probe reads the files themselves.
   normalisation by a few ULPs, so an exact byte match would miss most of them.
 - Files a decoder understands (Lance data files, whose text columns are compressed on disk) are read as
   tables: every string and every vector row they hold, deleted or not, is compared with the fingerprints.
+- A chunk's ID (``Fingerprint.of_id``) is looked for in decoded row files only: a data file that names it holds
+  a copy of its row, which needs no content to prove. Index pages and transaction logs may name deleted IDs
+  (Lance keeps a delete's predicate and a BTREE index's old keys); they hold no row, so they are not counted.
 
 Quantised copies (PQ/SQ codes) are not detected; the stores here keep none.
 """
@@ -31,10 +34,15 @@ _REL_TOL = 1e-5
 
 @dataclass(frozen=True)
 class Decoded:
-    """What a structured file holds: its string values and its vector rows (float32, one per row)."""
+    """What a structured file holds: its string values and its vector rows (float32, one per row).
+
+    ``rows`` says whether the file holds table rows (a data file), as opposed to, say, an index's pages:
+    only a row file that names a chunk's ID holds a copy of its row.
+    """
 
     texts: pa.Array
     vectors: np.ndarray | None = None
+    rows: bool = True
 
 
 Decoder = Callable[[Path], Decoded | None]
@@ -78,8 +86,10 @@ def scan_files(
     scan = ByteScan()
     if not fingerprints:
         return scan
+    ids = {fp.text: fp for fp in fingerprints if fp.what == "id"}
+    fingerprints = [fp for fp in fingerprints if fp.what != "id"]
     probes, owners = _probe_matrix(fingerprints)
-    texts = {fp.text: fp.chunk_id for fp in fingerprints if not fp.partial}
+    texts = {fp.text: fp for fp in fingerprints if not fp.partial}
     partial = [fp for fp in fingerprints if fp.partial]
     for path in files:
         decoded = decoder(path) if decoder is not None else None
@@ -92,13 +102,14 @@ def scan_files(
         if decoded is not None:
             scan.bytes += path.stat().st_size
             values = decoded.texts
-            if texts and len(values):
-                held = pc.filter(values, pc.is_in(values, value_set=pa.array(list(texts), pa.string())))
+            wanted = texts | ids if decoded.rows else texts
+            if wanted and len(values):
+                held = pc.filter(values, pc.is_in(values, value_set=pa.array(list(wanted), pa.string())))
                 for text in set(held.to_pylist()):
-                    scan.add(texts[text], f"{name}: text")
+                    scan.add(wanted[text].chunk_id, f"{name}: {wanted[text].what}")
             for fp in partial:
                 if len(values) and pc.any(pc.match_substring(values, fp.text, ignore_case=True)).as_py():
-                    scan.add(fp.chunk_id, f"{name}: text")
+                    scan.add(fp.chunk_id, f"{name}: {fp.what}")
             for chunk_id, what in _find_rows(decoded.vectors, probes, owners):
                 scan.add(chunk_id, f"{name}: {what}")
             continue
@@ -106,7 +117,7 @@ def scan_files(
         lowered = data.lower() if partial else b""
         for fp in fingerprints:
             if (fp.text.lower().encode() in lowered) if fp.partial else (fp.text.encode() in data):
-                scan.add(fp.chunk_id, f"{name}: text")
+                scan.add(fp.chunk_id, f"{name}: {fp.what}")
         for chunk_id, what in _find_vectors(data, probes, owners):
             scan.add(chunk_id, f"{name}: {what}")
     return scan

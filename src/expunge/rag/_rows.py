@@ -99,12 +99,24 @@ class Fingerprint:
         text: Its text.
         partial: The text may be part of a longer value (an identifier inside a chunk), so it is searched for as a
             substring, ignoring case, rather than compared whole.
+        what: How a finding is named: ``text``, or ``id`` for a probe of the chunk's ID (see :meth:`of_id`).
     """
 
     chunk_id: str
     vector: np.ndarray = field(repr=False)
     text: str = field(repr=False)
     partial: bool = False
+    what: str = "text"
+
+    @classmethod
+    def of_id(cls, chunk_id: str) -> Fingerprint:
+        """A probe for the chunk's ID itself: a data file still naming it still holds (a deleted copy of) its row.
+
+        Needs nothing but the ID, so it also proves a purge whose content fingerprints were lost (a retry after
+        a crash between the native delete and the purge). Only stores whose files decode into rows (LanceDB) and
+        the memory store can answer it; in raw bytes an ID says nothing about where its row is.
+        """
+        return cls(chunk_id, np.zeros(0, np.float32), chunk_id, what="id")
 
 
 def check_filter(where: Filter | None) -> dict[str, list[Any]]:

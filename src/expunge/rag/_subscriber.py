@@ -127,8 +127,8 @@ class RagSubscriber:
         probed = len(done.fingerprints) - len(absence.shared)
         detail = (
             f"{done.deleted} vector row(s) deleted, {done.cache_evicted} cache entries evicted, store purged; "
-            f"byte probe of {probed} fingerprint(s) over {absence.files_scanned} files ({absence.bytes_scanned} "
-            "bytes) and the caches found nothing"
+            f"byte probe of {probed} content fingerprint(s) and {len(ids)} chunk ID(s) over {absence.files_scanned} "
+            f"files ({absence.bytes_scanned} bytes) and the caches found nothing"
             + (f"; {len(absence.shared)} chunk(s) share their content with live chunks" if absence.shared else "")
         )
         receipts, seen = {}, set()

@@ -183,6 +183,25 @@ def test_redelivery_is_idempotent(index, gov):
     assert receipt.outcome == "already_applied"
 
 
+def test_a_retry_after_a_crash_before_the_purge_still_purges_and_proves_it(index, gov):
+    """The worker died between the native delete and the purge: the retry has no content fingerprints left."""
+    from expunge.bus import Event
+    from expunge.rag import Fingerprint
+
+    report = index.ingest([Document(TICKET, "t17", acl="support")], people=[ANN])
+    chunk = report.chunk_ids[0]
+    index.exclude([chunk])  # the first attempt got this far
+    if hasattr(index.store, "path"):
+        assert chunk in index.store.verify_absent([], [Fingerprint.of_id(chunk)]).on_disk
+    uri = chunk_uri("default", "vector_row", chunk)
+    event = Event("evt_retry", "default", "dsr_x", "rag", "erase", "asset_x", "vector_row", uri)
+    with gov.db.begin() as conn:
+        receipt = RagSubscriber(index).handle(event, tx=conn)  # a fresh process: nothing in memory
+    assert receipt.outcome == "already_applied" and "and 1 chunk ID(s)" in receipt.detail
+    assert index.store.verify_absent([chunk], [Fingerprint.of_id(chunk)]).ok
+    assert not probe_subject(index, ANN).on_disk
+
+
 def test_a_legal_hold_restricts_instead_of_erasing(index, gov):
     report = index.ingest([Document(TICKET, "t17", acl="support")], people=[ANN])
     with gov.db.begin() as conn:

@@ -274,5 +274,7 @@ def _decode_lance(path: Path) -> Decoded | None:
             flat = column.combine_chunks().flatten().to_numpy(zero_copy_only=False)
             vectors = flat.reshape(-1, column.type.list_size)
     return Decoded(
-        pa.concat_arrays([t.cast(pa.string()) for t in texts]) if texts else pa.array([], pa.string()), vectors
+        pa.concat_arrays([t.cast(pa.string()) for t in texts]) if texts else pa.array([], pa.string()),
+        vectors,
+        rows="_indices" not in path.parts,
     )

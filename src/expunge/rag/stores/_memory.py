@@ -22,6 +22,8 @@ def matches(row: ChunkRow, conditions: dict[str, list[object]]) -> bool:
 
 
 def _same(old: ChunkRow, fp: Fingerprint) -> bool:
+    if fp.what == "id":
+        return old.chunk_id == fp.text
     if fp.partial:
         return fp.text.lower() in old.text.lower()
     return old.text == fp.text or (fp.vector.size > 0 and np.array_equal(old.vector, fp.vector))
@@ -115,7 +117,7 @@ class MemoryStore:
         absence = probe_store(self, ids, fingerprints, [])
         on_disk: dict[str, list[str]] = {}
         for fp in fingerprints:
-            if fp.chunk_id in absence.shared:
+            if fp.what == "text" and fp.chunk_id in absence.shared:
                 continue
             if any(_same(old, fp) for old in self._graveyard):
                 on_disk[fp.chunk_id] = ["memory graveyard: row"]

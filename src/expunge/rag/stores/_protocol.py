@@ -147,9 +147,10 @@ def probe_store(
     for fp in [fp for fp in fingerprints if fp.vector.size and fp.chunk_id in wanted][:KNN_PROBES]:
         # kNN probe: the deleted vector itself as the query, no filter: nothing deleted may come back
         retrievable |= {h.row.chunk_id for h in store.search(fp.vector, 10)} & wanted
-    digests = sorted({sha256_text(fp.text) for fp in fingerprints})
+    digests = sorted({sha256_text(fp.text) for fp in fingerprints if fp.what == "text"})
     live = {r.content_sha256 for r in store.get(store.ids({"content_sha256": digests}))} if digests else set()
-    probed = [fp for fp in fingerprints if sha256_text(fp.text) not in live]
+    shared = {fp.chunk_id for fp in fingerprints if fp.what == "text" and sha256_text(fp.text) in live}
+    probed = [fp for fp in fingerprints if fp.what != "text" or sha256_text(fp.text) not in live]
     scan = scan_files(files, probed, root=root, decoder=decoder)
     return Absence(
         checked=tuple(ids),
@@ -157,7 +158,7 @@ def probe_store(
         on_disk=scan.found,
         files_scanned=scan.files,
         bytes_scanned=scan.bytes,
-        shared=tuple(sorted({fp.chunk_id for fp in fingerprints} - {fp.chunk_id for fp in probed})),
+        shared=tuple(sorted(shared)),
     )
 
 
