@@ -21,27 +21,35 @@ OUTCOMES: tuple[str, ...] = get_args(Outcome)
 _MAX_SAFE_INT = 2**53 - 1
 
 
+_LEAVES = frozenset({str, bool, type(None)})
+
+
 def _plain(obj: Any) -> bool:
     """Tell whether ``obj`` holds only values whose RFC 8785 form is what ``json.dumps`` writes.
 
     That is: no floats (RFC 8785 prints numbers the ECMAScript way), integers within ±(2**53 - 1),
-    and ASCII object keys (sorted the same by code point as by UTF-16 code unit).
+    and ASCII object keys (sorted the same by code point as by UTF-16 code unit). Exact types only
+    (a subclass takes the reference path): this runs twice per receipt, so it tests ``type(x)``
+    against a set rather than ``isinstance`` against unions, a third of the time.
     """
     stack = [obj]
+    pop, extend = stack.pop, stack.extend
+    leaves = _LEAVES
     while stack:
-        item = stack.pop()
-        if item is None or isinstance(item, str | bool):
+        item = pop()
+        kind = type(item)
+        if kind in leaves:
             continue
-        if isinstance(item, int):
-            if abs(item) > _MAX_SAFE_INT:
-                return False
-        elif isinstance(item, dict):
-            for key, value in item.items():
-                if not isinstance(key, str) or not key.isascii():
+        if kind is dict:
+            for key in item:
+                if type(key) is not str or not key.isascii():
                     return False
-                stack.append(value)
-        elif isinstance(item, list | tuple):
-            stack.extend(item)
+            extend(item.values())
+        elif kind is list or kind is tuple:
+            extend(item)
+        elif kind is int:
+            if not -_MAX_SAFE_INT <= item <= _MAX_SAFE_INT:
+                return False
         else:
             return False
     return True
