@@ -121,13 +121,15 @@ def bench_dsr(
     clients: int = 1,
     postgres_url: str | None = None,
     limit: int = 200,
+    two_step: bool = False,
 ) -> dict[str, Any]:
     """Measure DSRs per second end to end: intake → plan → bus → catalog and log store → signed receipts.
 
     Each request erases one subject with ``records_per_request`` records, each record with a derived
     log entry (lineage), plus the log sweep: ``2 × records + 1`` actions. ``workers=0`` runs the bus
     in a thread of this process (as ``expunge serve --worker``); ``workers>0`` starts that many
-    ``expunge worker`` processes. ``clients`` threads file the requests concurrently, as API callers would.
+    ``expunge worker`` processes. ``clients`` threads file the requests concurrently, as API callers would,
+    each filed with an operator's approval in one call (``two_step``: filed, then approved, two commits).
 
     Returns:
         The figures written to ``out/results.json`` (and a markdown table beside it).
@@ -148,10 +150,20 @@ def bench_dsr(
 
         def client(first: int) -> None:
             for s in range(first, requests, clients):
-                filed = gov.file_request(
-                    "bench", scope="erasure", filed_by="bench", identifiers=[Identifier("user_id", f"b-{s}")]
-                )
-                case_ids.append(gov.approve("bench", filed.case.id, operator="bench").id)
+                if two_step:
+                    filed = gov.file_request(
+                        "bench", scope="erasure", filed_by="bench", identifiers=[Identifier("user_id", f"b-{s}")]
+                    )
+                    case_ids.append(gov.approve("bench", filed.case.id, operator="bench").id)
+                else:  # an operator files a request whose requester was verified out of band: one commit
+                    filed = gov.file_request(
+                        "bench",
+                        scope="erasure",
+                        filed_by="bench",
+                        identifiers=[Identifier("user_id", f"b-{s}")],
+                        approved_by="bench",
+                    )
+                    case_ids.append(filed.case.id)
 
         intake = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
         for th in intake:
@@ -179,6 +191,7 @@ def bench_dsr(
             "backend": backend,
             "workers": workers,
             "clients": clients,
+            "intake": "file, then approve" if two_step else "file with approval",
             "requests": requests,
             "records_per_request": records_per_request,
             "actions_per_request": 2 * records_per_request + 1,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, select, update
@@ -112,8 +113,14 @@ class Governance(SettlementMixin):
         content_sha256: Sequence[str] = (),
         entity_tags: Sequence[str] = (),
         params: Mapping[str, Any] | None = None,
+        approved_by: str | None = None,
     ) -> FiledRequest:
         """File a request: validate it, start its SLA clock, and issue a one-time verification token.
+
+        With ``approved_by``, an operator who verified the requester out of band files it: the request
+        is verified, planned and its events published in the filing's own transaction (the same steps,
+        transitions and signed entries as :meth:`approve` after filing, in one commit instead of two),
+        and the returned token is void.
 
         Raises:
             UnknownScopeError, UnknownRegulationError, RequestError, InvalidIdentifierError, CatalogError:
@@ -143,32 +150,48 @@ class Governance(SettlementMixin):
                 )
             case_id = new_id("dsr")
             token, expires = self.tokens.issue(case_id, now=now)
-            self._insert_case(
-                conn,
-                key,
-                dict(
-                    id=case_id,
-                    tenant=tenant,
-                    scope=scope,
-                    regulation=regulation,
-                    state="received",
-                    pseudonyms=pseudonyms,
-                    content_sha256=digests,
-                    entity_tags=tags,
-                    params=params,
-                    dedupe_key=key,
-                    filed_by=filed_by,
-                    filed_at=now,
-                    due_at=due,
-                    token_sha256=TokenIssuer.fingerprint(token),
-                    token_expires_at=expires,
-                    exceptions=[],
-                    updated_at=now,
-                ),
+            values = dict(
+                id=case_id,
+                tenant=tenant,
+                scope=scope,
+                regulation=regulation,
+                state="received",
+                pseudonyms=pseudonyms,
+                content_sha256=digests,
+                entity_tags=tags,
+                params=params,
+                dedupe_key=key,
+                filed_by=filed_by,
+                filed_at=now,
+                due_at=due,
+                token_sha256=TokenIssuer.fingerprint(token),
+                token_expires_at=expires,
+                exceptions=[],
+                updated_at=now,
             )
+            self._insert_case(conn, key, values)
             self._record(conn, tenant, case_id, None, "received", actor=filed_by, reason=f"{scope} under {regulation}")
+            if approved_by is not None:
+                self._approve_filed(conn, tenant, case_id, operator=approved_by, filed=values)
             case = self._get(conn, tenant, case_id)
         return FiledRequest(case=case, token=token, token_expires_at=expires)
+
+    def _approve_filed(
+        self, conn: Connection, tenant: str, case_id: str, *, operator: str, filed: Mapping[str, Any]
+    ) -> None:
+        """Verify on an operator's word, plan and publish a case filed in this same transaction."""
+        self._move(
+            conn,
+            tenant,
+            case_id,
+            "verified",
+            actor=operator,
+            reason="operator approval",
+            current="received",
+            verified_by=f"operator:{operator}",
+            extra={"token_sha256": None},
+        )
+        self._execute(conn, tenant, case_id, actor=operator, row=SimpleNamespace(**filed), state="verified")
 
     def enforce_retention(self, tenant: str, *, regulation: str = "gdpr", now: datetime | None = None) -> list[Case]:
         """File and approve erasure requests for the tenant's records past their retention date.

@@ -131,6 +131,36 @@ def test_operator_approval_verifies_without_a_token(gov, store):
         gov.verify_token(filed.token)  # the case moved on: still refused
 
 
+def test_filing_with_an_operators_approval_does_what_filing_then_approving_does_in_one_commit(gov, store):
+    seed_subject(gov, store)
+    seed_subject(gov, store, tenant="globex")
+    two_steps = gov.approve(
+        "globex",
+        gov.file_request("globex", scope="erasure", filed_by="op", identifiers=[ANN]).case.id,
+        operator="alice",
+    )
+    filed = gov.file_request("acme", scope="erasure", filed_by="op", identifiers=[ANN], approved_by="alice")
+    case = filed.case
+    assert case.state == two_steps.state == "executing"
+    assert case.verified_by == "operator:alice"
+
+    def steps(tenant, case_id):
+        with gov.db.read() as conn:
+            return [
+                (e.document["body"]["from"], e.document["body"]["to"], e.document["body"]["actor"])
+                for e in gov.audit.entries(conn, case_id=case_id, tenant=tenant)
+            ]
+
+    assert steps("acme", case.id) == steps("globex", two_steps.id)
+    assert len(gov.actions("acme", case.id)) == len(gov.actions("globex", two_steps.id)) > 0
+    with pytest.raises(InvalidTokenError, match="already used or replaced"):
+        gov.verify_token(filed.token)  # void: the operator decided
+    with pytest.raises(DuplicateRequestError):  # refused before anything is stored, as without approval
+        gov.file_request("acme", scope="erasure", filed_by="op", identifiers=[ANN], approved_by="bob")
+    gov.process()
+    assert gov.get_case("acme", case.id).state == "completed"
+
+
 def test_tokens_are_one_time_signed_and_expire(gov, clock):
     filed = gov.file_request("acme", scope="erasure", filed_by="op", identifiers=[ANN])
     head, mac = filed.token.split(".")
