@@ -109,7 +109,7 @@ class TokenIssuer:
         if not isinstance(token, str) or len(token) > 512 or token.count(".") != 1:
             raise InvalidTokenError("The verification token is malformed: expected <payload>.<signature>.")
         payload, mac = token.split(".")
-        if not hmac.compare_digest(mac, self._mac(payload)):
+        if not hmac.compare_digest(mac.encode(), self._mac(payload).encode()):  # bytes: any text compares
             raise InvalidTokenError("The verification token's signature does not verify; it was not issued here.")
         try:
             data = json.loads(_unb64(payload))

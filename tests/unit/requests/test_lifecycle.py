@@ -168,6 +168,8 @@ def test_tokens_are_one_time_signed_and_expire(gov, clock):
         gov.verify_token(f"{head}.{mac[:-2]}AA")
     with pytest.raises(InvalidTokenError, match="malformed"):
         gov.verify_token("garbage")
+    with pytest.raises(InvalidTokenError, match="signature"):  # found by fuzzing: was a TypeError (HTTP 500)
+        gov.verify_token(f"{head}.{mac[:-1]}é")
     clock.advance(hours=2)
     with pytest.raises(TokenExpiredError, match="expired") as info:
         gov.verify_token(filed.token)
