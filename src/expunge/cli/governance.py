@@ -119,8 +119,12 @@ def dsr_file(
     content_sha256: Annotated[list[str] | None, typer.Option(help="Content hash to forget (repeatable).")] = None,
     tag: Annotated[list[str] | None, typer.Option(help="Entity tag to forget (repeatable).")] = None,
     filed_by: Annotated[str, typer.Option(help="Who files it.")] = "cli",
+    approved_by: Annotated[
+        str | None,
+        typer.Option(help="File with this operator's approval (requester verified out of band): no token."),
+    ] = None,
 ) -> None:
-    """File a request and print its ID and one-time verification token."""
+    """File a request and print its ID and one-time verification token, or file it approved."""
     identifiers = [
         Identifier(kind, value)
         for kind, values in (("email", email), ("phone", phone), ("user_id", user_id), ("name", name))
@@ -134,8 +138,12 @@ def dsr_file(
         content_sha256=content_sha256 or [],
         entity_tags=tag or [],
         filed_by=filed_by,
+        approved_by=approved_by,
     )
-    _print({"case": filed.case.to_dict(), "verification_token": filed.token, "expires_at": filed.token_expires_at})
+    if approved_by is not None:
+        _print({"case": filed.case.to_dict(), "verification_token": None})
+    else:
+        _print({"case": filed.case.to_dict(), "verification_token": filed.token, "expires_at": filed.token_expires_at})
 
 
 @dsr_app.command("verify")

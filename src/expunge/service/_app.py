@@ -281,8 +281,10 @@ def create_app(
 
     @app.post("/v1/requests", status_code=201, tags=["requests"])
     def file_request(body: RequestIn, caller: Caller) -> dict[str, Any]:
-        """File a data-subject request; the verification token is returned once."""
+        """File a data-subject request; the verification token is returned once (none when filed approved)."""
         need(caller, "dsr:file")
+        if body.approve:
+            need(caller, "dsr:decide")
         filed = gov.file_request(
             caller.tenant,
             scope=body.scope,
@@ -292,11 +294,12 @@ def create_app(
             entity_tags=body.entity_tags,
             params=body.params,
             filed_by=caller.actor,
+            approved_by=caller.actor if body.approve else None,
         )
         return {
             "case": filed.case.to_dict(),
-            "verification_token": filed.token,
-            "token_expires_at": filed.token_expires_at.isoformat(),
+            "verification_token": None if body.approve else filed.token,
+            "token_expires_at": None if body.approve else filed.token_expires_at.isoformat(),
         }
 
     @app.post("/v1/requests/verify", tags=["requests"])

@@ -91,6 +91,11 @@ class RequestIn(_Strict):
     content_sha256: list[str] = Field(default_factory=list, max_length=100)
     entity_tags: list[str] = Field(default_factory=list, max_length=100)
     params: dict[str, Any] = Field(default_factory=dict)
+    approve: bool = Field(
+        default=False,
+        description="File with the caller's approval (operator or admin role; the requester was verified out of "
+        "band): the request is verified, planned and published at once, and no token is issued.",
+    )
 
 
 class FilterIn(_Strict):

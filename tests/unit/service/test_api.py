@@ -69,6 +69,18 @@ def test_roles_limit_what_a_key_may_do(api):
         assert r.status_code == 403
 
 
+def test_an_operator_files_an_approved_request_in_one_call(api):
+    with api.client(role="operator") as operator:
+        body = {"scope": "erasure", "identifiers": [{"kind": "user_id", "value": "approved-at-filing"}]}
+        r = operator.post("/v1/requests", json=body | {"approve": True})
+        assert r.status_code == 201, r.text
+        assert r.json()["verification_token"] is None and r.json()["token_expires_at"] is None
+        case = r.json()["case"]
+        assert case["state"] == "executing" and case["verified_by"].startswith("operator:")
+        plain = operator.post("/v1/requests", json=body | {"identifiers": [{"kind": "user_id", "value": "other"}]})
+        assert plain.json()["case"]["state"] == "received" and plain.json()["verification_token"]
+
+
 def test_a_request_is_forgotten_end_to_end_and_the_case_file_verifies(api):
     tenant_prefix = "e2e"
     with api.client() as admin:

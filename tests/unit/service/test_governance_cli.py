@@ -28,6 +28,16 @@ def cli(tmp_path, monkeypatch):
     get_settings.cache_clear()
 
 
+def test_an_operator_files_an_approved_request_from_the_cli(cli):
+    filed = json.loads(
+        cli("dsr", "file", "-t", "acme", "--scope", "erasure", "--user-id", "u-1", "--approved-by", "ops").stdout
+    )
+    assert filed["verification_token"] is None
+    assert filed["case"]["state"] == "executing" and filed["case"]["verified_by"] == "operator:ops"
+    cli("worker", "--once")
+    assert json.loads(cli("dsr", "show", filed["case"]["id"], "-t", "acme").stdout)["state"] == "completed"
+
+
 def test_keys_are_printed_once_and_bad_roles_exit_2(cli):
     out = json.loads(cli("keys", "create", "--tenant", "acme", "--role", "auditor").stdout)
     assert out["api_key"].startswith(f"exp_{out['key_id']}_") and out["role"] == "auditor"
