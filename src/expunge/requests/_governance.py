@@ -172,14 +172,17 @@ class Governance(SettlementMixin):
             self._insert_case(conn, key, values)
             self._record(conn, tenant, case_id, None, "received", actor=filed_by, reason=f"{scope} under {regulation}")
             if approved_by is not None:
-                self._approve_filed(conn, tenant, case_id, operator=approved_by, filed=values)
+                filed = SimpleNamespace(**values)
+                self._approve_in(
+                    conn, tenant, case_id, operator=approved_by, current="received", row=filed, execute=True
+                )
             case = self._get(conn, tenant, case_id)
         return FiledRequest(case=case, token=token, token_expires_at=expires)
 
-    def _approve_filed(
-        self, conn: Connection, tenant: str, case_id: str, *, operator: str, filed: Mapping[str, Any]
+    def _approve_in(
+        self, conn: Connection, tenant: str, case_id: str, *, operator: str, current: str, row: Any, execute: bool
     ) -> None:
-        """Verify on an operator's word, plan and publish a case filed in this same transaction."""
+        """Verify on an operator's word inside ``conn``'s transaction; with ``execute``, plan and publish too."""
         self._move(
             conn,
             tenant,
@@ -187,11 +190,13 @@ class Governance(SettlementMixin):
             "verified",
             actor=operator,
             reason="operator approval",
-            current="received",
+            current=current,
             verified_by=f"operator:{operator}",
+            # The requester's token must not verify a case an operator already decided.
             extra={"token_sha256": None},
         )
-        self._execute(conn, tenant, case_id, actor=operator, row=SimpleNamespace(**filed), state="verified")
+        if execute:
+            self._execute(conn, tenant, case_id, actor=operator, row=row, state="verified")
 
     def enforce_retention(self, tenant: str, *, regulation: str = "gdpr", now: datetime | None = None) -> list[Case]:
         """File and approve erasure requests for the tenant's records past their retention date.
@@ -274,20 +279,7 @@ class Governance(SettlementMixin):
         """
         with self._tx() as conn:
             row = self._row(conn, tenant, case_id, lock=True)
-            self._move(
-                conn,
-                tenant,
-                case_id,
-                "verified",
-                actor=operator,
-                reason="operator approval",
-                current=row.state,
-                verified_by=f"operator:{operator}",
-                # The requester's token must not verify a case an operator already decided.
-                extra={"token_sha256": None},
-            )
-            if execute:
-                self._execute(conn, tenant, case_id, actor=operator, row=row, state="verified")
+            self._approve_in(conn, tenant, case_id, operator=operator, current=row.state, row=row, execute=execute)
             return self._get(conn, tenant, case_id)
 
     def reject(self, tenant: str, case_id: str, *, actor: str, reason: str) -> Case:
