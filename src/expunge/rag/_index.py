@@ -25,6 +25,9 @@ from expunge.rag.stores import Absence, PurgeStats, VectorStore
 __all__ = ["Forgotten", "IngestReport", "RagIndex", "Retrieval", "chunk_uri", "content_tag", "open_index"]
 
 ARTIFACT_KINDS = ("chunk", "embedding", "vector_row")
+# Purges per forget before the verification's failure is raised (and the bus retries the event later):
+# a Chroma rebuild now and then writes stale memory holding deleted vectors into its fresh index file.
+PURGE_ATTEMPTS = 3
 
 
 def chunk_uri(index: str, kind: str, chunk_id: str) -> str:
@@ -303,8 +306,9 @@ class RagIndex:
 
         The proof is the store's byte probe over the fingerprints taken before the delete and over the chunk IDs
         (a file naming one still holds its row), plus the caches' tags and files; if it finds anything, the store
-        is purged once more and probed again. Pass the ``fingerprints`` of an earlier, unverified attempt (whose
-        rows are already deleted) to probe for them too, and ``rows`` as :meth:`exclude` takes them.
+        is purged and probed again, up to ``PURGE_ATTEMPTS`` times in all. Pass the ``fingerprints`` of an
+        earlier, unverified attempt (whose rows are already deleted) to probe for them too, and ``rows`` as
+        :meth:`exclude` takes them.
         """
         ids = list(dict.fromkeys(chunk_ids))
         start = time.perf_counter()
@@ -317,7 +321,7 @@ class RagIndex:
         }
         fingerprints = list(taken.values())
         probes = [*fingerprints, *(Fingerprint.of_id(i) for i in ids)]
-        for _ in range(2):  # a second purge only when the first left something behind
+        for _ in range(PURGE_ATTEMPTS):  # another purge only when the last one left something behind
             stats = self.store.purge()
             absence = self.store.verify_absent(ids, probes)
             leftovers = tuple(self.cache_leftovers(ids, fingerprints))
