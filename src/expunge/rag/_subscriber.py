@@ -99,11 +99,11 @@ class RagSubscriber:
     def _owned(self, events: Sequence[Event]) -> tuple[list[str], dict[str, ChunkRow]]:
         """The chunk IDs the events may act on, and the rows found: a row of another tenant is never touched
         (chunk IDs are global, and a catalog URI could name anyone's chunk)."""
-        ids = list(dict.fromkeys(self._chunk_id(e) for e in events))
-        found = {r.chunk_id: r for r in self.index.store.get(ids)}
-        tenants: dict[str, set[str]] = {}
+        tenants: dict[str, set[str]] = {}  # chunk ID → tenants of its events, in the events' order
         for e in events:
             tenants.setdefault(self._chunk_id(e), set()).add(e.tenant)
+        ids = list(tenants)
+        found = {r.chunk_id: r for r in self.index.store.get(ids)}
         before = {c: r for c, r in found.items() if r.tenant in tenants[c]}
         return [c for c in ids if c not in found or c in before], before
 

@@ -159,20 +159,16 @@ def bench_dsr(
 
         def client(first: int) -> None:
             for s in range(first, requests, clients):
-                if two_step:
-                    filed = gov.file_request(
-                        "bench", scope="erasure", filed_by="bench", identifiers=[Identifier("user_id", f"b-{s}")]
-                    )
-                    case_ids.append(gov.approve("bench", filed.case.id, operator="bench").id)
-                else:  # an operator files a request whose requester was verified out of band: one commit
-                    filed = gov.file_request(
-                        "bench",
-                        scope="erasure",
-                        filed_by="bench",
-                        identifiers=[Identifier("user_id", f"b-{s}")],
-                        approved_by="bench",
-                    )
-                    case_ids.append(filed.case.id)
+                # An operator files a request whose requester was verified out of band: one commit, or two.
+                filed = gov.file_request(
+                    "bench",
+                    scope="erasure",
+                    filed_by="bench",
+                    identifiers=[Identifier("user_id", f"b-{s}")],
+                    approved_by=None if two_step else "bench",
+                )
+                case = gov.approve("bench", filed.case.id, operator="bench") if two_step else filed.case
+                case_ids.append(case.id)
 
         intake = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
         for th in intake:

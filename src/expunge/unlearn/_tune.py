@@ -83,10 +83,10 @@ class _HoldoutGap:
     retain: tuple[torch.Tensor, torch.Tensor]
 
     @classmethod
-    def of(cls, original: nn.Module, scenario: Scenario, seed: int) -> _HoldoutGap:
+    def of(cls, original: nn.Module, scenario: Scenario, seed: int, *, val_acc: float) -> _HoldoutGap:
+        """The targets, from the original model; ``val_acc`` is its first figure of :func:`_validation_figures`."""
         retain = scenario.retain.sample(RETAIN_SAMPLE, np.random.default_rng(seed))
-        val = scenario.partition.val
-        return cls(accuracy(original, val.x, val.y), accuracy(original, retain.x, retain.y), retain.xy)
+        return cls(val_acc, accuracy(original, retain.x, retain.y), retain.xy)
 
     def __call__(self, model: nn.Module, scenario: Scenario, val_acc: float, forget_acc: float) -> dict[str, float]:
         """The estimate and the figures it adds to those of :func:`_validation_figures`."""
@@ -154,7 +154,7 @@ def tune_dose(
         raise InvalidParameterError(f"The method {method!r} declares no tunable parameter.")
 
     base_retain, _ = _validation_figures(original, scenario)
-    holdout_gap = _HoldoutGap.of(original, scenario, seed) if objective == "holdout_gap" else None
+    holdout_gap = _HoldoutGap.of(original, scenario, seed, val_acc=base_retain) if objective == "holdout_gap" else None
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(
         direction="maximize",

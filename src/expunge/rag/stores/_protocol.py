@@ -147,10 +147,13 @@ def probe_store(
     for fp in [fp for fp in fingerprints if fp.vector.size and fp.chunk_id in wanted][:KNN_PROBES]:
         # kNN probe: the deleted vector itself as the query, no filter: nothing deleted may come back
         retrievable |= {h.row.chunk_id for h in store.search(fp.vector, 10)} & wanted
-    digests = sorted({sha256_text(fp.text) for fp in fingerprints if fp.what == "text"})
-    live = {r.content_sha256 for r in store.get(store.ids({"content_sha256": digests}))} if digests else set()
-    shared = {fp.chunk_id for fp in fingerprints if fp.what == "text" and sha256_text(fp.text) in live}
-    probed = [fp for fp in fingerprints if fp.what != "text" or sha256_text(fp.text) not in live]
+    digest = {fp.text: sha256_text(fp.text) for fp in fingerprints if fp.what == "text"}
+    live = set()
+    if digest:
+        live = {r.content_sha256 for r in store.get(store.ids({"content_sha256": sorted(set(digest.values()))}))}
+    held = [fp.what == "text" and digest[fp.text] in live for fp in fingerprints]
+    shared = {fp.chunk_id for fp, h in zip(fingerprints, held, strict=True) if h}
+    probed = [fp for fp, h in zip(fingerprints, held, strict=True) if not h]
     scan = scan_files(files, probed, root=root, decoder=decoder)
     return Absence(
         checked=tuple(ids),
