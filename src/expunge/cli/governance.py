@@ -140,10 +140,7 @@ def dsr_file(
         filed_by=filed_by,
         approved_by=approved_by,
     )
-    if approved_by is not None:
-        _print({"case": filed.case.to_dict(), "verification_token": None})
-    else:
-        _print({"case": filed.case.to_dict(), "verification_token": filed.token, "expires_at": filed.token_expires_at})
+    _print({"case": filed.case.to_dict(), "verification_token": filed.token, "expires_at": filed.token_expires_at})
 
 
 @dsr_app.command("verify")

@@ -54,11 +54,14 @@ class Case:
 
 @dataclass(frozen=True)
 class FiledRequest:
-    """A new case and its verification token (shown once, to be sent to the requester)."""
+    """A new case and its verification token (shown once, to be sent to the requester).
+
+    A request filed with an operator's approval needs no token: both token fields are ``None``.
+    """
 
     case: Case
-    token: str
-    token_expires_at: datetime
+    token: str | None
+    token_expires_at: datetime | None
 
 
 def case_from_row(row) -> Case:  # type: ignore[no-untyped-def]

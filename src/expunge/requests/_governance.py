@@ -120,7 +120,7 @@ class Governance(SettlementMixin):
         With ``approved_by``, an operator who verified the requester out of band files it: the request
         is verified, planned and its events published in the filing's own transaction (the same steps,
         transitions and signed entries as :meth:`approve` after filing, in one commit instead of two),
-        and the returned token is void.
+        and no token is issued (``token`` and ``token_expires_at`` are ``None``).
 
         Raises:
             UnknownScopeError, UnknownRegulationError, RequestError, InvalidIdentifierError, CatalogError:
@@ -149,7 +149,7 @@ class Governance(SettlementMixin):
                     existing_id=dup.id,
                 )
             case_id = new_id("dsr")
-            token, expires = self.tokens.issue(case_id, now=now)
+            token, expires = self.tokens.issue(case_id, now=now) if approved_by is None else (None, None)
             values = dict(
                 id=case_id,
                 tenant=tenant,
@@ -164,7 +164,7 @@ class Governance(SettlementMixin):
                 filed_by=filed_by,
                 filed_at=now,
                 due_at=due,
-                token_sha256=TokenIssuer.fingerprint(token),
+                token_sha256=TokenIssuer.fingerprint(token) if token is not None else None,
                 token_expires_at=expires,
                 exceptions=[],
                 updated_at=now,

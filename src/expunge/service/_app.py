@@ -298,8 +298,8 @@ def create_app(
         )
         return {
             "case": filed.case.to_dict(),
-            "verification_token": None if body.approve else filed.token,
-            "token_expires_at": None if body.approve else filed.token_expires_at.isoformat(),
+            "verification_token": filed.token,
+            "token_expires_at": filed.token_expires_at.isoformat() if filed.token_expires_at else None,
         }
 
     @app.post("/v1/requests/verify", tags=["requests"])

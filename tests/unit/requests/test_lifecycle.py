@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 from dsr_support import SIGNER, seed_subject, sha
+from sqlalchemy import select
 
 from expunge.catalog import Identifier
 from expunge.errors import (
@@ -21,6 +22,7 @@ from expunge.errors import (
     UnknownScopeError,
 )
 from expunge.evidence import dump_case_file, verify_case_file
+from expunge.requests import _tables as rt
 from expunge.requests import build_case_file
 
 ANN = Identifier("email", "Ann@Example.org")
@@ -153,8 +155,9 @@ def test_filing_with_an_operators_approval_does_what_filing_then_approving_does_
 
     assert steps("acme", case.id) == steps("globex", two_steps.id)
     assert len(gov.actions("acme", case.id)) == len(gov.actions("globex", two_steps.id)) > 0
-    with pytest.raises(InvalidTokenError, match="already used or replaced"):
-        gov.verify_token(filed.token)  # void: the operator decided
+    assert filed.token is None and filed.token_expires_at is None  # the operator decided: nothing to verify
+    with gov.db.read() as conn:
+        assert conn.execute(select(rt.cases.c.token_sha256).where(rt.cases.c.id == case.id)).scalar() is None
     with pytest.raises(DuplicateRequestError):  # refused before anything is stored, as without approval
         gov.file_request("acme", scope="erasure", filed_by="op", identifiers=[ANN], approved_by="bob")
     gov.process()
