@@ -13,7 +13,7 @@ $X bench classifiers --dataset mnist --arch mlp --scenario class:7 --methods lab
 $X bench classifiers --dataset mnist --arch mlp --scenario random:0.01 --seeds 3 --noise-floor \
     --out $R/mnist-mlp-random1pct
 $X bench classifiers --dataset mnist --arch mlp --scenario random:0.01 --seeds 3 --tune 30 --noise-floor \
-    --methods gradient_ascent,neggrad_plus,ssd,finetune --out $R/mnist-mlp-random1pct-tuned
+    --methods gradient_ascent,neggrad_plus,ssd,finetune,holdout_match --out $R/mnist-mlp-random1pct-tuned
 $X bench classifiers --dataset adult --arch mlp --scenario random:0.01 --seeds 3 --noise-floor --out $R/adult-mlp-random1pct
 $X bench classifiers --dataset fashion_mnist --arch mlp --scenario class:7 --seeds 3 --out $R/fashion-mlp-class7
 $X bench classifiers --dataset fashion_mnist --arch mlp --scenario random:0.01 --seeds 3 --noise-floor \

@@ -47,6 +47,8 @@ class ForgetData:
         target_class: The forgotten class when a whole class is forgotten, else ``None``.
         train_config: The recipe the original model was trained with (exact methods retrain with it).
         model_factory: Builds a freshly initialised model of the same architecture (exact methods).
+        holdout: Samples of the training distribution the model never saw (the validation split), for methods
+            that calibrate on unseen data; never the audit's held-out samples or the test set.
     """
 
     forget: Batches
@@ -55,6 +57,7 @@ class ForgetData:
     target_class: int | None = None
     train_config: TrainConfig | None = None
     model_factory: Callable[[], nn.Module] | None = None
+    holdout: Batches | None = None
 
     @classmethod
     def from_splits(

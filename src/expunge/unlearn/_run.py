@@ -66,6 +66,7 @@ def forget_data(scenario: Scenario, *, batch_size: int | None = None) -> ForgetD
         target_class=scenario.forget_set.target_class,
         train_config=scenario.train_config,
         model_factory=scenario.model_factory,
+        holdout=scenario.partition.val.batches(batch_size, shuffle=False),
     )
 
 

@@ -5,6 +5,7 @@ from expunge.unlearn.methods import (  # noqa: F401
     finetune,
     fisher,
     gradient_ascent,
+    holdout_match,
     l1_sparse,
     label_flip,
     neggrad_plus,
