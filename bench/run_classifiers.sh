@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Re-run the committed classifier and audit benchmarks (about 40 minutes on 2 cores, alone on the machine:
+# Re-run the committed classifier and audit benchmarks (about 45 minutes on 2 cores, alone on the machine:
 # a second heavy process oversubscribes the cores and slows PyTorch several times over).
 # Results land in bench/results/<name>/results.{json,md}.
 set -euo pipefail
@@ -21,3 +21,5 @@ $X bench classifiers --dataset fashion_mnist --arch mlp --scenario random:0.01 -
 $X bench classifiers --dataset fashion_mnist --arch cnn --scenario class:7 --seeds 3 --out $R/fashion-cnn-class7
 $X bench classifiers --dataset fashion_mnist --arch cnn --scenario random:0.01 --seeds 3 --noise-floor \
     --out $R/fashion-cnn-random1pct
+$X bench classifiers --dataset mnist --arch mlp --scenario random:0.01 --seeds 6 --tune 30 --noise-floor \
+    --methods neggrad_plus,holdout_match --out $R/mnist-mlp-random1pct-6seeds
