@@ -21,6 +21,7 @@ TOY_DOSE = {
     "gradient_ascent": {"epochs": 3, "lr": 0.01},
     "ssd": {"alpha": 30.0, "dampening": 0.3},
     "neggrad_plus": {"lr": 0.02, "alpha": 0.7, "epochs": 3},
+    "holdout_match": {"steps": 60, "lr": 3e-4},
 }
 METHODS = available_methods()
 
