@@ -92,7 +92,7 @@ class ForgetData:
 
 
 def check_forget_data(model: nn.Module, data: ForgetData) -> None:
-    """Check the first forget and retain batches against the model before any weight changes.
+    """Check the first forget, retain and holdout batches against the model before any weight changes.
 
     Raises:
         InvalidForgetSetError: The forget batches are empty.
@@ -101,7 +101,10 @@ def check_forget_data(model: nn.Module, data: ForgetData) -> None:
     """
     if data.num_classes < 2:
         raise ModelError(f"num_classes must be at least 2; got {data.num_classes}.")
-    for name, batches in (("forget", data.forget), ("retain", data.retain)):
+    named = [("forget", data.forget), ("retain", data.retain)]
+    if data.holdout is not None:
+        named.append(("holdout", data.holdout))
+    for name, batches in named:
         # Peeking must not consume randomness: a shuffling loader draws its order from its generator.
         generator = getattr(batches, "generator", None)
         state = generator.get_state() if isinstance(generator, torch.Generator) else None

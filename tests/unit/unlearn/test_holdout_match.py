@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 
 import pytest
 import torch
 
-from expunge.errors import MethodError
+from expunge.errors import MethodError, ModelError
 from expunge.models import accuracy
 from expunge.unlearn import ForgetData, make_method, prepare_scenario, run_method, train_original
 
@@ -36,5 +37,12 @@ def test_needs_unseen_samples_to_match_against(random_forget):
     sc, original = random_forget
     model = copy.deepcopy(original)
     data = ForgetData.from_splits(sc.forget, sc.retain, num_classes=sc.dataset.num_classes)
+    method, gen = make_method("holdout_match"), torch.Generator().manual_seed(0)
     with pytest.raises(MethodError, match=r"never saw \(ForgetData.holdout"):
-        make_method("holdout_match").forget(model, data, generator=torch.Generator().manual_seed(0))
+        method.forget(model, data, generator=gen)
+    with pytest.raises(MethodError, match="no unseen samples"):
+        method.forget(model, dataclasses.replace(data, holdout=[]), generator=gen)
+    wrong_shape = [(torch.randn(8, 3), torch.zeros(8, dtype=torch.long))]
+    with pytest.raises(ModelError, match=r"cannot take the holdout inputs of shape \(3,\)"):
+        method.forget(model, dataclasses.replace(data, holdout=wrong_shape), generator=gen)
+    assert all(torch.equal(a, b) for a, b in zip(original.parameters(), model.parameters(), strict=True))

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from expunge.errors import MethodError
+from expunge.errors import InvalidForgetSetError, MethodError
 from expunge.unlearn._params import MethodParams, param
 from expunge.unlearn._protocol import Batches, ForgetData, UnlearningMethod, cycle, register_method
 from expunge.unlearn.methods._loop import make_optimizer
@@ -35,8 +35,11 @@ def _log_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return torch.log(F.cross_entropy(logits, y, reduction="none") + _LOSS_FLOOR)
 
 
-def _stack(batches: Batches) -> tuple[torch.Tensor, torch.Tensor]:
-    xs, ys = zip(*batches, strict=True)
+def _stack(batches: Batches) -> tuple[torch.Tensor, torch.Tensor] | None:
+    pairs = list(batches)
+    if not pairs:
+        return None
+    xs, ys = zip(*pairs, strict=True)
     return torch.cat(xs), torch.cat(ys)
 
 
@@ -47,7 +50,7 @@ class HoldoutMatch(UnlearningMethod):
     samples by their log loss and pulls each towards the same quantile of the log losses of unseen samples
     (the validation split, scored by the current model), while cross-entropy on retained batches keeps the
     rest. Forget accuracy then settles near held-out accuracy, not at zero, and the loss-threshold attack
-    finds nothing to separate. The criterion — forgotten samples indistinguishable from unseen ones — is the
+    has little left to separate. The criterion — forgotten samples indistinguishable from unseen ones — is the
     notion of forgetting Triantafillou et al. 2024 evaluate.
 
     For a forgotten class the unseen counterpart is a sample of another class scored under the forgotten
@@ -67,8 +70,11 @@ class HoldoutMatch(UnlearningMethod):
             raise MethodError(
                 "holdout_match needs samples the model never saw (ForgetData.holdout, e.g. the validation split)."
             )
-        xf, yf = _stack(data.forget)
-        xh, yh = _stack(data.holdout)
+        forget = _stack(data.forget)
+        if forget is None:
+            raise InvalidForgetSetError("The forget set is empty: give at least one sample to forget.")
+        xf, yf = forget
+        xh, yh = _stack(data.holdout) or (torch.empty(0), torch.empty(0, dtype=torch.int64))
         if data.target_class is not None:
             others = yh != data.target_class
             xh, yh = xh[others], torch.full_like(yh[others], data.target_class)
