@@ -92,7 +92,7 @@ class HoldoutMatch(UnlearningMethod):
             levels = (torch.arange(len(scores), dtype=unseen.dtype) + 0.5) / len(scores)
             ranks = torch.argsort(torch.argsort(scores.detach()))
             match = F.smooth_l1_loss(scores, torch.quantile(unseen, levels)[ranks])
-            xr, yr = (torch.cat(parts) for parts in zip(*(next(retain) for _ in range(p.retain_batches)), strict=True))
+            xr, yr = _stack([next(retain) for _ in range(p.retain_batches)])
             loss = match + p.retain_weight * F.cross_entropy(model(xr), yr)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
