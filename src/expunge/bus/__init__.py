@@ -10,7 +10,7 @@ plan does — it only delivers, retries, records receipts through :mod:`expunge.
 what failed until someone replays it.
 """
 
-from expunge.bus._catalog_sub import CatalogSubscriber, mark_in_catalog
+from expunge.bus._catalog_sub import CatalogSubscriber, guard_in_catalog, mark_in_catalog
 from expunge.bus._dispatcher import Dispatcher, DispatchStats, RetryPolicy
 from expunge.bus._logstore import REDACTED, LogStore, LogStoreSubscriber
 from expunge.bus._memory import MemoryStore, MemorySubscriber
@@ -19,6 +19,7 @@ from expunge.bus._webhook import SIGNATURE_HEADER, WebhookSubscriber
 from expunge.bus.protocol import (
     BatchSubscriber,
     Event,
+    LazySubscribers,
     Subscriber,
     available_subscribers,
     get_subscriber_factory,
@@ -34,6 +35,7 @@ __all__ = [
     "DispatchStats",
     "Dispatcher",
     "Event",
+    "LazySubscribers",
     "LogStore",
     "LogStoreSubscriber",
     "MemoryStore",
@@ -44,6 +46,7 @@ __all__ = [
     "WebhookSubscriber",
     "available_subscribers",
     "get_subscriber_factory",
+    "guard_in_catalog",
     "mark_in_catalog",
     "register_subscriber",
     "route",

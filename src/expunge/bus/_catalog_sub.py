@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 from sqlalchemy import Connection
 
 from expunge.bus.protocol import Event, receipt_for, register_subscriber
-from expunge.catalog import Catalog
+from expunge.catalog import Catalog, hold_exception
 from expunge.db import utcnow
 from expunge.errors import SubscriberFailedError
 from expunge.evidence import Receipt, canonical, sha256_hex
 
-__all__ = ["CatalogSubscriber", "mark_in_catalog"]
+__all__ = ["CatalogSubscriber", "guard_in_catalog", "mark_in_catalog"]
 
 
 def _digest(status: str | None, versions: list[str]) -> str:
@@ -86,7 +87,7 @@ class CatalogSubscriber:
             changed = self.catalog.restrict(tx, event.tenant, event.asset_id)
             outcome = "applied" if changed else "already_applied"
             if event.params.get("hold_ids"):
-                outcome = "restricted_by_hold"
+                outcome = "restricted"
                 detail = f"legal hold {', '.join(event.params['hold_ids'])}: restricted, not erased"
         elif event.operation in ("opt_out", "correct"):
             record = self.catalog.get_record(tx, event.tenant, event.asset_id)
@@ -143,5 +144,53 @@ def mark_in_catalog(catalog: Catalog):  # type: ignore[no-untyped-def]
             catalog.erase_many(conn, tenant, [(e.asset_id, e.case_id, e.id) for e in batch])
         for tenant, batch in restrict.items():
             catalog.restrict_many(conn, tenant, [e.asset_id for e in batch])
+
+    return hook
+
+
+# Operations a legal hold turns into a restriction (erasing or rebuilding a held asset would destroy it).
+_HELD_OPERATIONS = ("erase", "correct")
+
+
+def guard_in_catalog(catalog: Catalog):  # type: ignore[no-untyped-def]
+    """Return a dispatcher hook run first in each delivery's transaction: lock the assets, apply holds now.
+
+    - The catalog rows of the events' assets are locked (:meth:`Catalog.lock`), so a writer that stores
+      a derived copy under the same lock (the RAG ingest) and this delivery run one after the other:
+      whichever commits second sees the other's effect.
+    - An erasure or correction of an asset that an active legal hold covers *now* — on itself, on
+      anything it was derived from, or on a subject of those records — becomes a restriction, whatever
+      the plan said when it was made: a hold placed after approval wins. The event's ``params`` then
+      carry ``hold_ids``, ``converted_from`` and the ``exception`` sentence the case will state.
+
+    Sweeps (matched by pseudonym or content in a store) are neither locked nor converted.
+    """
+
+    def hook(conn: Connection, events: Sequence[Event]) -> list[Event]:
+        by_tenant: dict[str, list[str]] = {}
+        for event in events:
+            if event.asset_kind != "sweep":
+                by_tenant.setdefault(event.tenant, []).append(event.asset_id)
+        holds, kinds = {}, {}
+        for tenant, ids in by_tenant.items():
+            kinds[tenant] = catalog.lock(conn, tenant, ids)
+            held = [i for i in ids if kinds[tenant].get(i, ("", ""))[1] != "erased"]
+            holds[tenant] = catalog.holds_covering(conn, tenant, held) if held else {}
+        out = []
+        for event in events:
+            found = holds.get(event.tenant, {}).get(event.asset_id)
+            if found and event.operation in _HELD_OPERATIONS and event.asset_kind != "sweep":
+                hold_ids = [h.id for h in found]
+                event = dataclasses.replace(
+                    event,
+                    operation="restrict",
+                    params={
+                        "hold_ids": hold_ids,
+                        "converted_from": event.operation,
+                        "exception": hold_exception(event.asset_kind, event.asset_id, found),
+                    },
+                )
+            out.append(event)
+        return out
 
     return hook

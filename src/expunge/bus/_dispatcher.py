@@ -26,6 +26,7 @@ __all__ = ["DispatchStats", "Dispatcher", "RetryPolicy"]
 log = logging.getLogger(__name__)
 
 AppliedHook = Callable[[Connection, Sequence[Event], Sequence[Receipt]], None]
+GuardHook = Callable[[Connection, Sequence[Event]], list[Event]]
 BatchHook = Callable[[Connection, set[str]], None]
 
 # Built once (constructing a statement costs several times what executing a cached one does).
@@ -50,6 +51,12 @@ _MARK_DONE = (
     .where(t.outbox.c.id == bindparam("event_id"))
     .values(status="done", attempts=bindparam("n"), processed_at=bindparam("now"), receipt_seq=bindparam("seq"))
     .values(last_error=None)
+)
+
+_CHANGE_PAYLOAD = (
+    update(t.outbox)
+    .where(t.outbox.c.id == bindparam("event_id"))
+    .values(payload=bindparam("payload"), effective_operation=bindparam("operation"))
 )
 
 
@@ -110,6 +117,10 @@ class Dispatcher:
         subscribers: Subscribers by registry name; an event for a missing name fails and retries.
         audit: Where receipts are signed and chained.
         retry: The retry policy.
+        before: Called first in each delivery's savepoint with the events about to be delivered; it
+            returns them, possibly changed (e.g. locked in the catalog and an erasure of an asset under
+            legal hold turned into a restriction). A changed event is stored back in the outbox with
+            its ``effective_operation``, so settlement and any redelivery see what was really done.
         on_applied: Called in the delivery's transaction after each successful receipt (e.g. to mark
             the artifact erased in the catalog).
         on_batch: Called at the end of each batch's transaction with the IDs of the cases it touched
@@ -126,15 +137,18 @@ class Dispatcher:
         *,
         audit: AuditLog,
         retry: RetryPolicy | None = None,
+        before: GuardHook | None = None,
         on_applied: AppliedHook | None = None,
         on_batch: BatchHook | None = None,
         worker_id: str | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.db = db
-        self.subscribers = dict(subscribers)
+        # Looked up per event, not copied: a mapping may build a subscriber when its first event arrives.
+        self.subscribers = subscribers
         self.audit = audit
         self.retry = retry or RetryPolicy()
+        self.before = before
         self.on_applied = on_applied
         self.on_batch = on_batch
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}"
@@ -172,11 +186,7 @@ class Dispatcher:
                 groups.setdefault(row.subscriber, []).append(row)
                 if row.case_id is not None:
                     stats.case_ids.add(row.case_id)
-            batched = [
-                rows
-                for name, rows in groups.items()
-                if len(rows) > 1 and isinstance(self.subscribers.get(name), BatchSubscriber)
-            ]
+            batched = [rows for name, rows in groups.items() if len(rows) > 1 and self._batches(name)]
             # All batch subscribers at once; if that fails, each alone, so that a failing one fails alone.
             if batched and not self._deliver_many(conn, batched, stats):
                 for rows in batched:
@@ -203,6 +213,7 @@ class Dispatcher:
         names = ", ".join(group[0].subscriber for group in groups)
         try:
             with conn.begin_nested():
+                events = self._guard(conn, events)
                 receipts: list[Receipt] = []
                 start = 0
                 for group in groups:
@@ -232,6 +243,28 @@ class Dispatcher:
         stats.delivered += len(events)
         stats.receipts.extend(receipts)
         return True
+
+    def _batches(self, name: str) -> bool:
+        """Tell whether the subscriber takes batches; one that cannot be started fails per event, later."""
+        try:
+            return isinstance(self.subscribers.get(name), BatchSubscriber)
+        except Exception:  # noqa: BLE001 - the per-event delivery records this failure and retries it
+            return False
+
+    def _guard(self, conn: Connection, events: list[Event]) -> list[Event]:
+        """Run the ``before`` hook and store back every event it changed (same savepoint as the delivery)."""
+        if self.before is None:
+            return events
+        guarded = self.before(conn, events)
+        if len(guarded) != len(events) or any(g.id != e.id for g, e in zip(guarded, events, strict=True)):
+            raise BusError("The dispatcher's before hook must return the events it was given, in order.")
+        changed = [g for g, e in zip(guarded, events, strict=True) if g != e]
+        if changed:
+            conn.execute(
+                _CHANGE_PAYLOAD,
+                [{"event_id": g.id, "payload": g.payload(), "operation": g.operation} for g in changed],
+            )
+        return guarded
 
     @staticmethod
     def _check(events: Sequence[Event], receipts: Sequence[Receipt]) -> None:
@@ -284,6 +317,7 @@ class Dispatcher:
                         unknown_name_message("subscriber", event.subscriber, self.subscribers)
                         + " Start the worker with it, then replay the dead letter."
                     )
+                (event,) = self._guard(conn, [event])
                 receipt = subscriber.handle(event, tx=conn)
                 self._check([event], [receipt])
                 entry = self.audit.append_receipt(conn, receipt)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, bindparam, exists, func, insert, select, update
 
@@ -24,6 +25,9 @@ _PROGRESS = (
     .group_by(t.outbox.c.case_id, t.outbox.c.status)
 )
 _MARKS = select(t.outbox.c.id, t.outbox.c.status, t.outbox.c.receipt_seq).where(_CASES)
+_CHANGED = select(t.outbox.c.id, t.outbox.c.case_id, t.outbox.c.effective_operation, t.outbox.c.payload).where(
+    _CASES, t.outbox.c.status == "done", t.outbox.c.effective_operation.is_not(None)
+)
 
 
 def route(asset_kind: str, uri: str) -> str:
@@ -126,6 +130,22 @@ class Outbox:
         for i in range(0, len(ids), 500):
             for event_id, status, seq in conn.execute(_MARKS, {"case_ids": ids[i : i + 500]}):
                 out[event_id] = (status, seq)
+        return out
+
+    def changed_at_delivery(
+        self, conn: Connection, case_ids: Sequence[str]
+    ) -> dict[str, list[tuple[str, str, dict[str, Any]]]]:
+        """Return, by case, ``(event_id, operation, params)`` of each delivery that did something else than planned.
+
+        A legal hold placed after a plan was published turns an erasure into a restriction when the
+        event is delivered (see ``Dispatcher``'s ``before`` hook); ``params`` then say why.
+        """
+        out: dict[str, list[tuple[str, str, dict[str, Any]]]] = {}
+        ids = list(dict.fromkeys(case_ids))
+        for i in range(0, len(ids), 500):
+            for row in conn.execute(_CHANGED, {"case_ids": ids[i : i + 500]}):
+                params = dict(row.payload.get("params", {}))
+                out.setdefault(row.case_id, []).append((row.id, row.effective_operation, params))
         return out
 
     def deliveries(self, conn: Connection, case_id: str) -> list[dict[str, object]]:

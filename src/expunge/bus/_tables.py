@@ -21,6 +21,9 @@ outbox = Table(
     Column("receipt_seq", Integer, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("processed_at", DateTime(timezone=True), nullable=True),
+    # Set when the delivery did something else than the plan published (a legal hold placed after approval
+    # turned an erasure into a restriction); settlement reads these rows back into the case (migration 0007).
+    Column("effective_operation", String(16), nullable=True),
     Index(None, "status", "next_attempt_at"),
     # Settlement asks "does this case still have a pending delivery?" once per case (migration 0003).
     Index(None, "case_id", "status"),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
@@ -10,12 +10,13 @@ from typing import Any, Protocol, runtime_checkable
 from sqlalchemy import Connection
 
 from expunge.db import utcnow
-from expunge.errors import BusError, UnknownSubscriberError, unknown_name_message
+from expunge.errors import BusError, SubscriberFailedError, UnknownSubscriberError, unknown_name_message
 from expunge.evidence import Receipt
 
 __all__ = [
     "BatchSubscriber",
     "Event",
+    "LazySubscribers",
     "Subscriber",
     "SubscriberFactory",
     "available_subscribers",
@@ -140,6 +141,53 @@ def get_subscriber_factory(name: str) -> SubscriberFactory:
 def available_subscribers() -> list[str]:
     """Return the registered subscriber names, sorted."""
     return sorted(_FACTORIES)
+
+
+class LazySubscribers(Mapping[str, Subscriber]):
+    """Subscribers by name, each built by its factory when the first event for it arrives.
+
+    A worker started before anything exists for a subscriber to act on (no RAG store yet, say) still
+    serves its events later, without a restart. A factory that fails raises
+    :class:`~expunge.errors.SubscriberFailedError`, so the event is retried and, in the end,
+    dead-lettered with the reason.
+
+    Args:
+        built: Subscribers that exist already.
+        factories: ``name → callable()`` for those built on demand.
+    """
+
+    def __init__(
+        self,
+        built: Mapping[str, Subscriber] | None = None,
+        factories: Mapping[str, Callable[[], Subscriber]] | None = None,
+    ) -> None:
+        self._built = dict(built or {})
+        self._factories = {k: v for k, v in (factories or {}).items() if k not in self._built}
+
+    def __getitem__(self, name: str) -> Subscriber:
+        if name in self._built:
+            return self._built[name]
+        factory = self._factories.get(name)
+        if factory is None:
+            raise KeyError(name)
+        try:
+            subscriber = factory()
+        except Exception as err:  # noqa: BLE001 - whatever a backend raises on opening is reported and retried
+            raise SubscriberFailedError(f"The {name!r} subscriber could not be started: {err}") from err
+        self._built[name] = subscriber
+        return subscriber
+
+    def __setitem__(self, name: str, subscriber: Subscriber) -> None:
+        self._built[name] = subscriber
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(self._built.keys() | self._factories.keys()))
+
+    def __len__(self) -> int:
+        return len(self._built.keys() | self._factories.keys())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._built or name in self._factories
 
 
 def receipt_for(

@@ -9,7 +9,8 @@ Must not touch: requests, the bus or evidence (it sits below them) and never any
 """
 
 from expunge.catalog._catalog import Catalog
-from expunge.catalog._lineage import closure, descendants, openlineage_events
+from expunge.catalog._holds import hold_exception
+from expunge.catalog._lineage import ancestors, closure, descendants, openlineage_events
 from expunge.catalog._model import (
     ARTIFACT_KINDS,
     ASSET_STATUSES,
@@ -48,12 +49,14 @@ __all__ = [
     "Pseudonymizer",
     "RecordInfo",
     "Tombstone",
+    "ancestors",
     "check_id",
     "check_sha256",
     "check_tenant",
     "check_token",
     "closure",
     "descendants",
+    "hold_exception",
     "load_or_create_secret",
     "new_id",
     "normalise_identifier",

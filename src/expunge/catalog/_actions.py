@@ -12,7 +12,7 @@ from expunge.catalog._model import Tombstone, new_id
 from expunge.db import utcnow
 from expunge.errors import CatalogError, UnknownAssetError
 
-__all__ = ["Erasure", "erase_many", "restrict_many", "statuses", "tombstoned", "tombstones"]
+__all__ = ["Erasure", "erase_many", "lock", "restrict_many", "statuses", "tombstoned", "tombstones"]
 
 _BATCH = 500
 
@@ -25,6 +25,9 @@ _RECORD_STATES = select(t.records.c.id, t.records.c.status).where(
 _ARTIFACT_STATES = select(t.artifacts.c.id, t.artifacts.c.kind, t.artifacts.c.status).where(
     t.artifacts.c.tenant == _TENANT, t.artifacts.c.id.in_(_IDS)
 )
+# The same lookups taking row locks (PostgreSQL; SQLite's BEGIN IMMEDIATE already holds the one writer lock).
+_LOCK_RECORDS = _RECORD_STATES.with_for_update()
+_LOCK_ARTIFACTS = _ARTIFACT_STATES.with_for_update()
 _TOMBSTONES = select(t.tombstones).where(t.tombstones.c.tenant == _TENANT, t.tombstones.c.asset_id.in_(_IDS))
 _TOMBSTONED = select(t.tombstones.c.asset_id).where(t.tombstones.c.tenant == _TENANT, t.tombstones.c.asset_id.in_(_IDS))
 _VERSIONS = (
@@ -72,6 +75,24 @@ def statuses(conn: Connection, tenant: str, ids: Sequence[str]) -> dict[str, tup
         missing = [i for i in chunk if i not in out]
         if missing:
             for asset_id, kind, status in conn.execute(_ARTIFACT_STATES, {"tenant": tenant, "ids": missing}):
+                out[asset_id] = (kind, status)
+    return out
+
+
+def lock(conn: Connection, tenant: str, ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """Lock the catalog rows of ``ids`` until the transaction ends and return ``{id: (kind, status)}``.
+
+    Two transactions that lock the same asset run one after the other: an erasure's delivery and a
+    writer that stores a derived copy of the asset (a vector row) cannot interleave, so whichever
+    commits second sees what the first did.
+    """
+    out: dict[str, tuple[str, str]] = {}
+    for chunk in _chunks(sorted(set(ids))):
+        for asset_id, status in conn.execute(_LOCK_RECORDS, {"tenant": tenant, "ids": chunk}):
+            out[asset_id] = ("record", status)
+        missing = [i for i in chunk if i not in out]
+        if missing:
+            for asset_id, kind, status in conn.execute(_LOCK_ARTIFACTS, {"tenant": tenant, "ids": missing}):
                 out[asset_id] = (kind, status)
     return out
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, Connection, and_, bindparam, exists, func, insert, or_, select, update
 
 from expunge.catalog import _tables as t
-from expunge.catalog._actions import Erasure, erase_many, restrict_many, statuses, tombstoned
+from expunge.catalog._actions import Erasure, erase_many, lock, restrict_many, statuses, tombstoned
 from expunge.catalog._holds import HoldsMixin
 from expunge.catalog._lineage import descendants
 from expunge.catalog._model import (
@@ -527,6 +527,15 @@ class Catalog(HoldsMixin):
     def statuses(self, conn: Connection, tenant: str, asset_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
         """Return ``{id: (kind, status)}`` for the given IDs that are records or artifacts of this tenant."""
         return statuses(conn, tenant, list(dict.fromkeys(asset_ids)))
+
+    def lock(self, conn: Connection, tenant: str, asset_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+        """Lock the assets' catalog rows for the rest of the transaction; return ``{id: (kind, status)}``.
+
+        A writer of derived copies (the RAG ingest) and the deliveries of erasures both lock the
+        assets they act on, so an accepted erasure and a concurrent write are ordered, never
+        interleaved (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite has one writer at a time).
+        """
+        return lock(conn, tenant, list(asset_ids))
 
     def tombstoned(self, conn: Connection, tenant: str, asset_ids: Sequence[str]) -> set[str]:
         """Return which of the given assets have a tombstone."""

@@ -7,11 +7,12 @@ from collections.abc import Sequence
 from sqlalchemy import Connection, bindparam, insert, select, update
 
 from expunge.catalog import _tables as t
+from expunge.catalog._lineage import ancestors
 from expunge.catalog._model import Hold, check_id, new_id
 from expunge.db import utcnow
 from expunge.errors import CatalogError, UnknownAssetError
 
-__all__ = ["HoldsMixin"]
+__all__ = ["HoldsMixin", "hold_exception"]
 
 # Built once (constructing a statement costs several times what executing a cached one does).
 _IDS = bindparam("ids", expanding=True)
@@ -21,6 +22,16 @@ _OWNERS = select(t.record_subjects.c.record_id, t.record_subjects.c.subject_id).
 _ACTIVE_HOLDS = select(t.holds).where(
     t.holds.c.tenant == bindparam("tenant"), t.holds.c.target_id.in_(_IDS), t.holds.c.lifted_at.is_(None)
 )
+
+
+def hold_exception(kind: str, asset_id: str, holds: Sequence[Hold]) -> str:
+    """The sentence a case states for an asset that legal holds keep: which holds, why, and what was done."""
+    ids = sorted({h.id for h in holds})
+    reasons = "; ".join(sorted({h.reason for h in holds}))
+    return (
+        f"{kind} {asset_id} is under legal hold {', '.join(ids)} ({reasons}): "
+        "restricted from retrieval and training, not erased."
+    )
 
 
 class HoldsMixin:
@@ -110,4 +121,21 @@ class HoldsMixin:
                 found.extend(by_target.get(subject_id, []))
             if found:
                 out[asset_id] = found
+        return out
+
+    def holds_covering(self, conn: Connection, tenant: str, asset_ids: Sequence[str]) -> dict[str, list[Hold]]:
+        """Return the active holds covering each asset now, lineage included.
+
+        A hold covers an asset when it is placed on the asset, on anything the asset was derived from
+        (a chunk of a held record is a copy of it), or on a subject of any of those records. Assets
+        that no hold covers are left out.
+        """
+        up = ancestors(conn, tenant, asset_ids)
+        everything = sorted(set(asset_ids).union(*up.values()))
+        direct = self.holds_for(conn, tenant, everything)
+        out: dict[str, list[Hold]] = {}
+        for asset_id in dict.fromkeys(asset_ids):
+            found = {h.id: h for a in (asset_id, *up.get(asset_id, ())) for h in direct.get(a, [])}
+            if found:
+                out[asset_id] = [found[k] for k in sorted(found)]
         return out

@@ -11,7 +11,7 @@ from sqlalchemy import Connection, bindparam, select
 from expunge.catalog import _tables as t
 from expunge.catalog._model import Asset
 
-__all__ = ["closure", "descendants", "openlineage_events"]
+__all__ = ["ancestors", "closure", "descendants", "openlineage_events"]
 
 _BATCH = 500
 SUBJECT_FACET_SCHEMA = "https://expunge.dev/spec/facets/1-0-0/SubjectLineageFacet.json"
@@ -22,6 +22,9 @@ _IDS = bindparam("ids", expanding=True)
 _TENANT = bindparam("tenant")
 _CHILDREN = select(t.lineage_edges.c.child_id, t.lineage_edges.c.parent_id).where(
     t.lineage_edges.c.tenant == _TENANT, t.lineage_edges.c.parent_id.in_(_IDS)
+)
+_PARENTS = select(t.lineage_edges.c.child_id, t.lineage_edges.c.parent_id).where(
+    t.lineage_edges.c.tenant == _TENANT, t.lineage_edges.c.child_id.in_(_IDS)
 )
 _RECORDS = select(t.records.c.id, t.records.c.status).where(t.records.c.tenant == _TENANT, t.records.c.id.in_(_IDS))
 _ARTIFACTS = select(t.artifacts.c.id, t.artifacts.c.kind, t.artifacts.c.uri, t.artifacts.c.status).where(
@@ -58,6 +61,35 @@ def descendants(conn: Connection, tenant: str, start: Iterable[str]) -> set[str]
     start = set(start)
     depth, _ = _walk(conn, tenant, start)
     return set(depth) - start
+
+
+def ancestors(conn: Connection, tenant: str, start: Iterable[str]) -> dict[str, set[str]]:
+    """Return, for each of ``start``, every asset it was derived from, directly or not (itself excluded).
+
+    Walks ``derived_from`` edges up, one statement per level and 500 IDs, by the edges' primary key.
+    """
+    up: dict[str, set[str]] = {}
+    visited = set(start)
+    frontier = sorted(visited)
+    while frontier:
+        nxt = set()
+        for i in range(0, len(frontier), _BATCH):
+            for child, parent in conn.execute(_PARENTS, {"tenant": tenant, "ids": frontier[i : i + _BATCH]}):
+                up.setdefault(child, set()).add(parent)
+                nxt.add(parent)
+        frontier = sorted(nxt - visited)
+        visited |= nxt
+    out: dict[str, set[str]] = {}
+    for asset_id in set(start):
+        seen: set[str] = set()
+        stack = list(up.get(asset_id, ()))
+        while stack:
+            parent = stack.pop()
+            if parent not in seen:
+                seen.add(parent)
+                stack.extend(up.get(parent, ()))
+        out[asset_id] = seen
+    return out
 
 
 def closure(conn: Connection, tenant: str, record_ids: Iterable[str]) -> list[Asset]:

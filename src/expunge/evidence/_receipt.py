@@ -14,7 +14,12 @@ __all__ = ["OPERATIONS", "OUTCOMES", "Operation", "Outcome", "Receipt", "canonic
 
 Operation = Literal["erase", "restrict", "opt_out", "correct", "redact", "notify"]
 OPERATIONS: tuple[str, ...] = get_args(Operation)
-Outcome = Literal["applied", "already_applied", "not_found", "restricted_by_hold", "attested"]
+# applied: this delivery changed the asset. already_applied: an earlier delivery did (the asset is known to be
+# erased, restricted… already). not_found: the store holds nothing the event names (never written, another
+# tenant's, or a sweep that matched nothing). restricted: kept under a legal hold, quarantined instead of erased.
+# refused: the store declined by a documented policy (the detail says which). attested: an external processor
+# answered for its own store.
+Outcome = Literal["applied", "already_applied", "not_found", "restricted", "refused", "attested"]
 OUTCOMES: tuple[str, ...] = get_args(Outcome)
 
 

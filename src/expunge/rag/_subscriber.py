@@ -159,7 +159,7 @@ class RagSubscriber:
             mine = c in before and before[c].tenant == e.tenant
             fresh = mine and before[c].status != "restricted" and e.asset_id not in seen
             seen.add(e.asset_id)
-            outcome = "restricted_by_hold" if e.params.get("hold_ids") else ("applied" if fresh else "already_applied")
+            outcome = "restricted" if e.params.get("hold_ids") else ("applied" if fresh else "already_applied")
             receipts[e.id] = receipt_for(
                 e,
                 subscriber=self.name,

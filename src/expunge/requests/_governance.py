@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from expunge.bus import (
     CatalogSubscriber,
     Event,
+    LazySubscribers,
     LogStore,
     LogStoreSubscriber,
     Outbox,
@@ -66,6 +67,8 @@ class Governance(SettlementMixin):
         policy: Deadlines per regulation.
         subscribers: Extra subscribers by name (vector stores, caches…); ``catalog`` and ``logstore`` are
             built in.
+        subscriber_factories: Subscribers built when the first event for them arrives (``name →
+            callable()``), e.g. the RAG index's, whose store may not exist yet when a worker starts.
         retry: The bus retry policy.
         sweepers: Subscribers that get one sweep event per erasure (match by pseudonym/content hash).
         clock: Returns "now" (tests move it).
@@ -80,6 +83,7 @@ class Governance(SettlementMixin):
         tokens: TokenIssuer,
         policy: DeadlinePolicy | None = None,
         subscribers: Mapping[str, Subscriber] | None = None,
+        subscriber_factories: Mapping[str, Callable[[], Subscriber]] | None = None,
         retry: RetryPolicy | None = None,
         sweepers: Sequence[str] = ("logstore",),
         clock: Callable[[], datetime] = utcnow,
@@ -91,11 +95,8 @@ class Governance(SettlementMixin):
         self.policy = policy or DeadlinePolicy()
         self.outbox = Outbox(clock=clock)
         self.logstore = LogStore()
-        self.subscribers: dict[str, Subscriber] = {
-            "catalog": CatalogSubscriber(catalog),
-            "logstore": LogStoreSubscriber(self.logstore),
-            **(subscribers or {}),
-        }
+        built = {"catalog": CatalogSubscriber(catalog), "logstore": LogStoreSubscriber(self.logstore)}
+        self.subscribers = LazySubscribers({**built, **(subscribers or {})}, subscriber_factories)
         self.retry = retry or RetryPolicy()
         self.sweepers = tuple(sweepers)
         self.clock = clock

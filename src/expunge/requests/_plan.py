@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from expunge.bus import route
-from expunge.catalog import Asset, Catalog, closure, new_id
+from expunge.catalog import Asset, Catalog, closure, hold_exception, new_id
 
 __all__ = ["Action", "Plan", "build_plan"]
 
@@ -137,11 +137,7 @@ def _action_for(asset: Asset, scope: str, holds, corrections: Mapping[str, str],
         operation = "erase"
     if operation in ("erase", "correct") and hold_ids:
         operation = "restrict"
-        reasons = "; ".join(sorted({h.reason for h in holds}))
-        exception = (
-            f"{asset.kind} {asset.id} is under legal hold {', '.join(hold_ids)} ({reasons}): "
-            "restricted from retrieval and training, not erased."
-        )
+        exception = hold_exception(asset.kind, asset.id, holds)
         extra = {"hold_ids": list(hold_ids)}
     return Action(
         asset_id=asset.id,

@@ -9,9 +9,9 @@ from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, case, select
+from sqlalchemy import Connection, and_, bindparam, case, select, update
 
-from expunge.bus import Dispatcher, DispatchStats, mark_in_catalog
+from expunge.bus import Dispatcher, DispatchStats, guard_in_catalog, mark_in_catalog
 from expunge.requests import _tables as t
 
 __all__ = ["SettlementMixin"]
@@ -35,6 +35,11 @@ _GROWING_TABLES = (
     "requests_cases",
     "requests_transitions",
 )
+_RECORD_CHANGE = (
+    update(t.actions)
+    .where(t.actions.c.event_id == bindparam("b_event"))
+    .values(operation=bindparam("b_operation"), hold_ids=bindparam("b_holds"), exception=bindparam("b_exception"))
+)
 _PROBLEMS = {"receipt": "no receipt for {}", "tombstone": "{} has no tombstone", "active": "{} is still active"}
 
 
@@ -52,6 +57,7 @@ class SettlementMixin:
             self.subscribers,
             audit=self.audit,
             retry=self.retry,
+            before=guard_in_catalog(self.catalog),
             on_applied=mark_in_catalog(self.catalog),
             on_batch=self._settle_batch,
             worker_id=worker_id,
@@ -208,6 +214,7 @@ class SettlementMixin:
             return []
         progress = self.outbox.progress(conn, [r.id for r in rows])
         done = [r for r in rows if not progress[r.id]["pending"] and not progress[r.id]["dead"]]
+        exceptions = self._record_delivery_changes(conn, done)
         problems = self._verify_effects(conn, [(r.tenant, r.id) for r in done])
         moved = []
         for row in rows:
@@ -229,17 +236,49 @@ class SettlementMixin:
                 self._move(conn, tenant, case_id, "executing", actor="system", reason=reason, current=state)
                 state = "executing"
             reason = f"{counts['done']} receipt(s)"
-            self._move(conn, tenant, case_id, "verifying", actor="system", reason=reason, current=state)
+            stated = exceptions.get(case_id)
+            self._move(
+                conn, tenant, case_id, "verifying", actor="system", reason=reason, current=state, exceptions=stated
+            )
             if problems[case_id]:
                 reason = "; ".join(problems[case_id])[:1000]
                 self._move(conn, tenant, case_id, "failed", actor="system", reason=reason, current="verifying")
             else:
-                target = "completed_with_exceptions" if row.exceptions else "completed"
+                target = "completed_with_exceptions" if stated or row.exceptions else "completed"
                 self._move(
                     conn, tenant, case_id, target, actor="system", reason="every action verified", current="verifying"
                 )
             moved.append(case_id)
         return moved
+
+    def _record_delivery_changes(self, conn: Connection, rows: Sequence[Any]) -> dict[str, list[str]]:
+        """Write into the cases what their deliveries did other than planned; return their new exceptions.
+
+        A legal hold placed after approval turns an erasure into a restriction at delivery: the action
+        now reads ``restrict`` with its holds and exception, so the checks below expect a restricted
+        asset, not a tombstone, and the case ends ``completed_with_exceptions`` saying why.
+        """
+        changed = self.outbox.changed_at_delivery(conn, [r.id for r in rows])
+        out: dict[str, list[str]] = {}
+        for row in rows:
+            items = changed.get(row.id)
+            if not items:
+                continue
+            conn.execute(
+                _RECORD_CHANGE,
+                [
+                    {
+                        "b_event": event_id,
+                        "b_operation": operation,
+                        "b_holds": list(params.get("hold_ids", [])),
+                        "b_exception": params.get("exception"),
+                    }
+                    for event_id, operation, params in items
+                ],
+            )
+            stated = [str(p["exception"]) for _, _, p in items if p.get("exception")]
+            out[row.id] = list(dict.fromkeys([*row.exceptions, *stated]))
+        return out
 
     def _verify_effects(self, conn: Connection, cases: Sequence[tuple[str, str]]) -> dict[str, list[str]]:
         """Check every action of each case has its receipt and its effect is visible in the catalog.

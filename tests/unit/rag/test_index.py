@@ -212,7 +212,7 @@ def test_a_legal_hold_restricts_instead_of_erasing(index, gov):
     case, stats = erase(gov, ANN)
     assert case.state == "completed_with_exceptions"
     rag = [r for r in stats.receipts if r.subscriber == "rag"]
-    assert {r.outcome for r in rag} == {"restricted_by_hold"}
+    assert {r.outcome for r in rag} == {"restricted"}
     (row,) = index.store.get(report.chunk_ids)
     assert row.status == "restricted"
     assert index.answer("Which portal charged Ann Lee twice?", groups=["support"]).abstained

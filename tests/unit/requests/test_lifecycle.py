@@ -90,7 +90,7 @@ def test_a_legal_hold_turns_erasure_into_restriction_and_the_case_says_so(gov, s
     assert set(store.items) == {artifacts[0].id, artifacts[1].id} and store.restricted == set(store.items)
     document = build_case_file(gov, "acme", case.id, signer=SIGNER)
     held = [r for r in document["receipts"] if r["asset_id"] == records[0].id]
-    assert held[0]["outcome"] == "restricted_by_hold"
+    assert held[0]["outcome"] == "restricted"
 
 
 def test_unknown_subject_completes_with_nothing_found(gov, store):
@@ -339,3 +339,43 @@ def test_retention_files_and_runs_erasures_for_expired_records(gov, store, clock
         assert gov.catalog.get_record(conn, "acme", old.id).status == "erased"
         assert gov.catalog.get_record(conn, "acme", kept.id).status == "active"
     assert gov.enforce_retention("acme") == []
+
+
+def test_a_hold_placed_after_approval_restricts_at_delivery_every_asset_it_covers(gov, store):
+    records, artifacts = seed_subject(gov, store)
+    case = file_and_verify(gov)  # planned and published: every action is an erasure
+    assert {a["operation"] for a in gov.actions("acme", case.id)} == {"erase"}
+    with gov.db.begin() as conn:
+        hold = gov.catalog.place_hold(conn, "acme", records[0].id, reason="litigation 42", placed_by="legal")
+    gov.process()
+    case = gov.get_case("acme", case.id)
+    # Before: the record's own event was refused (case failed) while its chunk and embedding were erased.
+    assert case.state == "completed_with_exceptions"
+    assert len(case.exceptions) == 3 and all(hold.id in e and "not erased" in e for e in case.exceptions)
+    with gov.db.begin() as conn:
+        assert gov.catalog.get_record(conn, "acme", records[0].id).status == "restricted"
+        assert gov.catalog.versions(conn, "acme", records[0].id)
+        assert gov.catalog.get_record(conn, "acme", records[1].id).status == "erased"
+        assert [gov.catalog.get_artifact(conn, "acme", a.id).status for a in artifacts] == [
+            "restricted", "restricted", "erased", "erased"
+        ]  # fmt: skip
+    assert set(store.items) == {artifacts[0].id, artifacts[1].id} and store.restricted == set(store.items)
+    held = {records[0].id, artifacts[0].id, artifacts[1].id}
+    actions = {a["asset_id"]: a for a in gov.actions("acme", case.id)}
+    assert {i for i, a in actions.items() if a["operation"] == "restrict"} == held
+    assert all(actions[i]["hold_ids"] == [hold.id] and actions[i]["exception"] for i in held)
+    document = build_case_file(gov, "acme", case.id, signer=SIGNER)
+    assert {r["asset_id"] for r in document["receipts"] if r["operation"] == "restrict"} == held
+    assert verify_case_file(dump_case_file(document), KEYS)["receipts"] == 7
+
+
+def test_a_hold_on_the_subject_placed_after_approval_keeps_all_their_data(gov, store):
+    records, artifacts = seed_subject(gov, store)
+    case = file_and_verify(gov)
+    with gov.db.begin() as conn:
+        (subject,) = gov.catalog.find_subjects(conn, "acme", [ANN])
+        gov.catalog.place_hold(conn, "acme", subject, reason="regulator inquiry", placed_by="legal")
+    gov.process()
+    case = gov.get_case("acme", case.id)
+    assert case.state == "completed_with_exceptions" and len(case.exceptions) == 6
+    assert len(store.items) == 4 and store.effects.get(("erase", artifacts[0].id)) is None

@@ -1,0 +1,29 @@
+"""An accepted erasure always wins: record what a delivery really did.
+
+``bus_outbox.effective_operation`` is set when a delivery did something else than the plan
+published — a legal hold placed after approval turns an erasure into a restriction — so that
+settlement writes it into the case.
+
+Revision ID: 0007_erasure_wins
+Revises: 0003
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0007_erasure_wins"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    """Add the columns."""
+    with op.batch_alter_table("bus_outbox") as batch:
+        batch.add_column(sa.Column("effective_operation", sa.String(length=16), nullable=True))
+
+
+def downgrade() -> None:
+    """Drop them."""
+    with op.batch_alter_table("bus_outbox") as batch:
+        batch.drop_column("effective_operation")
