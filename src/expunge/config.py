@@ -115,11 +115,6 @@ class Settings(BaseSettings):
         return self.rag_store or f"lancedb://{(self.home / 'rag' / 'store').resolve()}"
 
     @property
-    def rag_in_use(self) -> bool:
-        """True when a RAG store is configured or the default one exists (so its subscriber must run)."""
-        return self.rag_store is not None or (self.home / "rag" / "store").exists()
-
-    @property
     def rag_cache_path(self) -> Path:
         """The SQLite file of the RAG caches."""
         return self.home / "rag" / "cache.sqlite"

@@ -17,7 +17,6 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy.exc import SQLAlchemyError
 
-from expunge.bus import RetryPolicy
 from expunge.catalog import Identifier
 from expunge.cli._errors import EXIT_FAILED_CHECK, cli_errors
 from expunge.config import get_settings
@@ -32,7 +31,7 @@ from expunge.evidence import (
     verify_case_file,
     verify_entries,
 )
-from expunge.requests import ApiKeys, Governance, build_case_file, open_governance
+from expunge.requests import ApiKeys, Governance, build_case_file, open_governance_from_settings
 
 __all__ = ["app"]
 
@@ -54,25 +53,8 @@ Tenant = Annotated[str, typer.Option("--tenant", "-t", help="Tenant the command 
 
 
 def open_settings_governance(*, with_rag: bool = True) -> Governance:
-    """The governance the settings name; with the RAG index's subscriber when a RAG store is in use."""
-    s = get_settings()
-    extra = {}
-    if with_rag and s.rag_in_use:
-        from expunge.rag import RagSubscriber
-
-        extra["rag"] = RagSubscriber.from_settings(s)
-    return open_governance(
-        s.resolved_database_url,
-        keys_dir=s.resolved_keys_dir,
-        sla_days=s.sla_days,
-        due_soon_days=s.due_soon_days,
-        token_ttl_seconds=s.token_ttl_seconds,
-        webhook_endpoints=s.webhook_endpoints,
-        retry=RetryPolicy(
-            max_attempts=s.bus_max_attempts, base_seconds=s.bus_backoff_seconds, max_seconds=s.bus_backoff_max_seconds
-        ),
-        subscribers=extra,
-    )
+    """The governance the settings name (the RAG index's subscriber built when its first event arrives)."""
+    return open_governance_from_settings(get_settings(), with_rag=with_rag)
 
 
 def _gov() -> Governance:

@@ -15,7 +15,7 @@ from expunge.requests._bench import bench_crash, bench_dsr
 from expunge.requests._case import MAX_SELECTORS, Case, FiledRequest
 from expunge.requests._casefile import build_case_file
 from expunge.requests._governance import Governance
-from expunge.requests._open import open_governance
+from expunge.requests._open import open_governance, open_governance_from_settings
 from expunge.requests._plan import Action, Plan, build_plan
 from expunge.requests._policy import DEFAULT_SLA_DAYS, DeadlinePolicy, TokenIssuer
 from expunge.requests._states import (
@@ -52,4 +52,5 @@ __all__ = [
     "build_plan",
     "check_transition",
     "open_governance",
+    "open_governance_from_settings",
 ]

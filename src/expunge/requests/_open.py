@@ -1,19 +1,20 @@
-"""Build a :class:`Governance` from a database URL and a keys folder."""
+"""Build a :class:`Governance` from a database URL and a keys folder, or from the settings."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
 
 from expunge.bus import RetryPolicy, Subscriber, WebhookSubscriber
 from expunge.catalog import Catalog, Pseudonymizer, load_or_create_secret
+from expunge.config import Settings
 from expunge.db import Database, open_database
 from expunge.evidence import AuditLog, Signer
 from expunge.requests._governance import Governance
 from expunge.requests._policy import DEFAULT_SLA_DAYS, DeadlinePolicy, TokenIssuer
 
-__all__ = ["open_governance"]
+__all__ = ["open_governance", "open_governance_from_settings"]
 
 
 def open_governance(
@@ -26,6 +27,7 @@ def open_governance(
     token_ttl_seconds: int = 86_400,
     retry: RetryPolicy | None = None,
     subscribers: Mapping[str, Subscriber] | None = None,
+    subscriber_factories: Mapping[str, Callable[[], Subscriber]] | None = None,
     webhook_endpoints: Mapping[str, str] | None = None,
 ) -> Governance:
     """Open (and migrate) the database and load, or create, the install's keys under ``keys_dir``.
@@ -39,6 +41,7 @@ def open_governance(
         token_ttl_seconds: Lifetime of verification tokens.
         retry: The bus retry policy.
         subscribers: Extra subscribers by name.
+        subscriber_factories: Subscribers built when their first event arrives (see :class:`LazySubscribers`).
         webhook_endpoints: External processors by name → URL; enables the ``webhook`` subscriber.
     """
     db = database if isinstance(database, Database) else open_database(database, schema=schema)
@@ -56,4 +59,36 @@ def open_governance(
         policy=DeadlinePolicy(days=dict(sla_days or DEFAULT_SLA_DAYS), due_soon_days=due_soon_days),
         retry=retry,
         subscribers=extra,
+        subscriber_factories=subscriber_factories,
+    )
+
+
+def open_governance_from_settings(settings: Settings, *, with_rag: bool = True) -> Governance:
+    """Return the governance the settings name: the one way the CLI, the service and workers build it.
+
+    With ``with_rag``, the RAG index's subscriber is built when the first event for it arrives, so a
+    worker started before anything was ingested still serves erasures of chunks ingested later.
+    """
+    factories: dict[str, Callable[[], Subscriber]] = {}
+    if with_rag:
+
+        def rag() -> Subscriber:
+            from expunge.rag import RagSubscriber  # heavy (vector stores): only when an event needs it
+
+            return RagSubscriber.from_settings(settings)
+
+        factories["rag"] = rag
+    return open_governance(
+        settings.resolved_database_url,
+        keys_dir=settings.resolved_keys_dir,
+        sla_days=settings.sla_days,
+        due_soon_days=settings.due_soon_days,
+        token_ttl_seconds=settings.token_ttl_seconds,
+        webhook_endpoints=settings.webhook_endpoints,
+        retry=RetryPolicy(
+            max_attempts=settings.bus_max_attempts,
+            base_seconds=settings.bus_backoff_seconds,
+            max_seconds=settings.bus_backoff_max_seconds,
+        ),
+        subscriber_factories=factories,
     )

@@ -129,3 +129,23 @@ def test_the_demo_erases_a_person_from_the_rag_index_and_proves_it(home, tmp_pat
     summary = verify_case_file(document, {signer.key_id: signer.public_key})
     assert summary["receipts"] > 3
     assert rag_demo(tmp_path / "again") is True  # a second run: the person stays forgotten
+
+
+def test_a_worker_started_before_the_first_ingest_serves_the_rag_subscriber(home):
+    from expunge.catalog import Identifier
+    from expunge.cli.governance import open_settings_governance
+
+    worker = open_settings_governance()  # no RAG store exists yet
+    assert not (home / "rag").exists()
+    person = demo_corpus(4, seed=2).people[0]
+    assert runner.invoke(app, ["rag", "ingest", "--demo", "4", "--seed", "2"]).exit_code == 0
+    filed = worker.file_request(
+        "default", scope="erasure", filed_by="t", identifiers=[Identifier("email", person.email)], approved_by="ops"
+    )
+    stats = worker.process()
+    # Before: every rag event failed with "Unknown subscriber 'rag'" until the worker was restarted.
+    assert stats.dead == 0 and stats.retried == 0
+    assert worker.get_case("default", filed.case.id).state == "completed"
+    worker.db.dispose()
+    result = runner.invoke(app, ["rag", "probe", "--subject", person.email, "--json"])
+    assert result.exit_code == 0 and json.loads(result.output)["found"] is False
