@@ -92,10 +92,12 @@ def ancestors(conn: Connection, tenant: str, start: Iterable[str]) -> dict[str, 
     return out
 
 
-def closure(conn: Connection, tenant: str, record_ids: Iterable[str]) -> list[Asset]:
-    """Return the records and everything derived from them, nearest first.
+def closure(
+    conn: Connection, tenant: str, record_ids: Iterable[str], *, artifact_ids: Iterable[str] = ()
+) -> list[Asset]:
+    """Return the records (and artifacts) given and everything derived from them, nearest first.
 
-    Each asset appears once with its shortest distance from a starting record and the parents
+    Each asset appears once with its shortest distance from a starting asset and the parents
     through which it was reached. IDs of other tenants are never followed.
     """
     record_ids = sorted(set(record_ids))
@@ -103,7 +105,11 @@ def closure(conn: Connection, tenant: str, record_ids: Iterable[str]) -> list[As
     for i in range(0, len(record_ids), _BATCH):
         for row in conn.execute(_RECORDS, {"tenant": tenant, "ids": record_ids[i : i + _BATCH]}):
             known[row.id] = row
-    depth, parents = _walk(conn, tenant, known)
+    roots = set(known)
+    starts = sorted(set(artifact_ids))
+    for i in range(0, len(starts), _BATCH):  # artifacts named directly start the walk too (this tenant's only)
+        roots.update(row.id for row in conn.execute(_ARTIFACTS, {"tenant": tenant, "ids": starts[i : i + _BATCH]}))
+    depth, parents = _walk(conn, tenant, roots)
     artifact_rows = {}
     ids = sorted(set(depth) - set(known))
     for i in range(0, len(ids), _BATCH):

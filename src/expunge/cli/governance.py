@@ -190,29 +190,23 @@ def dsr_process() -> None:
 def holds_place(
     target_id: str, tenant: Tenant, reason: Annotated[str, typer.Option(help="The matter it preserves.")]
 ) -> None:
-    """Place a legal hold on a record, an artifact or a subject."""
-    gov = _gov()
-    with gov.db.begin() as conn:
-        hold = gov.catalog.place_hold(conn, tenant, target_id, reason=reason, placed_by="cli")
-    _print(hold.__dict__)
+    """Place a legal hold on a record, an artifact or a subject (it applies to approved requests too)."""
+    _print(_gov().place_hold(tenant, target_id, reason=reason, placed_by="cli").__dict__)
 
 
 @holds_app.command("lift")
 @cli_errors
 def holds_lift(hold_id: str, tenant: Tenant) -> None:
-    """Lift a legal hold."""
-    gov = _gov()
-    with gov.db.begin() as conn:
-        _print(gov.catalog.lift_hold(conn, tenant, hold_id, lifted_by="cli").__dict__)
+    """Lift a legal hold; the erasures it blocked are re-opened as new approved requests."""
+    hold, reopened = _gov().lift_hold(tenant, hold_id, lifted_by="cli")
+    _print({**hold.__dict__, "reopened": [c.to_dict() for c in reopened]})
 
 
 @holds_app.command("list")
 @cli_errors
 def holds_list(tenant: Tenant) -> None:
     """List active legal holds."""
-    gov = _gov()
-    with gov.db.read() as conn:
-        _print([h.__dict__ for h in gov.catalog.list_holds(conn, tenant)])
+    _print([h.__dict__ for h in _gov().list_holds(tenant)])
 
 
 @dead_app.command("list")

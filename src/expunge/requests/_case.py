@@ -15,6 +15,9 @@ from expunge.requests._states import SCOPES
 __all__ = ["MAX_SELECTORS", "Case", "FiledRequest", "case_from_row", "check_intake", "dedupe_key"]
 
 MAX_SELECTORS = 100
+# What params a request may carry: asset_ids names records or artifacts directly (a re-opened erasure
+# after a legal hold was lifted), reopens the case it continues.
+PARAMS = ("asset_ids", "consent_off", "corrections", "note", "record_ids", "reopens")
 
 
 @dataclass(frozen=True)
@@ -104,16 +107,24 @@ def check_intake(
     if scope not in SCOPES:
         raise UnknownScopeError(f"Unknown scope {scope!r}. Accepted: {', '.join(SCOPES)}.")
     counts = {"identifiers": len(identifiers), "content_sha256": len(content_sha256), "entity_tags": len(entity_tags)}
-    by_id = params.get("record_ids") or (params.get("corrections") if scope == "correction" else None)
+    by_id = (
+        params.get("record_ids")
+        or params.get("asset_ids")
+        or (params.get("corrections") if scope == "correction" else None)
+    )
     if not any(counts.values()) and not by_id:
         raise RequestError(
-            "A request needs at least one identifier, content hash, entity tag or params.record_ids. Got none."
+            "A request needs at least one identifier, content hash, entity tag, params.record_ids or "
+            "params.asset_ids. Got none."
         )
-    record_ids = params.get("record_ids", [])
-    if not isinstance(record_ids, list) or len(record_ids) > MAX_SELECTORS:
-        raise RequestError(f"params.record_ids must be a list of at most {MAX_SELECTORS} record IDs.")
-    for record_id in record_ids:
-        check_id(record_id, what="record ID in params.record_ids")
+    for name, what in (("record_ids", "record"), ("asset_ids", "record or artifact")):
+        named = params.get(name, [])
+        if not isinstance(named, list) or len(named) > MAX_SELECTORS:
+            raise RequestError(f"params.{name} must be a list of at most {MAX_SELECTORS} {what} IDs.")
+        for asset_id in named:
+            check_id(asset_id, what=f"{what} ID in params.{name}")
+    if "reopens" in params:
+        check_id(params["reopens"], what="case ID in params.reopens")
     for name, n in counts.items():
         if n > MAX_SELECTORS:
             raise RequestError(f"A request may carry at most {MAX_SELECTORS} {name}. Got {n}.")
@@ -137,11 +148,9 @@ def check_intake(
         check_token(flag, what="consent flag in params.consent_off")
     if not isinstance(params.get("note", ""), str) or len(params.get("note", "")) > 1000:
         raise RequestError("params.note must be text of at most 1000 characters.")
-    unknown = sorted(set(params) - {"corrections", "consent_off", "note", "record_ids"})
+    unknown = sorted(set(params) - set(PARAMS))
     if unknown:
-        raise RequestError(
-            f"Unknown request parameter {unknown[0]!r}. Accepted: consent_off, corrections, note, record_ids."
-        )
+        raise RequestError(f"Unknown request parameter {unknown[0]!r}. Accepted: {', '.join(PARAMS)}.")
 
 
 def dedupe_key(

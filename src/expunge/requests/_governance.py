@@ -24,7 +24,7 @@ from expunge.bus import (
     RetryPolicy,
     Subscriber,
 )
-from expunge.catalog import Catalog, Identifier, check_sha256, check_tenant, new_id
+from expunge.catalog import Catalog, Hold, Identifier, check_sha256, check_tenant, new_id
 from expunge.db import Database, utcnow
 from expunge.errors import DuplicateRequestError, InvalidTokenError, InvalidTransition, UnknownRequestError
 from expunge.evidence import AuditLog
@@ -32,6 +32,7 @@ from expunge.requests import _tables as t
 from expunge.requests._case import MAX_SELECTORS, Case, FiledRequest, case_from_row, check_intake, dedupe_key
 from expunge.requests._plan import build_plan
 from expunge.requests._policy import DeadlinePolicy, TokenIssuer
+from expunge.requests._reopen import blocked_erasures
 from expunge.requests._settle import SettlementMixin
 from expunge.requests._states import OPEN_STATES, check_transition
 
@@ -135,50 +136,81 @@ class Governance(SettlementMixin):
         )
         pseudonyms = sorted(set(self.catalog.pseudonyms(tenant, identifiers)))
         digests = sorted({check_sha256(d) for d in content_sha256})
-        tags = sorted(set(entity_tags))
+        due = self.policy.due_at(regulation, self.clock())  # checks the regulation before anything is stored
+        with self._tx() as conn:
+            return self._file(
+                conn,
+                tenant,
+                scope=scope,
+                regulation=regulation,
+                due=due,
+                pseudonyms=pseudonyms,
+                digests=digests,
+                tags=sorted(set(entity_tags)),
+                params=params,
+                filed_by=filed_by,
+                approved_by=approved_by,
+            )
+
+    def _file(
+        self,
+        conn: Connection,
+        tenant: str,
+        *,
+        scope: str,
+        regulation: str,
+        due: datetime,
+        pseudonyms: list[str],
+        digests: list[str],
+        tags: list[str],
+        params: dict[str, Any],
+        filed_by: str,
+        approved_by: str | None,
+    ) -> FiledRequest:
+        """Store a validated request inside ``conn``'s journaled transaction (see :meth:`file_request`)."""
         named = sorted(
-            set(params.get("record_ids", [])) | set(params.get("corrections", {}) if scope == "correction" else [])
+            set(params.get("record_ids", []))
+            | set(params.get("asset_ids", []))
+            | set(params.get("corrections", {}) if scope == "correction" else [])
         )
         key = dedupe_key(scope, pseudonyms, digests, tags, named)
         now = self.clock()
-        due = self.policy.due_at(regulation, now)
-        with self._tx() as conn:
-            dup = conn.execute(_OPEN_DUPLICATE, {"b_tenant": tenant, "b_key": key}).first()
-            if dup is not None:
-                raise DuplicateRequestError(
-                    f"Request {dup.id} already asks for {scope} of the same subject and is still open.",
-                    existing_id=dup.id,
-                )
-            case_id = new_id("dsr")
-            token, expires = self.tokens.issue(case_id, now=now) if approved_by is None else (None, None)
-            values = dict(
-                id=case_id,
-                tenant=tenant,
-                scope=scope,
-                regulation=regulation,
-                state="received",
-                pseudonyms=pseudonyms,
-                content_sha256=digests,
-                entity_tags=tags,
-                params=params,
-                dedupe_key=key,
-                filed_by=filed_by,
-                filed_at=now,
-                due_at=due,
-                token_sha256=TokenIssuer.fingerprint(token) if token is not None else None,
-                token_expires_at=expires,
-                exceptions=[],
-                updated_at=now,
+        dup = conn.execute(_OPEN_DUPLICATE, {"b_tenant": tenant, "b_key": key}).first()
+        if dup is not None:
+            raise DuplicateRequestError(
+                f"Request {dup.id} already asks for {scope} of the same subject and is still open.",
+                existing_id=dup.id,
             )
-            self._insert_case(conn, key, values)
-            self._record(conn, tenant, case_id, None, "received", actor=filed_by, reason=f"{scope} under {regulation}")
-            if approved_by is not None:
-                filed = SimpleNamespace(**values)
-                self._approve_in(
-                    conn, tenant, case_id, operator=approved_by, current="received", row=filed, execute=True
-                )
-            case = self._get(conn, tenant, case_id)
-        return FiledRequest(case=case, token=token, token_expires_at=expires)
+        case_id = new_id("dsr")
+        token, expires = self.tokens.issue(case_id, now=now) if approved_by is None else (None, None)
+        values = dict(
+            id=case_id,
+            tenant=tenant,
+            scope=scope,
+            regulation=regulation,
+            state="received",
+            pseudonyms=pseudonyms,
+            content_sha256=digests,
+            entity_tags=tags,
+            params=params,
+            dedupe_key=key,
+            filed_by=filed_by,
+            filed_at=now,
+            due_at=due,
+            token_sha256=TokenIssuer.fingerprint(token) if token is not None else None,
+            token_expires_at=expires,
+            exceptions=[],
+            updated_at=now,
+        )
+        self._insert_case(conn, key, values)
+        reason = f"{scope} under {regulation}"
+        if params.get("reopens"):
+            reason += f", re-opening {params['reopens']}: {params.get('note', '')}".rstrip(": ")
+        self._record(conn, tenant, case_id, None, "received", actor=filed_by, reason=reason[:1000])
+        if approved_by is not None:
+            filed = SimpleNamespace(**values)
+            self._approve_in(conn, tenant, case_id, operator=approved_by, current="received", row=filed, execute=True)
+        return FiledRequest(case=self._get(conn, tenant, case_id), token=token, token_expires_at=expires)
 
     def _approve_in(
         self, conn: Connection, tenant: str, case_id: str, *, operator: str, current: str, row: Any, execute: bool
@@ -377,6 +409,71 @@ class Governance(SettlementMixin):
         )
         if not plan.actions:
             self._settle_one(conn, tenant, case_id)
+
+    # --- legal holds ------------------------------------------------------------------------------
+
+    def place_hold(self, tenant: str, target_id: str, *, reason: str, placed_by: str) -> Hold:
+        """Place a legal hold on a record, an artifact or a subject: their erasure becomes restriction.
+
+        It takes effect at once, for requests already approved too: every delivery checks the holds
+        covering its asset in its own transaction.
+
+        Raises:
+            UnknownAssetError: The target is not an asset or subject of this tenant.
+            CatalogError: The reason is empty or too long.
+        """
+        with self.db.begin() as conn:
+            return self.catalog.place_hold(conn, tenant, target_id, reason=reason, placed_by=placed_by)
+
+    def list_holds(self, tenant: str, *, active_only: bool = True) -> list[Hold]:
+        """Return the tenant's holds, newest first."""
+        with self.db.read() as conn:
+            return self.catalog.list_holds(conn, tenant, active_only=active_only)
+
+    def lift_hold(self, tenant: str, hold_id: str, *, lifted_by: str) -> tuple[Hold, list[Case]]:
+        """Lift a hold and, in the same transaction, re-open the erasures it blocked.
+
+        Each erasure or correction case that restricted assets because of the hold gets a new,
+        approved erasure request (its own SLA clock, ``params.reopens`` naming the old case) for the
+        assets no other hold still covers; it is planned and published at once. Lifting a lifted hold
+        changes nothing and re-opens nothing.
+
+        Returns:
+            The hold, and the cases filed to re-open what it blocked.
+
+        Raises:
+            UnknownAssetError: No such hold in this tenant.
+        """
+        with self._tx() as conn:
+            was_active = self.catalog.get_hold(conn, tenant, hold_id).active
+            hold = self.catalog.lift_hold(conn, tenant, hold_id, lifted_by=lifted_by)
+            if not was_active:
+                return hold, []
+            cases = []
+            for owed in blocked_erasures(conn, self.catalog, tenant, hold):
+                regulation = owed.regulation
+                try:
+                    filed = self._file(
+                        conn,
+                        tenant,
+                        scope="erasure",
+                        regulation=regulation,
+                        due=self.policy.due_at(regulation, self.clock()),
+                        pseudonyms=[],
+                        digests=[],
+                        tags=[],
+                        params={
+                            "asset_ids": list(owed.asset_ids),
+                            "reopens": owed.reopens,
+                            "note": f"legal hold {hold.id} lifted by {lifted_by}",
+                        },
+                        filed_by=lifted_by,
+                        approved_by=lifted_by,
+                    )
+                except DuplicateRequestError:  # an open request already re-opens exactly these assets
+                    continue
+                cases.append(filed.case)
+        return hold, cases
 
     # --- reading ----------------------------------------------------------------------------------
 

@@ -78,7 +78,14 @@ def build_plan(
     corrections: Mapping[str, str] = params.get("corrections", {}) if scope == "correction" else {}
     if scope == "correction":  # exactly the records named for correction, whatever else the selectors match
         record_ids = {i for i, kind in catalog.asset_kinds(conn, tenant, corrections).items() if kind == "record"}
-    assets = [a for a in closure(conn, tenant, sorted(record_ids)) if a.status != "erased"]
+    named_assets: set[str] = set()
+    if params.get("asset_ids"):  # records or artifacts named directly (an erasure re-opened after a hold was lifted)
+        kinds = catalog.asset_kinds(conn, tenant, list(params["asset_ids"]))
+        record_ids |= {i for i, kind in kinds.items() if kind == "record"}
+        named_assets = {i for i, kind in kinds.items() if kind != "record"}
+    assets = [
+        a for a in closure(conn, tenant, sorted(record_ids), artifact_ids=sorted(named_assets)) if a.status != "erased"
+    ]
     holds = catalog.holds_for(conn, tenant, [a.id for a in assets])
     for asset in assets:  # nearest first: what is derived from a held asset is a copy of it, so held too
         inherited = {h.id: h for p in asset.parents for h in holds.get(p, [])}

@@ -69,6 +69,8 @@ actions = Table(
     Column("hold_ids", JSON, nullable=False),
     Column("exception", Text, nullable=True),
     PrimaryKeyConstraint("case_id", "seq"),
+    # Lifting a legal hold looks up the actions it restricted by asset (migration 0007).
+    Index(None, "asset_id"),
 )
 
 api_keys = Table(

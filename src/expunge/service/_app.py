@@ -260,24 +260,20 @@ def create_app(
     def place_hold(body: HoldIn, caller: Caller) -> dict[str, Any]:
         """Place a legal hold: erasure of the target becomes restriction until it is lifted."""
         need(caller, "hold:write")
-        with gov.db.begin() as conn:
-            return _hold_out(
-                gov.catalog.place_hold(conn, caller.tenant, body.target_id, reason=body.reason, placed_by=caller.actor)
-            )
+        return _hold_out(gov.place_hold(caller.tenant, body.target_id, reason=body.reason, placed_by=caller.actor))
 
     @app.get("/v1/holds", tags=["holds"])
     def list_holds(caller: Caller) -> dict[str, Any]:
         """List the tenant's active holds."""
         need(caller, "read")
-        with gov.db.read() as conn:
-            return {"holds": [_hold_out(h) for h in gov.catalog.list_holds(conn, caller.tenant)]}
+        return {"holds": [_hold_out(h) for h in gov.list_holds(caller.tenant)]}
 
     @app.delete("/v1/holds/{hold_id}", tags=["holds"])
     def lift_hold(hold_id: str, caller: Caller) -> dict[str, Any]:
-        """Lift a legal hold."""
+        """Lift a legal hold; the erasures it blocked are re-opened as new approved requests (listed)."""
         need(caller, "hold:write")
-        with gov.db.begin() as conn:
-            return _hold_out(gov.catalog.lift_hold(conn, caller.tenant, hold_id, lifted_by=caller.actor))
+        hold, reopened = gov.lift_hold(caller.tenant, hold_id, lifted_by=caller.actor)
+        return {**_hold_out(hold), "reopened": [c.to_dict() for c in reopened]}
 
     @app.post("/v1/requests", status_code=201, tags=["requests"])
     def file_request(body: RequestIn, caller: Caller) -> dict[str, Any]:

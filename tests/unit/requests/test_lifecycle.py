@@ -379,3 +379,49 @@ def test_a_hold_on_the_subject_placed_after_approval_keeps_all_their_data(gov, s
     case = gov.get_case("acme", case.id)
     assert case.state == "completed_with_exceptions" and len(case.exceptions) == 6
     assert len(store.items) == 4 and store.effects.get(("erase", artifacts[0].id)) is None
+
+
+def test_lifting_a_hold_reopens_the_erasure_it_blocked_with_a_new_sla_clock(gov, store, clock):
+    records, artifacts = seed_subject(gov, store)
+    hold = gov.place_hold("acme", records[0].id, reason="litigation 42", placed_by="legal")
+    first = file_and_verify(gov)
+    gov.process()
+    assert gov.get_case("acme", first.id).state == "completed_with_exceptions"
+    clock.advance(days=40)  # the matter ends long after the first request's deadline
+    lifted, reopened = gov.lift_hold("acme", hold.id, lifted_by="legal")
+    # Before: nothing happened; the held data stayed restricted and nothing said the erasure was owed.
+    assert not lifted.active and len(reopened) == 1
+    (case,) = reopened
+    assert case.state == "executing" and case.due_at == clock.now + timedelta(days=30)
+    assert [c.id for c in gov.list_cases("acme", state="executing")] == [case.id]
+    assert case.id in {c["id"] for c in gov.sla_report("acme")["on_track"]}
+    assert {a["asset_id"] for a in gov.actions("acme", case.id) if a["asset_kind"] != "sweep"} == {
+        records[0].id, artifacts[0].id, artifacts[1].id,
+    }  # fmt: skip
+    gov.process()
+    assert gov.get_case("acme", case.id).state == "completed"
+    assert store.items == {}
+    with gov.db.begin() as conn:
+        assert gov.catalog.get_record(conn, "acme", records[0].id).status == "erased"
+    document = build_case_file(gov, "acme", case.id, signer=SIGNER)
+    assert first.id in document["history"][0]["reason"] and hold.id in document["history"][0]["reason"]
+    # Lifting it again re-opens nothing.
+    assert gov.lift_hold("acme", hold.id, lifted_by="legal")[1] == []
+
+
+def test_lifting_one_of_two_holds_reopens_only_what_no_hold_keeps(gov, store):
+    records, artifacts = seed_subject(gov, store)
+    on_record = gov.place_hold("acme", records[0].id, reason="matter A", placed_by="legal")
+    on_chunk = gov.place_hold("acme", artifacts[0].id, reason="matter B", placed_by="legal")
+    file_and_verify(gov)
+    gov.process()
+    _, reopened = gov.lift_hold("acme", on_record.id, lifted_by="legal")
+    (case,) = reopened
+    planned = {a["asset_id"]: a["operation"] for a in gov.actions("acme", case.id) if a["asset_kind"] != "sweep"}
+    assert planned == {records[0].id: "erase", artifacts[0].id: "restrict", artifacts[1].id: "restrict"}
+    gov.process()
+    assert set(store.items) == {artifacts[0].id, artifacts[1].id}  # the chunk and its embedding: still held
+    _, reopened = gov.lift_hold("acme", on_chunk.id, lifted_by="legal")
+    assert len(reopened) == 1
+    gov.process()
+    assert store.items == {}

@@ -2,7 +2,8 @@
 
 ``bus_outbox.effective_operation`` is set when a delivery did something else than the plan
 published — a legal hold placed after approval turns an erasure into a restriction — so that
-settlement writes it into the case.
+settlement writes it into the case. ``requests_actions`` gets an index on ``asset_id``: lifting a
+legal hold finds the erasures it blocked by the assets it covered.
 
 Revision ID: 0007_erasure_wins
 Revises: 0003
@@ -21,9 +22,11 @@ def upgrade() -> None:
     """Add the columns."""
     with op.batch_alter_table("bus_outbox") as batch:
         batch.add_column(sa.Column("effective_operation", sa.String(length=16), nullable=True))
+    op.create_index("ix_requests_actions_asset_id", "requests_actions", ["asset_id"], unique=False)
 
 
 def downgrade() -> None:
     """Drop them."""
+    op.drop_index("ix_requests_actions_asset_id", table_name="requests_actions")
     with op.batch_alter_table("bus_outbox") as batch:
         batch.drop_column("effective_operation")
