@@ -244,6 +244,7 @@ __all__ += [
     "InvalidTokenError",
     "PayloadTooLargeError",
     "SubscriberFailedError",
+    "SuppressedSubjectError",
     "TokenExpiredError",
     "TombstonedContentError",
     "UnknownAssetError",
@@ -278,6 +279,12 @@ class TombstonedContentError(CatalogError):
     """Content erased by an earlier request was registered again; it must not come back."""
 
     code = "catalog.tombstoned"
+
+
+class SuppressedSubjectError(TombstonedContentError):
+    """Data about a person whose erasure was accepted was registered again; it must not come back."""
+
+    code = "catalog.suppressed"
 
 
 class UnknownScopeError(RequestError):

@@ -89,7 +89,13 @@ def rag_world(db):
     index = RagIndex(open_store("memory://contract"), MiniLMEmbedder(), cache=MemoryCache())
     index.store.upsert(rows)
     uri = chunk_uri("default", "vector_row", "chk_0")
-    event = Event(new_id("evt"), "acme", "dsr_1", "rag", "erase", "art_1", "vector_row", uri)
+    catalog = Catalog(Pseudonymizer(b"k" * 32))
+    with db.begin() as conn:  # the catalog knows the row was written (active): a redelivery is "done before"
+        rec = catalog.register_record(
+            conn, "acme", source="doc_1", content_sha256="0" * 64, purpose="retrieval", legal_basis="consent"
+        )
+        art = catalog.register_artifact(conn, "acme", kind="vector_row", uri=uri, derived_from=[rec.id])
+    event = Event(new_id("evt"), "acme", "dsr_1", "rag", "erase", art.id, "vector_row", uri)
     return RagSubscriber(index), event, lambda conn: index.store.ids()
 
 

@@ -8,6 +8,7 @@ Must not touch: requests, the bus or evidence (it sits below them) and never any
 :class:`Identifier` is MACed by :class:`Pseudonymizer` and dropped.
 """
 
+from expunge.catalog._actions import statuses as asset_statuses
 from expunge.catalog._catalog import Catalog
 from expunge.catalog._holds import hold_exception
 from expunge.catalog._lineage import ancestors, closure, descendants, openlineage_events
@@ -50,6 +51,7 @@ __all__ = [
     "RecordInfo",
     "Tombstone",
     "ancestors",
+    "asset_statuses",
     "check_id",
     "check_sha256",
     "check_tenant",

@@ -12,7 +12,7 @@ from expunge.catalog._model import Tombstone, new_id
 from expunge.db import utcnow
 from expunge.errors import CatalogError, UnknownAssetError
 
-__all__ = ["Erasure", "erase_many", "lock", "restrict_many", "statuses", "tombstoned", "tombstones"]
+__all__ = ["Erasure", "activate", "erase_many", "lock", "restrict_many", "statuses", "tombstoned", "tombstones"]
 
 _BATCH = 500
 
@@ -35,6 +35,9 @@ _VERSIONS = (
     .where(t.record_versions.c.record_id.in_(_IDS))
     .order_by(t.record_versions.c.record_id, t.record_versions.c.version)
 )
+_ARTIFACT_DIGESTS = select(t.artifacts.c.id, t.artifacts.c.content_sha256).where(
+    t.artifacts.c.id.in_(_IDS), t.artifacts.c.content_sha256.is_not(None)
+)
 _TAKEN_CONTENT = select(t.tombstoned_content.c.content_sha256).where(
     t.tombstoned_content.c.tenant == _TENANT, t.tombstoned_content.c.content_sha256.in_(_IDS)
 )
@@ -42,6 +45,11 @@ _DROP_RECORD_ROWS = [
     delete(table).where(table.c.record_id.in_(_IDS)) for table in (t.record_versions, t.record_tags, t.record_subjects)
 ]
 _MARK = {table.name: update(table).where(table.c.id.in_(_IDS)) for table in (t.records, t.artifacts)}
+_ACTIVATE = (
+    update(t.artifacts)
+    .where(t.artifacts.c.tenant == bindparam("b_tenant"), t.artifacts.c.id.in_(_IDS), t.artifacts.c.status == "pending")
+    .values(status="active", updated_at=bindparam("b_now"))
+)
 
 
 @dataclass(frozen=True)
@@ -172,6 +180,9 @@ def erase_many(
             [{**tomb.__dict__, "versions": list(tomb.versions)} for tomb in fresh.values()],
         )
     digests = {str(v["content_sha256"]): fresh[r].id for r in records for v in versions[r]}
+    for chunk in _chunks(artifacts):  # artifacts registered with a content fingerprint
+        for artifact_id, digest in conn.execute(_ARTIFACT_DIGESTS, {"ids": chunk}):
+            digests.setdefault(digest, fresh[artifact_id].id)
     if digests:
         taken = set()
         for chunk in _chunks(sorted(digests)):
@@ -198,6 +209,19 @@ def erase_many(
     return out
 
 
+def activate(conn: Connection, tenant: str, ids: Sequence[str]) -> int:
+    """Mark ``pending`` artifacts ``active`` (their writer stored them); return how many changed.
+
+    Call it under :func:`lock`: an artifact erased or restricted meanwhile is not ``pending`` any more
+    and keeps its status.
+    """
+    now = utcnow()
+    changed = 0
+    for chunk in _chunks(sorted(set(ids))):
+        changed += conn.execute(_ACTIVATE, {"b_tenant": tenant, "ids": chunk, "b_now": now}).rowcount
+    return changed
+
+
 def restrict_many(conn: Connection, tenant: str, asset_ids: Sequence[str]) -> list[bool]:
     """Quarantine assets from retrieval and training; return per asset whether its status changed.
 
@@ -208,7 +232,7 @@ def restrict_many(conn: Connection, tenant: str, asset_ids: Sequence[str]) -> li
     states = statuses(conn, tenant, ids)
     if missing := [i for i in ids if i not in states]:
         raise UnknownAssetError(f"No record or artifact {missing[0]!r} in tenant {tenant!r}.")
-    active = [i for i in ids if states[i][1] == "active"]
+    active = [i for i in ids if states[i][1] in ("active", "pending")]
     now = utcnow()
     for table, kind_is_record in ((t.records, True), (t.artifacts, False)):
         chosen = [i for i in active if (states[i][0] == "record") == kind_is_record]
@@ -216,6 +240,6 @@ def restrict_many(conn: Connection, tenant: str, asset_ids: Sequence[str]) -> li
             conn.execute(_MARK[table.name], {"ids": chunk, "status": "restricted", "updated_at": now})
     changed, seen = [], set()
     for asset_id in asset_ids:
-        changed.append(states[asset_id][1] == "active" and asset_id not in seen)
+        changed.append(states[asset_id][1] in ("active", "pending") and asset_id not in seen)
         seen.add(asset_id)
     return changed

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, Connection, and_, bindparam, exists, func, insert, or_, select, update
 
 from expunge.catalog import _tables as t
-from expunge.catalog._actions import Erasure, erase_many, lock, restrict_many, statuses, tombstoned
+from expunge.catalog._actions import Erasure, activate, erase_many, lock, restrict_many, statuses, tombstoned
 from expunge.catalog._holds import HoldsMixin
 from expunge.catalog._lineage import descendants
 from expunge.catalog._model import (
@@ -26,8 +26,9 @@ from expunge.catalog._model import (
     new_id,
 )
 from expunge.catalog._pseudonym import Identifier, Pseudonymizer
+from expunge.catalog._suppress import suppress, suppressed, tombstoned_content
 from expunge.db import utcnow
-from expunge.errors import CatalogError, TombstonedContentError, UnknownAssetError
+from expunge.errors import CatalogError, SuppressedSubjectError, TombstonedContentError, UnknownAssetError
 
 __all__ = ["Catalog"]
 
@@ -77,10 +78,19 @@ class Catalog(HoldsMixin):
         """Return the subject ID known by any of ``identifiers``, creating it if none is known.
 
         Every identifier given is linked to the subject, so a later request by any of them finds it.
+
+        Raises:
+            SuppressedSubjectError: An identifier names a person whose erasure was accepted.
         """
         if not identifiers:
             raise CatalogError("A subject needs at least one identifier. Got none.")
         pairs = list(zip(identifiers, self.pseudonyms(tenant, identifiers), strict=True))
+        if erased := suppressed(conn, tenant, [p for _, p in pairs]):
+            kinds = sorted({i.kind for i, p in pairs if p in erased})
+            raise SuppressedSubjectError(
+                f"The subject named by this {'/'.join(kinds)} was erased by an accepted request in tenant {tenant!r}; "
+                "data about them is not registered again."
+            )
         known = conn.execute(
             select(t.subject_pseudonyms.c.pseudonym, t.subject_pseudonyms.c.subject_id).where(
                 t.subject_pseudonyms.c.tenant == tenant,
@@ -120,6 +130,20 @@ class Catalog(HoldsMixin):
         if linked is None:
             conn.execute(insert(t.record_subjects).values(record_id=record_id, subject_id=subject_id))
         return subject_id
+
+    def suppress(self, conn: Connection, tenant: str, pseudonyms: Sequence[str], *, case_id: str | None) -> int:
+        """Refuse, from now on, data naming these pseudonyms (an accepted erasure); return how many were new."""
+        return suppress(conn, tenant, pseudonyms, case_id=case_id)
+
+    def suppressed(self, conn: Connection, tenant: str, identifiers: Sequence[Identifier]) -> list[bool]:
+        """Tell, per identifier, whether it names a person whose erasure was accepted in ``tenant``."""
+        pseudonyms = self.pseudonyms(tenant, identifiers)
+        found = suppressed(conn, tenant, pseudonyms)
+        return [p in found for p in pseudonyms]
+
+    def tombstoned_content(self, conn: Connection, tenant: str, digests: Sequence[str]) -> set[str]:
+        """Return which content fingerprints were erased before in ``tenant`` (and so are refused)."""
+        return tombstoned_content(conn, tenant, digests)
 
     def find_subjects(self, conn: Connection, tenant: str, identifiers: Sequence[Identifier]) -> list[str]:
         """Return the IDs of subjects known by any of ``identifiers`` (empty if none)."""
@@ -361,22 +385,46 @@ class Catalog(HoldsMixin):
     # --- artifacts --------------------------------------------------------------------------------
 
     def register_artifact(
-        self, conn: Connection, tenant: str, *, kind: str, uri: str, derived_from: Sequence[str] = ()
+        self,
+        conn: Connection,
+        tenant: str,
+        *,
+        kind: str,
+        uri: str,
+        derived_from: Sequence[str] = (),
+        content_sha256: str | None = None,
+        pending: bool = False,
     ) -> ArtifactInfo:
         """Register an artifact held at ``uri`` and its ``derived_from`` parents.
 
+        ``content_sha256`` fingerprints its content (after whatever normalisation the writer applies):
+        erasing the artifact tombstones it, and registering tombstoned content again is refused.
+        With ``pending``, the artifact is not stored yet: its writer stores it later under
+        :meth:`lock` and then calls :meth:`activate`, so an erasure accepted meanwhile wins.
+
         Raises:
-            CatalogError: Unknown kind or malformed URI.
+            CatalogError: Unknown kind or malformed URI or fingerprint.
             UnknownAssetError: A parent is not a record or artifact of this tenant.
+            TombstonedContentError: The same content was erased before in this tenant.
         """
         check_tenant(tenant)
         check_choice(kind, ARTIFACT_KINDS, what="artifact kind")
         check_uri(uri)
+        digest = check_sha256(content_sha256) if content_sha256 is not None else None
+        if digest is not None:
+            self._refuse_tombstoned(conn, tenant, digest)
         now = utcnow()
         artifact_id = new_id("art")
         conn.execute(
             insert(t.artifacts).values(
-                id=artifact_id, tenant=tenant, kind=kind, uri=uri, status="active", created_at=now, updated_at=now
+                id=artifact_id,
+                tenant=tenant,
+                kind=kind,
+                uri=uri,
+                status="pending" if pending else "active",
+                created_at=now,
+                updated_at=now,
+                content_sha256=digest,
             )
         )
         if derived_from:
@@ -537,6 +585,10 @@ class Catalog(HoldsMixin):
         """
         return lock(conn, tenant, list(asset_ids))
 
+    def activate(self, conn: Connection, tenant: str, asset_ids: Sequence[str]) -> int:
+        """Mark ``pending`` artifacts ``active`` once stored (call under :meth:`lock`); return how many changed."""
+        return activate(conn, tenant, list(asset_ids))
+
     def tombstoned(self, conn: Connection, tenant: str, asset_ids: Sequence[str]) -> set[str]:
         """Return which of the given assets have a tombstone."""
         return tombstoned(conn, tenant, list(dict.fromkeys(asset_ids)))
@@ -546,10 +598,12 @@ class Catalog(HoldsMixin):
         return exists().where(t.tombstones.c.tenant == tenant, t.tombstones.c.asset_id == asset_id)
 
     def quarantined(self, tenant: ColumnElement[str], asset_id: ColumnElement[str]) -> ColumnElement[bool]:
-        """Return an SQL expression that is true when the record or artifact exists and is not active."""
+        """Return an SQL expression that is true when the record or artifact exists and is restricted or erased."""
         return or_(
             *(
-                exists().where(table.c.tenant == tenant, table.c.id == asset_id, table.c.status != "active")
+                exists().where(
+                    table.c.tenant == tenant, table.c.id == asset_id, table.c.status.in_(("restricted", "erased"))
+                )
                 for table in (t.records, t.artifacts)
             )
         )

@@ -45,7 +45,9 @@ LEGAL_BASES: tuple[str, ...] = (
     "public_task",
     "legitimate_interests",
 )
-ASSET_STATUSES: tuple[str, ...] = ("active", "restricted", "erased")
+# pending: an artifact registered by a writer that has not stored it yet (a chunk being embedded); it becomes
+# active when the writer stores it under the catalog lock, unless an erasure or restriction came first.
+ASSET_STATUSES: tuple[str, ...] = ("pending", "active", "restricted", "erased")
 
 _TENANT = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")

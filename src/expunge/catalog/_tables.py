@@ -100,6 +100,9 @@ artifacts = Table(
     Column("status", String(16), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # A fingerprint of the artifact's content (e.g. a chunk's normalised text), tombstoned when it is erased
+    # so that the same content cannot be registered again (migration 0007).
+    Column("content_sha256", String(64), nullable=True),
     Index(None, "tenant", "id"),
 )
 
@@ -150,4 +153,16 @@ tombstoned_content = Table(
     Column("content_sha256", String(64), nullable=False),
     Column("tombstone_id", String(ID), ForeignKey("catalog_tombstones.id"), nullable=False),
     PrimaryKeyConstraint("tenant", "content_sha256"),
+)
+
+# Keyed pseudonyms of people whose erasure was accepted: data naming them is refused at registration, so an
+# accepted erasure also wins against later writes (migration 0007). Kept on purpose; see docs/governance.md.
+suppressed_pseudonyms = Table(
+    "catalog_suppressed_pseudonyms",
+    metadata,
+    Column("tenant", String(TENANT), nullable=False),
+    Column("pseudonym", String(64), nullable=False),
+    Column("case_id", String(ID), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("tenant", "pseudonym"),
 )

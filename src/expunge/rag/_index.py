@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import time
@@ -142,6 +143,7 @@ class RagIndex:
             for row in self.store.get(self.store.ids({"doc_id": doc_ids[i : i + 500], "latest": True})):
                 latest.setdefault((row.tenant, row.doc_id), []).append(row)
         pending: list[tuple[Document, int, list]] = []  # type: ignore[type-arg]
+        assets: dict[str, list[str]] = {}  # chunk ID → the catalog IDs its row derives from (record included)
         for doc in documents:
             report.documents += 1
             old = latest.get((doc.tenant, doc.id), [])
@@ -151,7 +153,7 @@ class RagIndex:
                 report.unchanged += 1
                 continue
             try:
-                self._register(doc, chunks, find_people(doc.text, people), record)
+                assets |= self._register(doc, chunks, find_people(doc.text, people), record)
             except TombstonedContentError as err:
                 report.refused.append(f"{doc.source}: {err.message}")
                 continue
@@ -177,7 +179,14 @@ class RagIndex:
             for doc, version, cs in pending
             for c in cs
         ]
-        self.store.upsert(rows)
+        rows, erased = self._write(rows, assets)
+        for doc, _, cs in pending:
+            lost = sum(c.chunk_id in erased for c in cs)
+            if lost:
+                report.refused.append(
+                    f"{doc.source}: {lost} chunk(s) erased by a request while the document was being ingested; "
+                    "not stored"
+                )
         replaced = [r.chunk_id for doc, _, _ in pending for r in latest.get((doc.tenant, doc.id), [])]
         if replaced:
             self.store.update(replaced, latest=False)
@@ -187,9 +196,51 @@ class RagIndex:
         report.chunk_ids = [r.chunk_id for r in rows]
         return report
 
-    def _register(self, doc: Document, chunks, mentioned: Sequence[Person], record: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    def _write(self, rows: list[ChunkRow], assets: dict[str, list[str]]) -> tuple[list[ChunkRow], set[str]]:
+        """Store the rows under the catalog lock of their assets, so an accepted erasure always wins.
+
+        Registering, embedding and writing take seconds; an erasure may be delivered in between. The
+        chunk's artifacts are registered ``pending``; the rows are written inside a transaction that
+        locks every asset they derive from (the record, the chunk, its embedding and vector row),
+        the lock a delivery takes first (:func:`~expunge.bus.guard_in_catalog`), and marked
+        ``active`` in it: either the erasure committed before — its assets read ``erased`` here and
+        the row is never written (its receipt said ``not_found``) — or it waits and finds the row. A
+        chunk restricted meanwhile (a hold, a restriction request) is written ``restricted``.
+
+        Returns:
+            The rows written, and the IDs of the chunks left out because they were erased.
+        """
         if self.catalog is None or self.db is None:
-            return
+            self.store.upsert(rows)
+            return rows, set()
+        with self.db.begin() as conn:
+            states: dict[str, tuple[str, str]] = {}
+            by_tenant: dict[str, list[str]] = {}
+            for row in rows:
+                by_tenant.setdefault(row.tenant, []).extend(assets.get(row.chunk_id, ()))
+            for tenant, ids in by_tenant.items():
+                states |= self.catalog.lock(conn, tenant, ids)
+            keep, erased = [], set()
+            for row in rows:
+                found = {states.get(a, ("", "erased"))[1] for a in assets.get(row.chunk_id, ())}
+                if "erased" in found:
+                    erased.add(row.chunk_id)
+                elif "restricted" in found:
+                    keep.append(dataclasses.replace(row, status="restricted"))
+                else:
+                    keep.append(row)
+            self.store.upsert(keep)
+            for tenant, ids in by_tenant.items():  # stored: a delivery that finds no row now means done before
+                self.catalog.activate(conn, tenant, ids)
+        return keep, erased
+
+    def _register(  # type: ignore[no-untyped-def]
+        self, doc: Document, chunks, mentioned: Sequence[Person], record: dict[str, str]
+    ) -> dict[str, list[str]]:
+        """Register the document, the people it mentions and its chunks' artifacts; return their IDs by chunk."""
+        if self.catalog is None or self.db is None:
+            return {}
+        out: dict[str, list[str]] = {}
         with self.db.begin() as conn:
             info = self.catalog.register_record(
                 conn,
@@ -204,11 +255,14 @@ class RagIndex:
                 self.catalog.link_subject(conn, doc.tenant, info.id, person.identifiers())
             for chunk in chunks:
                 parent = info.id
+                out[chunk.chunk_id] = [info.id]
                 for kind in ARTIFACT_KINDS:
                     uri = chunk_uri(self.name, kind, chunk.chunk_id)
                     parent = self.catalog.register_artifact(
-                        conn, doc.tenant, kind=kind, uri=uri, derived_from=[parent]
+                        conn, doc.tenant, kind=kind, uri=uri, derived_from=[parent], pending=True
                     ).id
+                    out[chunk.chunk_id].append(parent)
+        return out
 
     def _embed(self, chunks, report: IngestReport) -> np.ndarray:  # type: ignore[no-untyped-def]
         """Vectors for ``chunks``, from the embedding cache when the same content was embedded before."""

@@ -8,6 +8,7 @@ from sqlalchemy import Connection
 
 from expunge.bus import Event, register_subscriber
 from expunge.bus.protocol import receipt_for
+from expunge.catalog import asset_statuses
 from expunge.config import Settings
 from expunge.db import utcnow
 from expunge.errors import SubscriberFailedError
@@ -91,24 +92,24 @@ class RagSubscriber:
                 )
         receipts: dict[str, Receipt] = {}
         if erase:
-            receipts |= self._erase(erase, started)
+            receipts |= self._erase(erase, started, tx)
         if restrict:
             receipts |= self._restrict(restrict, started)
         return [receipts[e.id] for e in events]
 
-    def _owned(self, events: Sequence[Event]) -> tuple[list[str], dict[str, ChunkRow]]:
-        """The chunk IDs the events may act on, and the rows found: a row of another tenant is never touched
-        (chunk IDs are global, and a catalog URI could name anyone's chunk)."""
+    def _owned(self, events: Sequence[Event]) -> tuple[list[str], dict[str, ChunkRow], set[str]]:
+        """The chunk IDs the events may act on, the rows found, and the IDs of rows of another tenant: those are
+        never touched (chunk IDs are global, and a catalog URI could name anyone's chunk)."""
         tenants: dict[str, set[str]] = {}  # chunk ID → tenants of its events, in the events' order
         for e in events:
             tenants.setdefault(self._chunk_id(e), set()).add(e.tenant)
         ids = list(tenants)
         found = {r.chunk_id: r for r in self.index.store.get(ids)}
         before = {c: r for c, r in found.items() if r.tenant in tenants[c]}
-        return [c for c in ids if c not in found or c in before], before
+        return [c for c in ids if c not in found or c in before], before, set(found) - set(before)
 
-    def _erase(self, events: Sequence[Event], started) -> dict[str, Receipt]:  # type: ignore[no-untyped-def]
-        ids, before = self._owned(events)
+    def _erase(self, events: Sequence[Event], started, tx: Connection) -> dict[str, Receipt]:  # type: ignore[no-untyped-def]
+        ids, before, others = self._owned(events)
         done = self.index.forget(
             ids, fingerprints=[self._unverified[i] for i in ids if i in self._unverified], rows=list(before.values())
         )
@@ -131,16 +132,22 @@ class RagSubscriber:
             f"files ({absence.bytes_scanned} bytes) and the caches found nothing"
             + (f"; {len(absence.shared)} chunk(s) share their content with live chunks" if absence.shared else "")
         )
+        written = self._written_in_catalog(events, tx)
         receipts, seen = {}, set()
         for e in events:  # the same asset twice in a batch: the second delivery found it done
             c = self._chunk_id(e)
             fresh = c in before and before[c].tenant == e.tenant and e.asset_id not in seen
+            # No row of this tenant to delete: done before if the catalog says the row was written (active) or
+            # erased since — an earlier delivery, or an earlier attempt of this event that died before committing;
+            # never there if it was still pending (ingest had not written it; its write now sees the erasure and
+            # refuses) or the chunk is another tenant's.
+            done_before = e.asset_id in seen or ((e.tenant, e.asset_id) in written and c not in others)
             seen.add(e.asset_id)
             receipts[e.id] = receipt_for(
                 e,
                 subscriber=self.name,
                 operation="erase",
-                outcome="applied" if fresh else "already_applied",
+                outcome="applied" if fresh else ("already_applied" if done_before else "not_found"),
                 started_at=started,
                 before_sha256=_digest([before[c]] if fresh else []),
                 after_sha256=_NOTHING,
@@ -149,8 +156,22 @@ class RagSubscriber:
             )
         return receipts
 
+    @staticmethod
+    def _written_in_catalog(events: Sequence[Event], tx: Connection) -> set[tuple[str, str]]:
+        """The ``(tenant, asset)`` pairs of ``events`` whose row the catalog says was stored (any status but
+        ``pending``, which means registered and not yet written)."""
+        by_tenant: dict[str, list[str]] = {}
+        for e in events:
+            by_tenant.setdefault(e.tenant, []).append(e.asset_id)
+        return {
+            (tenant, asset_id)
+            for tenant, ids in by_tenant.items()
+            for asset_id, (_, status) in asset_statuses(tx, tenant, ids).items()
+            if status != "pending"
+        }
+
     def _restrict(self, events: Sequence[Event], started) -> dict[str, Receipt]:  # type: ignore[no-untyped-def]
-        ids, before = self._owned(events)
+        ids, before, _ = self._owned(events)
         self.index.restrict(ids, rows=list(before.values()))
         after = {r.chunk_id: r for r in self.index.store.get(ids)}
         receipts, seen = {}, set()

@@ -353,6 +353,9 @@ class Governance(SettlementMixin):
             params=row.params,
             sweepers=[s for s in self.sweepers if s in self.subscribers],
         )
+        if row.scope == "erasure" and plan.pseudonyms:
+            # From now on, data naming this person is refused where it is registered (ingest, the API).
+            self.catalog.suppress(conn, tenant, plan.pseudonyms, case_id=case_id)
         if plan.actions:
             conn.execute(
                 insert(t.actions),

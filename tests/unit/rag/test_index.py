@@ -194,7 +194,10 @@ def test_a_retry_after_a_crash_before_the_purge_still_purges_and_proves_it(index
     if hasattr(index.store, "path"):
         assert chunk in index.store.verify_absent([], [Fingerprint.of_id(chunk)]).on_disk
     uri = chunk_uri("default", "vector_row", chunk)
-    event = Event("evt_retry", "default", "dsr_x", "rag", "erase", "asset_x", "vector_row", uri)
+    with gov.db.begin() as conn:
+        (record,) = gov.catalog.records_by_tags(conn, "default", [Document(TICKET, "t17").id])
+        (row_asset,) = [a.id for a in closure(conn, "default", [record]) if a.uri == uri]
+    event = Event("evt_retry", "default", "dsr_x", "rag", "erase", row_asset, "vector_row", uri)
     with gov.db.begin() as conn:
         receipt = RagSubscriber(index).handle(event, tx=conn)  # a fresh process: nothing in memory
     assert receipt.outcome == "already_applied" and "and 1 chunk ID(s)" in receipt.detail
@@ -251,6 +254,6 @@ def test_an_event_of_another_tenant_never_touches_a_chunk(index, gov):
     with gov.db.begin() as conn:
         erase = sub.handle(Event("e1", "globex", None, "rag", "erase", "art_x", "vector_row", uri), tx=conn)
         hold = sub.handle(Event("e2", "globex", None, "rag", "restrict", "art_x", "vector_row", uri), tx=conn)
-    assert erase.outcome == "already_applied" and hold.outcome == "not_found"
+    assert erase.outcome == "not_found" and hold.outcome == "not_found"  # before: erase read already_applied
     (row,) = index.store.get([chunk_id])
     assert row.status == "active" and row.tenant == "default"

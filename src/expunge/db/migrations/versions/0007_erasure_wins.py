@@ -3,7 +3,9 @@
 ``bus_outbox.effective_operation`` is set when a delivery did something else than the plan
 published — a legal hold placed after approval turns an erasure into a restriction — so that
 settlement writes it into the case. ``requests_actions`` gets an index on ``asset_id``: lifting a
-legal hold finds the erasures it blocked by the assets it covered.
+legal hold finds the erasures it blocked by the assets it covered. ``catalog_artifacts.content_sha256``
+fingerprints an artifact's content, tombstoned with it; ``catalog_suppressed_pseudonyms`` lists the
+pseudonyms of people whose erasure was accepted, so data naming them is refused when registered again.
 
 Revision ID: 0007_erasure_wins
 Revises: 0003
@@ -23,10 +25,23 @@ def upgrade() -> None:
     with op.batch_alter_table("bus_outbox") as batch:
         batch.add_column(sa.Column("effective_operation", sa.String(length=16), nullable=True))
     op.create_index("ix_requests_actions_asset_id", "requests_actions", ["asset_id"], unique=False)
+    with op.batch_alter_table("catalog_artifacts") as batch:
+        batch.add_column(sa.Column("content_sha256", sa.String(length=64), nullable=True))
+    op.create_table(
+        "catalog_suppressed_pseudonyms",
+        sa.Column("tenant", sa.String(length=64), nullable=False),
+        sa.Column("pseudonym", sa.String(length=64), nullable=False),
+        sa.Column("case_id", sa.String(length=64), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("tenant", "pseudonym", name=op.f("pk_catalog_suppressed_pseudonyms")),
+    )
 
 
 def downgrade() -> None:
     """Drop them."""
+    op.drop_table("catalog_suppressed_pseudonyms")
+    with op.batch_alter_table("catalog_artifacts") as batch:
+        batch.drop_column("content_sha256")
     op.drop_index("ix_requests_actions_asset_id", table_name="requests_actions")
     with op.batch_alter_table("bus_outbox") as batch:
         batch.drop_column("effective_operation")
