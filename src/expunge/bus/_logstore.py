@@ -125,24 +125,27 @@ class LogStoreSubscriber:
             for i, entry_id in zip(indexes, ids, strict=True):
                 row = rows.get(entry_id)
                 touched = row is not None and not row["redacted"] and entry_id not in done
-                done.add(entry_id)
                 receipts[i] = self._receipt(
                     tx,
                     events[i],
                     started,
                     before=[row] if row and touched else [],
                     touched=[entry_id] if touched else [],
+                    found=row is not None or entry_id in done,
                 )
+                done.add(entry_id)
         for i, event in enumerate(events):
             if i not in receipts:
                 receipts[i] = self.handle(event, tx=tx)
         return [receipts[i] for i in range(len(events))]
 
     def handle(self, event: Event, *, tx: Connection) -> Receipt:
-        """Apply the event to every matching entry; none matching is an ``already_applied`` receipt.
+        """Apply the event to every matching entry.
 
         A ``log_entry`` event acts on that entry; a ``sweep`` on every entry of the subject's
-        pseudonyms or content hashes.
+        pseudonyms or content hashes. The outcome is ``applied`` when entries changed,
+        ``already_applied`` when the entry named is there and already redacted, ``not_found`` when
+        nothing matched (a sweep that found no entry, or an entry that is not there).
         """
         self._check(event)
         started = utcnow()
@@ -152,7 +155,7 @@ class LogStoreSubscriber:
             rows = self.store.find(tx, event.tenant, pseudonyms=event.pseudonyms, digests=event.content_sha256)
         live = [r for r in rows if not r["redacted"]]
         self._apply(tx, live, redact=self._redacts(event))
-        return self._receipt(tx, event, started, before=rows, touched=[str(r["id"]) for r in live])
+        return self._receipt(tx, event, started, before=rows, touched=[str(r["id"]) for r in live], found=bool(rows))
 
     @staticmethod
     def _check(event: Event) -> None:
@@ -183,14 +186,14 @@ class LogStoreSubscriber:
             else:
                 tx.execute(_DELETE, {"ids": chunk})
 
-    def _receipt(self, tx: Connection, event: Event, started, *, before, touched: list[str]) -> Receipt:  # type: ignore[no-untyped-def]
+    def _receipt(self, tx: Connection, event: Event, started, *, before, touched: list[str], found: bool) -> Receipt:  # type: ignore[no-untyped-def]
         redact = self._redacts(event)
         after = self.store.find(tx, event.tenant, ids=touched) if redact and touched else []
         verb = "redacted" if redact else "deleted"
         return receipt_for(
             event,
             subscriber=self.name,
-            outcome="applied" if touched else "already_applied",
+            outcome="applied" if touched else ("already_applied" if found else "not_found"),
             started_at=started,
             before_sha256=_digest(before),
             after_sha256=_digest(after),

@@ -331,6 +331,20 @@ class Catalog(HoldsMixin):
         ).mappings()
         return [dict(r) for r in rows]
 
+    def linked_pseudonyms(self, conn: Connection, tenant: str, pseudonyms: Sequence[str]) -> set[str]:
+        """Return which pseudonyms name a subject that at least one record (not erased) is linked to now."""
+        sp, rs = t.subject_pseudonyms.c, t.record_subjects.c
+        query = select(sp.pseudonym).where(
+            sp.tenant == tenant,
+            sp.pseudonym.in_(bindparam("ids", expanding=True)),
+            select(rs.record_id).where(rs.subject_id == sp.subject_id).exists(),
+        )
+        wanted = sorted(set(pseudonyms))
+        out: set[str] = set()
+        for i in range(0, len(wanted), 500):
+            out.update(conn.execute(query, {"ids": wanted[i : i + 500]}).scalars())
+        return out
+
     def records_by_subjects(self, conn: Connection, tenant: str, subject_ids: Sequence[str]) -> list[str]:
         """Return the IDs of records linked to any of the subjects."""
         rows = conn.execute(_RECORDS_OF_SUBJECTS, {"tenant": tenant, "ids": list(subject_ids)}).scalars()

@@ -18,9 +18,9 @@ from expunge.errors import RagError, TombstonedContentError
 from expunge.rag._answer import Answer, ExtractiveAnswerer, Generator
 from expunge.rag._cache import MemoryCache, TaggedCache
 from expunge.rag._embed import Embedder
-from expunge.rag._ingest import ChunkConfig, Document, Person, chunk_document, find_people
+from expunge.rag._ingest import Chunk, ChunkConfig, Document, Person, chunk_document, find_people, mentions
 from expunge.rag._probe import scan_files
-from expunge.rag._rows import ChunkRow, Fingerprint, Hit, sha256_text
+from expunge.rag._rows import ChunkRow, Fingerprint, Hit, content_fingerprint
 from expunge.rag.stores import Absence, PurgeStats, VectorStore
 
 __all__ = ["Forgotten", "IngestReport", "RagIndex", "Retrieval", "chunk_uri", "content_tag", "open_index"]
@@ -153,11 +153,15 @@ class RagIndex:
                 report.unchanged += 1
                 continue
             try:
-                assets |= self._register(doc, chunks, find_people(doc.text, people), record)
+                kept, ids, why = self._register(doc, chunks, find_people(doc.text, people), record)
             except TombstonedContentError as err:
                 report.refused.append(f"{doc.source}: {err.message}")
                 continue
-            pending.append((doc, version, chunks))
+            if why:
+                report.refused.append(f"{doc.source}: {why}")
+            if kept:
+                assets |= ids
+                pending.append((doc, version, kept))
         if not pending:
             return report
         chunks = [c for _, _, cs in pending for c in cs]
@@ -234,35 +238,76 @@ class RagIndex:
                 self.catalog.activate(conn, tenant, ids)
         return keep, erased
 
-    def _register(  # type: ignore[no-untyped-def]
-        self, doc: Document, chunks, mentioned: Sequence[Person], record: dict[str, str]
-    ) -> dict[str, list[str]]:
-        """Register the document, the people it mentions and its chunks' artifacts; return their IDs by chunk."""
+    def _register(
+        self, doc: Document, chunks: list[Chunk], mentioned: Sequence[Person], record: dict[str, str]
+    ) -> tuple[list[Chunk], dict[str, list[str]], str]:
+        """Register the document, the people it mentions and its chunks' artifacts, refusing erased content.
+
+        What an accepted erasure refuses (see docs/rag.md, "Erased content does not come back"): a document whose
+        normalised text (:func:`~expunge.rag.normalise_text`) was erased (the whole document is refused, by
+        the catalog's tombstone); a chunk whose normalised text was erased; a chunk naming a person whose
+        erasure was accepted (the suppression list). The rest of the document is ingested, and the people it
+        names who were erased are not linked to it.
+
+        Returns:
+            The chunks kept, the catalog IDs each kept chunk's row derives from (record first), and a
+            sentence saying what was left out (empty when nothing was).
+
+        Raises:
+            TombstonedContentError: The whole document, normalised, was erased before.
+        """
         if self.catalog is None or self.db is None:
-            return {}
+            return chunks, {}, ""
         out: dict[str, list[str]] = {}
         with self.db.begin() as conn:
+            erased_people = [p for p in mentioned if any(self.catalog.suppressed(conn, doc.tenant, p.identifiers()))]
+            prints = {c.chunk_id: content_fingerprint(c.text) for c in chunks}
+            erased_text = self.catalog.tombstoned_content(conn, doc.tenant, list(prints.values()))
+            erased_content = [c for c in chunks if prints[c.chunk_id] in erased_text]
+            naming_erased = [
+                c
+                for c in chunks
+                if c not in erased_content and any(mentions(c.text, p) for p in erased_people)
+            ]
+            kept = [c for c in chunks if c not in erased_content and c not in naming_erased]
+            why = [
+                f"{len(found)} chunk(s) {what}"
+                for found, what in (
+                    (erased_content, "hold content erased before"),
+                    (naming_erased, "name a person whose erasure was accepted"),
+                )
+                if found
+            ]
+            reason = ("; ".join(why) + "; not stored") if why else ""
+            if not kept:
+                return [], {}, reason
             info = self.catalog.register_record(
                 conn,
                 doc.tenant,
                 source=doc.source[:512],
-                content_sha256=sha256_text(doc.text),
+                content_sha256=content_fingerprint(doc.text),
                 purpose=record.get("purpose", "retrieval"),
                 legal_basis=record.get("legal_basis", "legitimate_interests"),
                 tags=[doc.id],
             )
             for person in mentioned:
-                self.catalog.link_subject(conn, doc.tenant, info.id, person.identifiers())
-            for chunk in chunks:
+                if person not in erased_people:
+                    self.catalog.link_subject(conn, doc.tenant, info.id, person.identifiers())
+            for chunk in kept:
                 parent = info.id
                 out[chunk.chunk_id] = [info.id]
                 for kind in ARTIFACT_KINDS:
-                    uri = chunk_uri(self.name, kind, chunk.chunk_id)
                     parent = self.catalog.register_artifact(
-                        conn, doc.tenant, kind=kind, uri=uri, derived_from=[parent], pending=True
+                        conn,
+                        doc.tenant,
+                        kind=kind,
+                        uri=chunk_uri(self.name, kind, chunk.chunk_id),
+                        derived_from=[parent],
+                        content_sha256=prints[chunk.chunk_id] if kind == "chunk" else None,
+                        pending=True,
                     ).id
                     out[chunk.chunk_id].append(parent)
-        return out
+        return kept, out, reason
 
     def _embed(self, chunks, report: IngestReport) -> np.ndarray:  # type: ignore[no-untyped-def]
         """Vectors for ``chunks``, from the embedding cache when the same content was embedded before."""

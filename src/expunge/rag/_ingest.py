@@ -6,11 +6,20 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from expunge.catalog import Identifier, check_tenant
+from expunge.catalog import Identifier, check_tenant, new_id
 from expunge.errors import EmptyDocumentError, RagError
 from expunge.rag._rows import sha256_text
 
-__all__ = ["Chunk", "ChunkConfig", "Document", "Person", "chunk_document", "find_people", "sha256_text"]
+__all__ = [
+    "Chunk",
+    "ChunkConfig",
+    "Document",
+    "Person",
+    "chunk_document",
+    "find_people",
+    "mentions",
+    "sha256_text",
+]
 
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 _PHONE = re.compile(r"(?<![\w+])\+?\d[\d ().-]{6,}\d(?!\w)")
@@ -109,7 +118,9 @@ def chunk_document(doc: Document, version: int, config: ChunkConfig, people: Seq
         piece = text[start:end].strip()
         if piece:
             digest = sha256_text(piece)
-            chunk_id = "chk_" + sha256_text(f"{doc.id}\x00{version}\x00{len(chunks)}\x00{digest}")[:24]
+            # Random, not derived from the content: a chunk ID appears in receipts and case files, and anyone holding
+            # one and a candidate text must not be able to confirm what was erased.
+            chunk_id = new_id("chk")
             mentioned = tuple(i for i, p in enumerate(people) if _mentions(piece, p))
             chunks.append(Chunk(chunk_id, doc.id, version, len(chunks), piece, digest, mentioned))
         if end >= len(text):
@@ -131,6 +142,11 @@ def find_people(text: str, known: Sequence[Person] = ()) -> list[Person]:
         if 7 <= len(_digits(phone)) <= 15 and _digits(phone) not in known_phones:
             found.append(Person(phone=phone))
     return found
+
+
+def mentions(text: str, person: Person) -> bool:
+    """Tell whether ``text`` names ``person`` by name, e-mail address or phone number."""
+    return _mentions(text, person)
 
 
 def _digits(value: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +20,8 @@ __all__ = [
     "Hit",
     "check_filter",
     "check_vectors",
+    "content_fingerprint",
+    "normalise_text",
     "sha256_text",
 ]
 
@@ -26,6 +29,19 @@ __all__ = [
 def sha256_text(text: str) -> str:
     """The content fingerprint of a text (a chunk's ``content_sha256``)."""
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def normalise_text(text: str) -> str:
+    """The form in which two texts count as the same content: NFKC, full case folding, no format characters
+    (zero-width spaces and joiners, byte-order marks, direction marks: Unicode category Cf), whitespace runs
+    collapsed to one space and trimmed."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    return " ".join("".join(ch for ch in folded if unicodedata.category(ch) != "Cf").split())
+
+
+def content_fingerprint(text: str) -> str:
+    """The sha256 of :func:`normalise_text`: what erased content is recognised by when it is ingested again."""
+    return sha256_text(normalise_text(text))
 
 
 # Field → Python type of its values. Text and vectors are never filterable.

@@ -134,7 +134,8 @@ class Governance(SettlementMixin):
         check_intake(
             scope=scope, identifiers=identifiers, content_sha256=content_sha256, entity_tags=entity_tags, params=params
         )
-        pseudonyms = sorted(set(self.catalog.pseudonyms(tenant, identifiers)))
+        kinds = {p: i.kind for i, p in zip(identifiers, self.catalog.pseudonyms(tenant, identifiers), strict=True)}
+        pseudonyms = sorted(kinds)
         digests = sorted({check_sha256(d) for d in content_sha256})
         due = self.policy.due_at(regulation, self.clock())  # checks the regulation before anything is stored
         with self._tx() as conn:
@@ -150,6 +151,7 @@ class Governance(SettlementMixin):
                 params=params,
                 filed_by=filed_by,
                 approved_by=approved_by,
+                identifier_kinds=kinds,
             )
 
     def _file(
@@ -166,6 +168,7 @@ class Governance(SettlementMixin):
         params: dict[str, Any],
         filed_by: str,
         approved_by: str | None,
+        identifier_kinds: Mapping[str, str] | None = None,
     ) -> FiledRequest:
         """Store a validated request inside ``conn``'s journaled transaction (see :meth:`file_request`)."""
         named = sorted(
@@ -193,6 +196,7 @@ class Governance(SettlementMixin):
             content_sha256=digests,
             entity_tags=tags,
             params=params,
+            identifier_kinds=dict(identifier_kinds or {}),
             dedupe_key=key,
             filed_by=filed_by,
             filed_at=now,
@@ -352,6 +356,7 @@ class Governance(SettlementMixin):
             entity_tags=row.entity_tags,
             params=row.params,
             sweepers=[s for s in self.sweepers if s in self.subscribers],
+            identifier_kinds=row.identifier_kinds or {},
         )
         if row.scope == "erasure" and plan.pseudonyms:
             # From now on, data naming this person is refused where it is registered (ingest, the API).

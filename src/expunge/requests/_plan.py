@@ -41,11 +41,12 @@ class Plan:
     pseudonyms: tuple[str, ...]
     content_sha256: tuple[str, ...]
     actions: tuple[Action, ...]
+    unmatched: tuple[str, ...] = ()
 
     @property
     def exceptions(self) -> list[str]:
-        """The stated exceptions (legal holds), one sentence each."""
-        return [a.exception for a in self.actions if a.exception]
+        """The stated exceptions, one sentence each: identifiers that matched nothing, then legal holds."""
+        return [*self.unmatched, *(a.exception for a in self.actions if a.exception)]
 
 
 def build_plan(
@@ -60,11 +61,14 @@ def build_plan(
     entity_tags: Sequence[str],
     params: Mapping[str, Any],
     sweepers: Sequence[str],
+    identifier_kinds: Mapping[str, str] | None = None,
 ) -> Plan:
     """Resolve the request's selectors to records, walk their lineage, and plan one action per asset.
 
     Erased assets are left out (nothing remains to act on). A held asset is restricted, never
-    erased, and its action states the exception.
+    erased, and its action states the exception. Every identifier that names no subject with a
+    record is stated as an exception too ("no asset linked to the name given"): a request that finds
+    nothing must not look done. ``identifier_kinds`` maps each pseudonym to its identifier's kind.
     """
     subject_ids = catalog.subjects_by_pseudonyms(conn, tenant, pseudonyms) if pseudonyms else []
     record_ids = set(catalog.records_by_subjects(conn, tenant, subject_ids)) if subject_ids else set()
@@ -113,11 +117,30 @@ def build_plan(
                 )
             )
     return Plan(
+        unmatched=_unmatched(catalog.linked_pseudonyms(conn, tenant, pseudonyms), pseudonyms, identifier_kinds or {}),
         record_ids=tuple(sorted(record_ids)),
         subject_ids=tuple(subject_ids),
         pseudonyms=tuple(all_pseudonyms),
         content_sha256=tuple(digests),
         actions=tuple(actions),
+    )
+
+
+def _unmatched(linked: set[str], pseudonyms: Sequence[str], kinds: Mapping[str, str]) -> tuple[str, ...]:
+    """One sentence per kind of identifier of which some matched no subject with a record (never the value)."""
+    given: dict[str, int] = {}
+    missed: dict[str, int] = {}
+    for p in pseudonyms:
+        kind = kinds.get(p, "identifier")
+        given[kind] = given.get(kind, 0) + 1
+        if p not in linked:
+            missed[kind] = missed.get(kind, 0) + 1
+    return tuple(
+        f"No asset is linked to the {kind} given; nothing was found under it to act on."
+        if given[kind] == 1
+        else f"No asset is linked to {n} of the {given[kind]} {kind} identifiers given; nothing was found under "
+        "them to act on."
+        for kind, n in sorted(missed.items())
     )
 
 

@@ -18,6 +18,9 @@ cases = Table(
     Column("content_sha256", JSON, nullable=False),
     Column("entity_tags", JSON, nullable=False),
     Column("params", JSON, nullable=False),
+    # pseudonym → kind of identifier it came from (email, phone, name, user_id), so that a case can say which
+    # identifier matched nothing without keeping the identifier (migration 0007).
+    Column("identifier_kinds", JSON, nullable=True),
     Column("dedupe_key", String(64), nullable=False),
     Column("filed_by", String(128), nullable=False),
     Column("filed_at", DateTime(timezone=True), nullable=False),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import numpy as np
 import pytest
 
@@ -21,7 +23,7 @@ from expunge.rag import (
     probe_subject,
 )
 from expunge.rag.stores import open_store
-from expunge.requests import open_governance
+from expunge.requests import build_case_file, open_governance
 
 ANN = Person(name="Ann Lee", email="ann.lee@example.org")
 BOB = Person(name="Bob Stone", email="bob.stone@example.org")
@@ -257,3 +259,91 @@ def test_an_event_of_another_tenant_never_touches_a_chunk(index, gov):
     assert erase.outcome == "not_found" and hold.outcome == "not_found"  # before: erase read already_applied
     (row,) = index.store.get([chunk_id])
     assert row.status == "active" and row.tenant == "default"
+
+
+class _ErasingEmbedder:
+    """Runs ``action`` (an erasure, a hold…) while ingest is embedding: the window the race lives in."""
+
+    def __init__(self, inner, action):
+        self.inner, self.action = inner, action
+        self.model_id, self.dim = inner.model_id, inner.dim
+
+    def encode(self, texts):
+        if self.action is not None:
+            action, self.action = self.action, None
+            action()
+        return self.inner.encode(texts)
+
+
+def test_an_erasure_delivered_while_a_document_is_being_ingested_wins(index, gov):
+    cases = []
+    index.embedder = _ErasingEmbedder(index.embedder, lambda: cases.append(erase(gov, ANN)))
+    report = index.ingest([Document(TICKET, "t17", acl="support")], people=[ANN, BOB])
+    ((case, _),) = cases
+    assert case.state == "completed"
+    # Before: the receipt said already_applied for rows it never saw, then ingest wrote the chunk as active.
+    assert report.chunks == 0 and "erased by a request while the document was being ingested" in report.refused[0]
+    assert not probe_subject(index, ANN).found and index.store.count() == 0
+    document = build_case_file(gov, "default", case.id, signer=gov.audit.signer)
+    rag = [r for r in document["receipts"] if r["subscriber"] == "rag"]
+    assert len(rag) == 3 and {r["outcome"] for r in rag} == {"not_found"}
+    # A second erasure finds nothing left to do, and the person cannot be ingested again.
+    again = index.ingest([Document(TICKET, "t17", acl="support")], people=[ANN, BOB])
+    assert again.chunks == 0 and index.store.count() == 0
+
+
+def test_a_hold_placed_while_a_document_is_being_ingested_restricts_its_rows(index, gov):
+    def hold():
+        with gov.db.begin() as conn:
+            (subject,) = gov.catalog.find_subjects(conn, "default", [Identifier("email", ANN.email)])
+        gov.place_hold("default", subject, reason="matter 7", placed_by="legal")
+        filed = gov.file_request(
+            "default", scope="erasure", filed_by="t", identifiers=[Identifier("email", ANN.email)], approved_by="op"
+        )
+        gov.process()
+        cases.append(gov.get_case("default", filed.case.id))
+
+    cases = []
+    index.embedder = _ErasingEmbedder(index.embedder, hold)
+    report = index.ingest([Document(TICKET, "t17", acl="support")], people=[ANN])
+    assert cases[0].state == "completed_with_exceptions"
+    (chunk,) = report.chunk_ids
+    (row,) = index.store.get([chunk])
+    assert row.status == "restricted"  # written, kept for the matter, never retrieved
+    assert index.retrieve("invoice portal charged twice", groups=["support"]).hits == ()
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        lambda t: t + " ",  # one trailing space
+        lambda t: t.upper(),
+        lambda t: t.replace(" ", "  \n"),
+        lambda t: unicodedata.normalize("NFD", t),
+        lambda t: t.replace("invoice", "in\u200bvoice"),  # a zero-width space
+    ],
+    ids=["trailing-space", "upper-case", "whitespace", "nfd", "zero-width"],
+)
+def test_erased_content_is_refused_again_in_any_spelling_ingest_normalises(index, gov, variant):
+    text = TICKET.replace("twice", "twïce")
+    index.ingest([Document(text, "t17", acl="support")], people=[BOB])
+    filed = gov.file_request(
+        "default", scope="erasure", filed_by="t", identifiers=[Identifier("email", BOB.email)], approved_by="op"
+    )
+    gov.process()
+    assert gov.get_case("default", filed.case.id).state == "completed"
+    report = index.ingest([Document(variant(text), "t17-copy", acl="support")])
+    # Before: one trailing space brought the person back (in one run even under the same chunk ID).
+    assert report.chunks == 0 and report.refused, report
+    assert index.store.count() == 0
+
+
+def test_a_new_document_naming_an_erased_person_keeps_only_the_chunks_that_do_not(index, gov):
+    index.ingest([Document(TICKET, "t17", acl="support")], people=[ANN])
+    erase(gov, ANN)
+    other = " ".join(f"Unrelated paragraph {i} about the office move to Porto next spring." for i in range(12))
+    text = other + " Later, Ann Lee (ann.lee@example.org) asked for a refund again."
+    report = index.ingest([Document(text, "t99", acl="support")], people=[ANN])
+    assert report.chunks >= 1 and "name a person whose erasure was accepted" in report.refused[0]
+    assert not any("Ann Lee" in r.text or "ann.lee" in r.text for r in index.store.get(report.chunk_ids))
+    assert not probe_subject(index, ANN).retrievable

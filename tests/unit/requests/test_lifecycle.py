@@ -93,16 +93,34 @@ def test_a_legal_hold_turns_erasure_into_restriction_and_the_case_says_so(gov, s
     assert held[0]["outcome"] == "restricted"
 
 
-def test_unknown_subject_completes_with_nothing_found(gov, store):
+def test_unknown_subject_completes_saying_nothing_was_found(gov, store):
     seed_subject(gov, store, email="bob@example.org")
     case = file_and_verify(gov)
     # The catalog knows nothing of Ann; only the log sweep runs (logs may name people the catalog does not).
     assert [a["asset_kind"] for a in gov.actions("acme", case.id)] == ["sweep"]
     gov.process()
-    assert gov.get_case("acme", case.id).state == "completed"
+    # Before: a plain "completed", and the sweep's receipt read already_applied: it looked done.
+    case = gov.get_case("acme", case.id)
+    assert case.state == "completed_with_exceptions"
+    assert case.exceptions == ("No asset is linked to the email given; nothing was found under it to act on.",)
     document = build_case_file(gov, "acme", case.id, signer=SIGNER)
-    assert [r["outcome"] for r in document["receipts"]] == ["already_applied"]
+    assert [r["outcome"] for r in document["receipts"]] == ["not_found"]
+    assert document["exceptions"] == list(case.exceptions)
     assert store.effects == {} and len(store.items) == 4
+
+
+def test_each_identifier_that_matched_nothing_is_stated_even_when_others_matched(gov, store):
+    seed_subject(gov, store)
+    filed = gov.file_request(
+        "acme", scope="erasure", filed_by="op", approved_by="op",
+        identifiers=[ANN, Identifier("name", "Ann Someone"), Identifier("phone", "+44 20 7946 0000")],
+    )  # fmt: skip
+    gov.process()
+    case = gov.get_case("acme", filed.case.id)
+    assert case.state == "completed_with_exceptions" and store.items == {}
+    assert sorted(e.split(";")[0] for e in case.exceptions) == [
+        "No asset is linked to the name given", "No asset is linked to the phone given",
+    ]  # fmt: skip
 
 
 def test_a_request_that_matches_nothing_and_sweeps_nothing_completes_at_once(gov):
@@ -115,7 +133,7 @@ def test_another_tenant_neither_sees_the_case_nor_touches_the_data(gov, store):
     seed_subject(gov, store, tenant="acme")
     case = file_and_verify(gov, tenant="globex")
     gov.process()
-    assert gov.get_case("globex", case.id).state == "completed"
+    assert gov.get_case("globex", case.id).state == "completed_with_exceptions"  # nothing of globex's found
     assert len(store.items) == 4
     with pytest.raises(UnknownRequestError):
         gov.get_case("acme", case.id)

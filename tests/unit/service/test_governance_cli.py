@@ -35,7 +35,9 @@ def test_an_operator_files_an_approved_request_from_the_cli(cli):
     assert filed["verification_token"] is None
     assert filed["case"]["state"] == "executing" and filed["case"]["verified_by"] == "operator:ops"
     cli("worker", "--once")
-    assert json.loads(cli("dsr", "show", filed["case"]["id"], "-t", "acme").stdout)["state"] == "completed"
+    shown = json.loads(cli("dsr", "show", filed["case"]["id"], "-t", "acme").stdout)
+    assert shown["state"] == "completed_with_exceptions"  # nobody with that user ID: the case says so
+    assert shown["exceptions"] == ["No asset is linked to the user_id given; nothing was found under it to act on."]
 
 
 def test_keys_are_printed_once_and_bad_roles_exit_2(cli):
@@ -51,7 +53,7 @@ def test_a_request_runs_from_the_cli_and_its_evidence_verifies_offline(cli, tmp_
     verified = json.loads(cli("dsr", "verify", filed["verification_token"]).stdout)
     assert verified["state"] == "executing"  # the log sweep is due
     cli("worker", "--once")
-    assert json.loads(cli("dsr", "show", case_id, "-t", "acme").stdout)["state"] == "completed"
+    assert json.loads(cli("dsr", "show", case_id, "-t", "acme").stdout)["state"] == "completed_with_exceptions"
     (tmp_path / "pub.pem").write_text(cli("evidence", "public-key").stdout)
     cli("evidence", "export", case_id, "-t", "acme", "--out", str(tmp_path / "case.json"))
     ok = json.loads(

@@ -5,7 +5,9 @@ published — a legal hold placed after approval turns an erasure into a restric
 settlement writes it into the case. ``requests_actions`` gets an index on ``asset_id``: lifting a
 legal hold finds the erasures it blocked by the assets it covered. ``catalog_artifacts.content_sha256``
 fingerprints an artifact's content, tombstoned with it; ``catalog_suppressed_pseudonyms`` lists the
-pseudonyms of people whose erasure was accepted, so data naming them is refused when registered again.
+pseudonyms of people whose erasure was accepted, so data naming them is refused when registered again;
+``requests_cases.identifier_kinds`` keeps the kind of each identifier a request named (never its value),
+so a case says which one matched nothing.
 
 Revision ID: 0007_erasure_wins
 Revises: 0003
@@ -27,6 +29,8 @@ def upgrade() -> None:
     op.create_index("ix_requests_actions_asset_id", "requests_actions", ["asset_id"], unique=False)
     with op.batch_alter_table("catalog_artifacts") as batch:
         batch.add_column(sa.Column("content_sha256", sa.String(length=64), nullable=True))
+    with op.batch_alter_table("requests_cases") as batch:
+        batch.add_column(sa.Column("identifier_kinds", sa.JSON(), nullable=True))
     op.create_table(
         "catalog_suppressed_pseudonyms",
         sa.Column("tenant", sa.String(length=64), nullable=False),
@@ -40,6 +44,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     """Drop them."""
     op.drop_table("catalog_suppressed_pseudonyms")
+    with op.batch_alter_table("requests_cases") as batch:
+        batch.drop_column("identifier_kinds")
     with op.batch_alter_table("catalog_artifacts") as batch:
         batch.drop_column("content_sha256")
     op.drop_index("ix_requests_actions_asset_id", table_name="requests_actions")
