@@ -24,15 +24,21 @@ from expunge.bus import (
     Subscriber,
 )
 from expunge.catalog import Catalog, Identifier, check_sha256, check_tenant, new_id
-from expunge.db import Database, utcnow
-from expunge.errors import DuplicateRequestError, InvalidTokenError, InvalidTransition, UnknownRequestError
+from expunge.db import Database, Page, keyset_page, utcnow
+from expunge.errors import (
+    DuplicateRequestError,
+    InvalidTokenError,
+    InvalidTransition,
+    RequestError,
+    UnknownRequestError,
+)
 from expunge.evidence import AuditLog
 from expunge.requests import _tables as t
 from expunge.requests._case import MAX_SELECTORS, Case, FiledRequest, case_from_row, check_intake, dedupe_key
 from expunge.requests._plan import build_plan
 from expunge.requests._policy import DeadlinePolicy, TokenIssuer
 from expunge.requests._settle import SettlementMixin
-from expunge.requests._states import OPEN_STATES, check_transition
+from expunge.requests._states import OPEN_STATES, STATES, check_transition
 
 __all__ = ["Governance"]
 
@@ -388,13 +394,31 @@ class Governance(SettlementMixin):
         with self.db.read() as conn:
             return self._get(conn, tenant, case_id)
 
-    def list_cases(self, tenant: str, *, state: str | None = None, limit: int = 100) -> list[Case]:
-        """Return the tenant's cases, newest first, optionally in one state."""
+    def list_cases(
+        self, tenant: str, *, state: str | None = None, limit: int = 100, cursor: str | None = None
+    ) -> Page[Case]:
+        """Return one page of the tenant's cases, newest first, optionally in one state.
+
+        Args:
+            tenant: The tenant whose cases are listed.
+            state: Only cases in this state (one of :data:`~expunge.requests.STATES`).
+            limit: Page size, 1 to 1000.
+            cursor: ``next_cursor`` of the previous page; ``None`` for the first.
+
+        Raises:
+            RequestError: ``state`` is not a request state; the message lists them.
+            InvalidPageError: ``limit`` is out of range or ``cursor`` is not one this list handed out.
+        """
         query = select(t.cases).where(t.cases.c.tenant == tenant)
         if state is not None:
+            if state not in STATES:
+                raise RequestError(f"Unknown request state {state!r}. Accepted: {', '.join(STATES)}.")
             query = query.where(t.cases.c.state == state)
         with self.db.read() as conn:
-            return [case_from_row(r) for r in conn.execute(query.order_by(t.cases.c.filed_at.desc()).limit(limit))]
+            page = keyset_page(
+                conn, query, at=t.cases.c.filed_at, key=t.cases.c.id, descending=True, limit=limit, cursor=cursor
+            )
+        return page.map(case_from_row)
 
     def sla_report(self, tenant: str, *, now: datetime | None = None) -> dict[str, list[dict[str, Any]]]:
         """Return open cases grouped as ``overdue``, ``due_soon`` and ``on_track`` by their deadline."""

@@ -221,7 +221,7 @@ def test_bad_requests_are_refused_and_nothing_is_stored(gov, kw, error, fragment
     fields = {"scope": "erasure", "identifiers": [ANN], **kw}
     with pytest.raises(error, match=fragment):
         gov.file_request("acme", filed_by="op", **fields)
-    assert gov.list_cases("acme") == []
+    assert gov.list_cases("acme").items == []
 
 
 def test_illegal_transitions_are_refused(gov):
@@ -309,7 +309,7 @@ def test_settlement_walks_through_more_cases_than_one_batch(gov, store):
     dispatcher.on_batch = None  # deliver without settling in the batch, as a crashed worker would leave it
     dispatcher.drain()
     assert len(gov.settle(limit=2)) == 5
-    assert {c.state for c in gov.list_cases("acme")} == {"completed"}
+    assert {c.state for c in gov.list_cases("acme").items} == {"completed"}
 
 
 def test_corrections_of_different_records_are_not_duplicates(gov, store):
