@@ -18,6 +18,7 @@ from functools import wraps
 from typing import Any, TypeVar
 
 import typer
+from rich.markup import escape
 from sqlalchemy.exc import SQLAlchemyError
 from typer.core import TyperGroup
 
@@ -67,19 +68,16 @@ def _one_line(text: object) -> str:
 
 
 def _say(code: str, message: str) -> None:
-    _err.print(f"[bold red]error[/] [dim]({code})[/]: {_one_line(message)}", highlight=False, markup=True)
+    sentence = _one_line(message)
+    if not sentence.endswith((".", "!", "?")):
+        sentence += "."
+    _err.print(f"[bold red]error[/] [dim]({code})[/]: {sentence}", highlight=False, markup=True)
 
 
 def report(error: ExpungeError) -> int:
     """Print an expected error as one line with its code; return its exit code."""
-    _say(error.code, _escape(error.message))
+    _say(error.code, escape(error.message))
     return exit_code_for(error)
-
-
-def _escape(text: str) -> str:
-    from rich.markup import escape
-
-    return escape(text)
 
 
 def _usage(err: Exception) -> int:
@@ -93,14 +91,14 @@ def _usage(err: Exception) -> int:
     ctx = getattr(err, "ctx", None)
     if ctx is not None:
         message = f"{message.rstrip('.')}. See '{ctx.command_path} --help'."
-    _say("usage", _escape(message))
+    _say("usage", escape(message))
     return int(getattr(err, "exit_code", EXIT_BAD_INPUT))
 
 
 def _os_error(err: OSError) -> int:
     where = f" {str(err.filename)!r}" if err.filename else ""
     if err.errno in _PATH_ERRNOS and err.filename:
-        _say("cli.path", _escape(f"Cannot use{where}: {err.strerror}. Give a path that exists and may be used."))
+        _say("cli.path", escape(f"Cannot use{where}: {err.strerror}. Give a path that exists and may be used."))
         return EXIT_BAD_INPUT
     return _internal(err)
 
@@ -121,7 +119,7 @@ def _internal(err: BaseException) -> int:
     detail = _one_line(err) or "no message"
     _say(
         "internal",
-        _escape(f"Unexpected {type(err).__name__}: {detail}. Run again with `expunge --traceback …` and report it."),
+        escape(f"Unexpected {type(err).__name__}: {detail}. Run again with `expunge --traceback …` and report it."),
     )
     return EXIT_INTERNAL
 

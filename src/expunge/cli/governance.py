@@ -63,7 +63,6 @@ Limit = Annotated[int, typer.Option(help=f"Page size, 1 to {MAX_PAGE_SIZE}.", mi
 Cursor = Annotated[
     str | None, typer.Option(help="`next_cursor` printed with the previous page; none for the first page.")
 ]
-Seed = Annotated[int, typer.Option(help="Seed of the kill times.", min=0, max=2**32 - 1)]
 OutDir = Annotated[Path, typer.Option(help="Folder for results.json and results.md.", callback=check_output_dir)]
 
 
@@ -485,7 +484,7 @@ def bench_crash(
         int, typer.Option(help="Requests fanned out while the worker is killed.", min=1, max=1_000_000)
     ] = 1000,
     out: OutDir = Path("bench/results/crash"),
-    seed: Seed = 0,
+    seed: Annotated[int, typer.Option(help="Seed of the kill times.", min=0, max=2**32 - 1)] = 0,
 ) -> None:
     """SIGKILL the worker at random during DSR fan-outs; count lost and duplicated actions in the stores."""
     from expunge.requests import bench_crash as run

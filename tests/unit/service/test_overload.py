@@ -42,3 +42,15 @@ def test_a_write_blocked_past_the_busy_timeout_is_a_503_with_retry_after(tmp_pat
     finally:
         other_process.close()
         gov.db.dispose()
+
+
+def test_an_unexpected_error_is_a_json_500_without_a_traceback(api, monkeypatch):
+    def broken(*_args, **_kwargs):
+        raise KeyError("boom")
+
+    monkeypatch.setattr(api.gov, "sla_report", broken)
+    with api.client() as c:
+        r = c.get("/v1/sla")
+    assert r.status_code == 500 and r.headers["content-type"] == "application/json"
+    assert r.json()["error"]["code"] == "internal.error" and r.json()["error"]["status"] == 500
+    assert "boom" not in r.text and "Traceback" not in r.text
