@@ -6,11 +6,14 @@ function argument, and the CLI and the service build them from :func:`get_settin
 
 from __future__ import annotations
 
+import os
+import re
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Any
 
 from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from expunge.errors import ConfigError
 
@@ -47,9 +50,10 @@ class Settings(BaseSettings):
         description="Folder of the install's secret keys (Ed25519 signing key, pseudonym HMAC key, "
         "token key); default: `home`/keys. Every worker and API replica must share it.",
     )
-    sla_days: dict[str, int] = Field(
+    sla_days: dict[Annotated[str, Field(pattern=r"^[a-z0-9_]{1,16}$")], Annotated[int, Field(ge=1, le=3650)]] = Field(
         default={"gdpr": 30, "ccpa": 45, "lgpd": 15},
         description="Days to answer a data-subject request, per regulation (JSON object).",
+        examples=['{"gdpr": 30, "ccpa": 45}'],
     )
     due_soon_days: int = Field(
         default=5, ge=0, le=365, description="An open request this many days from its deadline is due soon."
@@ -70,6 +74,7 @@ class Settings(BaseSettings):
         default={},
         description="External processors by name → URL receiving signed deletion events for webhook://<name>/… "
         "artifacts (JSON object).",
+        examples=['{"crm": "https://crm.example.org/expunge"}'],
     )
     serve_worker: bool = Field(
         default=False, description="`expunge serve` also runs the deletion bus in a background thread."
@@ -94,10 +99,18 @@ class Settings(BaseSettings):
         description="Time to live of RAG cache entries (a missed deletion signal still expires).",
     )
 
-    @field_validator("home", "fashion_mnist_dir")
+    @field_validator("home", "fashion_mnist_dir", "keys_dir")
     @classmethod
-    def _expand(cls, value: Path) -> Path:
-        return value.expanduser()
+    def _expand(cls, value: Path | None) -> Path | None:
+        return None if value is None else value.expanduser()
+
+    @field_validator("home", "keys_dir")
+    @classmethod
+    def _folder(cls, value: Path | None) -> Path | None:
+        # Checked here, not where the first file is written: a file in the way is a setting to fix.
+        if value is not None and value.exists() and not value.is_dir():
+            raise ValueError(f"{str(value)!r} is a file; give a folder (it is created if missing)")
+        return value
 
     @property
     def cache_dir(self) -> Path:
@@ -137,8 +150,29 @@ def get_settings() -> Settings:
     try:
         return Settings()
     except ValidationError as err:
-        problems = "; ".join(
-            f"EXPUNGE_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']} (got {e.get('input')!r})"
-            for e in err.errors()
-        )
+        problems = "; ".join(_problem(e) for e in err.errors())
         raise ConfigError(f"Invalid settings: {problems}.") from err
+    except SettingsError as err:  # a JSON-valued variable that is not JSON
+        raise ConfigError(_not_json(err)) from err
+
+
+def _problem(error: Any) -> str:
+    name, *inside = (str(p) for p in error["loc"])
+    where = f" at {'.'.join(inside)!r}" if inside else ""
+    field = Settings.model_fields.get(name)
+    lows = [m.ge for m in field.metadata if getattr(m, "ge", None) is not None] if field else []
+    highs = [m.le for m in field.metadata if getattr(m, "le", None) is not None] if field else []
+    accepted = f"; accepted: {lows[0]} to {highs[0]}" if lows and highs and not inside else ""
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return f"EXPUNGE_{name.upper()}{where}: {message}{accepted} (got {error.get('input')!r})"
+
+
+def _not_json(err: SettingsError) -> str:
+    found = re.search(r'field "(\w+)"', str(err))
+    if found is None or found.group(1) not in Settings.model_fields:
+        return f"Invalid settings: {err}."
+    name = found.group(1)
+    variable = f"EXPUNGE_{name.upper()}"
+    value = os.environ.get(variable, os.environ.get(variable.lower()))
+    examples = Settings.model_fields[name].examples or ['{"name": "value"}']
+    return f"Invalid settings: {variable} must be a JSON object like {examples[0]}; got {value!r}, which is not JSON."

@@ -23,7 +23,10 @@ keeps working for callers who do not know expunge::
     ├── RequestError (ValueError)                  request.*
     │   └── InvalidTransition
     ├── BackendError                               backend.*
-    │   └── UnknownBackendError (LookupError)
+    │   ├── UnknownBackendError (LookupError)
+    │   ├── InvalidDatabaseError (ValueError)
+    │   └── DatabaseBusyError
+    ├── InvalidPageError (ValueError)              page.invalid
     └── EvidenceError                              evidence.*
         └── TamperedEvidenceError
 
@@ -42,10 +45,13 @@ __all__ = [
     "ConfigError",
     "DataError",
     "DataUnavailableError",
+    "DatabaseBusyError",
     "EvidenceError",
     "ExpungeError",
     "InsufficientDataError",
+    "InvalidDatabaseError",
     "InvalidForgetSetError",
+    "InvalidPageError",
     "InvalidParameterError",
     "InvalidTransition",
     "MethodError",
@@ -183,6 +189,24 @@ class UnknownBackendError(BackendError, LookupError):
     """No backend is registered for the requested URL scheme or name."""
 
     code = "backend.unknown"
+
+
+class InvalidDatabaseError(BackendError, ValueError):
+    """A database URL or file cannot be used: garbage or truncated, a folder, or migrated by a newer expunge."""
+
+    code = "backend.invalid_database"
+
+
+class DatabaseBusyError(BackendError):
+    """The database stayed locked by another writer for longer than the busy timeout; retry later."""
+
+    code = "backend.busy"
+
+
+class InvalidPageError(ExpungeError, ValueError):
+    """A list was asked for with a page size out of range or a cursor it never handed out."""
+
+    code = "page.invalid"
 
 
 class EvidenceError(ExpungeError):

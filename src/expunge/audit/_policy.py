@@ -86,7 +86,7 @@ def load_policy(path: Path | str | None) -> Policy:
         doc = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as err:
         raise ConfigError(f"Cannot read the policy file {str(path)!r}: {err.strerror}.") from err
-    except tomllib.TOMLDecodeError as err:
+    except (tomllib.TOMLDecodeError, UnicodeError) as err:
         raise ConfigError(f"The policy file {str(path)!r} is not valid TOML: {err}.") from err
     unknown_tables = sorted(set(doc) - {"criteria", "audit"})
     if unknown_tables:

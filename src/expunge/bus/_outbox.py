@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, bindparam, exists, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Select, bindparam, exists, func, insert, select, update
 
 from expunge.bus import _tables as t
 from expunge.bus.protocol import Event
-from expunge.db import utcnow
+from expunge.db import Page, keyset_page, utcnow
 from expunge.errors import AlreadyProcessedError, UnknownEventError
 
 __all__ = ["DeadLetter", "Outbox", "event_from_row", "route"]
@@ -28,6 +28,15 @@ _MARKS = select(t.outbox.c.id, t.outbox.c.status, t.outbox.c.receipt_seq).where(
 _CHANGED = select(t.outbox.c.id, t.outbox.c.case_id, t.outbox.c.effective_operation, t.outbox.c.payload).where(
     _CASES, t.outbox.c.status == "done", t.outbox.c.effective_operation.is_not(None)
 )
+
+
+def _dead_letters(tenant: str | None, *, include_replayed: bool) -> Select:  # type: ignore[type-arg]
+    query = select(t.dead_letters)
+    if tenant is not None:
+        query = query.where(t.dead_letters.c.tenant == tenant)
+    if not include_replayed:
+        query = query.where(t.dead_letters.c.replayed_at.is_(None))
+    return query
 
 
 def route(asset_kind: str, uri: str) -> str:
@@ -173,12 +182,33 @@ class Outbox:
         self, conn: Connection, tenant: str | None = None, *, include_replayed: bool = False
     ) -> list[DeadLetter]:
         """Return dead letters, oldest first, optionally of one tenant."""
-        query = select(t.dead_letters).order_by(t.dead_letters.c.dead_at)
-        if tenant is not None:
-            query = query.where(t.dead_letters.c.tenant == tenant)
-        if not include_replayed:
-            query = query.where(t.dead_letters.c.replayed_at.is_(None))
-        return [DeadLetter(**r._mapping) for r in conn.execute(query)]
+        query = _dead_letters(tenant, include_replayed=include_replayed)
+        return [DeadLetter(**r._mapping) for r in conn.execute(query.order_by(t.dead_letters.c.dead_at))]
+
+    def dead_letter_page(
+        self, conn: Connection, tenant: str | None = None, *, limit: int = 100, cursor: str | None = None
+    ) -> Page[DeadLetter]:
+        """Return one page of the dead letters waiting for a replay, oldest first, optionally of one tenant.
+
+        Args:
+            conn: An open connection.
+            tenant: Only this tenant's letters; ``None`` for every tenant.
+            limit: Page size, 1 to 1000.
+            cursor: ``next_cursor`` of the previous page; ``None`` for the first.
+
+        Raises:
+            InvalidPageError: ``limit`` is out of range or ``cursor`` is not one this list handed out.
+        """
+        page = keyset_page(
+            conn,
+            _dead_letters(tenant, include_replayed=False),
+            at=t.dead_letters.c.dead_at,
+            key=t.dead_letters.c.id,
+            descending=False,
+            limit=limit,
+            cursor=cursor,
+        )
+        return page.map(lambda r: DeadLetter(**r._mapping))
 
     def replay(self, conn: Connection, dead_letter_id: str, *, tenant: str | None, by: str) -> str:
         """Put a dead-lettered event back in the outbox with a fresh attempt budget.

@@ -17,12 +17,14 @@ from expunge.catalog._model import (
     ArtifactInfo,
     RecordInfo,
     Tombstone,
+    as_utc,
     check_choice,
     check_consent,
     check_sha256,
     check_tenant,
     check_token,
     check_uri,
+    check_utc,
     new_id,
 )
 from expunge.catalog._pseudonym import Identifier, Pseudonymizer
@@ -182,11 +184,15 @@ class Catalog(HoldsMixin):
     ) -> RecordInfo:
         """Register a record at version 1 and link it to its subjects and entity tags.
 
+        ``retention_until`` must be timezone-aware; it is stored in UTC, so the retention policy erases
+        the record at that instant whatever offset it was given in.
+
         Raises:
-            CatalogError: A field is malformed.
+            CatalogError: A field is malformed, or ``retention_until`` is naive.
             TombstonedContentError: The same content was erased before in this tenant.
         """
         check_tenant(tenant)
+        retention_until = check_utc(retention_until, what="retention date")
         digest = check_sha256(content_sha256)
         if not isinstance(source, str) or not 0 < len(source) <= 512:
             raise CatalogError(f"The record source must be 1-512 characters. Got {len(str(source))}.")
@@ -239,8 +245,10 @@ class Catalog(HoldsMixin):
 
         Raises:
             UnknownAssetError: No such record in this tenant.
-            CatalogError: The record is erased, or a field is malformed.
+            CatalogError: The record is erased, a field is malformed, or ``retention_until`` is naive
+                (it must be timezone-aware; it is stored in UTC).
         """
+        retention_until = check_utc(retention_until, what="retention date")
         current = self.get_record(conn, tenant, record_id)
         if current.status == "erased":
             raise CatalogError(f"Record {record_id} is erased; it cannot get a new version.")
@@ -318,7 +326,7 @@ class Catalog(HoldsMixin):
             purpose=ver.purpose if ver else None,
             legal_basis=ver.legal_basis if ver else None,
             consent=dict(ver.consent) if ver else {},
-            retention_until=ver.retention_until if ver else None,
+            retention_until=as_utc(ver.retention_until) if ver else None,
             tags=tuple(tags),
         )
 
@@ -378,7 +386,11 @@ class Catalog(HoldsMixin):
         return sorted(rows)
 
     def expired_records(self, conn: Connection, tenant: str, *, now: datetime | None = None) -> list[str]:
-        """Return active records whose current version's retention date has passed."""
+        """Return active records whose current version's retention date has passed.
+
+        Raises:
+            CatalogError: ``now`` is naive.
+        """
         rows = conn.execute(
             select(t.records.c.id)
             .join(
@@ -391,7 +403,7 @@ class Catalog(HoldsMixin):
             .where(
                 t.records.c.tenant == tenant,
                 t.records.c.status != "erased",
-                t.record_versions.c.retention_until <= (now or utcnow()),
+                t.record_versions.c.retention_until <= (check_utc(now, what="time") or utcnow()),
             )
         ).scalars()
         return sorted(rows)

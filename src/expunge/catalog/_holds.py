@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, Select, bindparam, insert, select, update
 
 from expunge.catalog import _tables as t
 from expunge.catalog._lineage import ancestors
 from expunge.catalog._model import Hold, check_id, new_id
-from expunge.db import utcnow
+from expunge.db import Page, keyset_page, utcnow
 from expunge.errors import CatalogError, UnknownAssetError
 
 __all__ = ["HoldsMixin", "hold_exception"]
@@ -32,6 +32,13 @@ def hold_exception(kind: str, asset_id: str, holds: Sequence[Hold]) -> str:
         f"{kind} {asset_id} is under legal hold {', '.join(ids)} ({reasons}): "
         "restricted from retrieval and training, not erased."
     )
+
+
+def _holds(tenant: str, *, active_only: bool) -> Select:  # type: ignore[type-arg]
+    query = select(t.holds).where(t.holds.c.tenant == tenant)
+    if active_only:
+        query = query.where(t.holds.c.lifted_at.is_(None))
+    return query
 
 
 class HoldsMixin:
@@ -92,10 +99,31 @@ class HoldsMixin:
 
     def list_holds(self, conn: Connection, tenant: str, *, active_only: bool = True) -> list[Hold]:
         """Return the tenant's holds, newest first."""
-        query = select(t.holds).where(t.holds.c.tenant == tenant)
-        if active_only:
-            query = query.where(t.holds.c.lifted_at.is_(None))
-        return [Hold(**r._mapping) for r in conn.execute(query.order_by(t.holds.c.placed_at.desc()))]
+        query = _holds(tenant, active_only=active_only).order_by(t.holds.c.placed_at.desc())
+        return [Hold(**r._mapping) for r in conn.execute(query)]
+
+    def holds_page(self, conn: Connection, tenant: str, *, limit: int = 100, cursor: str | None = None) -> Page[Hold]:
+        """Return one page of the tenant's active holds, newest first.
+
+        Args:
+            conn: An open connection.
+            tenant: The tenant whose holds are listed.
+            limit: Page size, 1 to 1000.
+            cursor: ``next_cursor`` of the previous page; ``None`` for the first.
+
+        Raises:
+            InvalidPageError: ``limit`` is out of range or ``cursor`` is not one this list handed out.
+        """
+        page = keyset_page(
+            conn,
+            _holds(tenant, active_only=True),
+            at=t.holds.c.placed_at,
+            key=t.holds.c.id,
+            descending=True,
+            limit=limit,
+            cursor=cursor,
+        )
+        return page.map(lambda r: Hold(**r._mapping))
 
     def holds_for(self, conn: Connection, tenant: str, asset_ids: Sequence[str]) -> dict[str, list[Hold]]:
         """Return the active holds covering each asset: on the asset itself or on a subject of a record."""

@@ -6,7 +6,7 @@ import os
 import re
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal, get_args
 
 from expunge.errors import CatalogError
@@ -21,6 +21,8 @@ __all__ = [
     "Hold",
     "RecordInfo",
     "Tombstone",
+    "as_utc",
+    "check_utc",
     "new_id",
 ]
 
@@ -139,6 +141,31 @@ def check_consent(consent: dict[str, bool]) -> dict[str, bool]:
         if not isinstance(granted, bool):
             raise CatalogError(f"The consent flag {name!r} must be true or false. Got {granted!r} instead.")
     return dict(sorted(consent.items()))
+
+
+def check_utc(value: datetime | None, *, what: str) -> datetime | None:
+    """Return an aware datetime converted to UTC (``None`` passes), or raise :class:`CatalogError`.
+
+    SQLite keeps a timestamp's wall time and drops its offset, so every timestamp is stored in UTC;
+    a naive one is refused, since nothing says which zone it meant.
+    """
+    if value is None:
+        return None
+    if not isinstance(value, datetime):
+        raise CatalogError(f"The {what} must be a datetime with a UTC offset. Got {type(value).__name__}.")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise CatalogError(
+            f"The {what} must carry a UTC offset, e.g. {value.replace(microsecond=0).isoformat()}+00:00. "
+            f"Got {value.isoformat()} without one."
+        )
+    return value.astimezone(UTC)
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """Return a stored timestamp as an aware UTC datetime (SQLite hands back naive UTC wall times)."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)

@@ -2,17 +2,33 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from expunge.cli import _audit, _rag, _unlearn, governance
+from expunge.cli._errors import ExpungeGroup, show_tracebacks
 
 app = typer.Typer(
     name="expunge",
     help="Make AI systems forget on demand, and prove it.",
+    cls=ExpungeGroup,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _root(
+    traceback: Annotated[
+        bool, typer.Option("--traceback", help="On an unexpected error (exit 3), also print the Python traceback.")
+    ] = False,
+) -> None:
+    """Make AI systems forget on demand, and prove it."""
+    show_tracebacks(traceback)
+
+
 bench_app = typer.Typer(help="Benchmarks that write results.json and a markdown table.", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
 app.add_typer(_rag.app, name="rag")

@@ -5,22 +5,37 @@ PyTorch and the engine are imported inside the command (see ``expunge.cli._unlea
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from expunge.cli._errors import EXIT_FAILED_CHECK, cli_errors
+from expunge.cli._io import check_output_dir, make_console
 from expunge.config import get_settings
 from expunge.errors import AuditError, ModelError
 
 if TYPE_CHECKING:
     from expunge.audit import AuditResult
 
-console = Console()
+console = make_console()
+
+
+def _check_bench(bench: Path | None) -> None:
+    """Refuse, before any work, a --bench folder whose results.json cannot be charted."""
+    if bench is None:
+        return
+    try:
+        doc = json.loads((bench / "results.json").read_text(encoding="utf-8"))
+    except OSError as err:
+        raise AuditError(f"--bench {str(bench)!r} has no readable results.json ({err.strerror}).") from err
+    except (UnicodeError, ValueError) as err:
+        raise AuditError(f"--bench {str(bench)!r}: results.json is not JSON ({err}).") from err
+    if not isinstance(doc, dict) or not isinstance(doc.get("rows"), list):
+        raise AuditError(f"--bench {str(bench)!r}: results.json was not written by `expunge bench classifiers`.")
 
 
 def run_audit_command(
@@ -35,26 +50,26 @@ def run_audit_command(
     from expunge.models import load_checkpoint
     from expunge.unlearn import ForgetData, audit_data, make_method, prepare_scenario, train_original, train_reference
 
-    torch.set_num_threads(get_settings().threads)
+    # Every input is read and checked before any model is trained.
     settings = get_settings()
     rules = load_policy(policy)
+    _check_bench(bench)
+    if reference != "retrain" and not Path(reference).is_dir():
+        raise AuditError(f"--reference must be 'retrain' or a model folder; {reference!r} is neither.")
+    ref_model = load_checkpoint(Path(reference)).model if reference != "retrain" else None
     checkpoint = load_checkpoint(model)
     meta = checkpoint.meta
     dataset = checkpoint.spec.extra.get("dataset")
     if not dataset or "seed" not in meta:
         raise ModelError(f"{model} was not written by `expunge unlearn`: model.json lacks the data set or seed.")
+    method = make_method(meta.get("method", "retrain"), meta.get("params") or {})
     scenario = prepare_scenario(dataset, arch=checkpoint.spec.arch, forget=str(forget), seed=int(meta["seed"]),
                                 hidden=checkpoint.spec.hidden, max_train=meta.get("max_train"),
                                 canaries=int(meta.get("canaries") or 0))  # fmt: skip
+    torch.set_num_threads(settings.threads)
     original, _ = train_original(scenario, cache_dir=settings.cache_dir)
-    if reference == "retrain":
+    if ref_model is None:
         ref_model, _ = train_reference(scenario, cache_dir=settings.cache_dir)
-    else:
-        ref_path = Path(reference)
-        if not ref_path.is_dir():
-            raise AuditError(f"--reference must be 'retrain' or a model folder; {reference!r} is neither.")
-        ref_model = load_checkpoint(ref_path).model
-    method = make_method(meta.get("method", "retrain"), meta.get("params") or {})
 
     def unlearn_fn(shadow: torch.nn.Module, forget_split: Split, retain_split: Split) -> torch.nn.Module:
         batch = scenario.train_config.batch_size
@@ -90,17 +105,37 @@ def run_audit_command(
 
 @cli_errors
 def audit(
-    model: Annotated[Path, typer.Option(help="Folder of the unlearned model (written by `expunge unlearn`).")],
-    forget: Annotated[Path, typer.Option(help="File of forgotten sample IDs, one per line (forget_ids.txt).")],
+    model: Annotated[
+        Path,
+        typer.Option(
+            help="Folder of the unlearned model (written by `expunge unlearn`).", exists=True, file_okay=False
+        ),
+    ],
+    forget: Annotated[
+        Path,
+        typer.Option(
+            help="File of forgotten sample IDs, one per line (forget_ids.txt).",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+        ),
+    ],
     reference: Annotated[
         str, typer.Option(help="'retrain' to retrain a reference now, or a model folder.")
     ] = "retrain",
-    policy: Annotated[Path | None, typer.Option(help="Policy TOML ([criteria] thresholds, [audit] settings).")] = None,
+    policy: Annotated[
+        Path | None,
+        typer.Option(
+            help="Policy TOML ([criteria] thresholds, [audit] settings).", exists=True, dir_okay=False, readable=True
+        ),
+    ] = None,
     bench: Annotated[
-        Path | None, typer.Option(help="A bench folder (results.json) to chart methods side by side.")
+        Path | None,
+        typer.Option(help="A bench folder (results.json) to chart methods side by side.", exists=True, file_okay=False),
     ] = None,
     out: Annotated[
-        Path | None, typer.Option(help="Where audit.json and audit.html go; default the model folder.")
+        Path | None,
+        typer.Option(help="Where audit.json and audit.html go; default the model folder.", callback=check_output_dir),
     ] = None,
 ) -> None:
     """Run the membership attacks and forgetting tests and judge the gate: exit 0 on pass, 1 on fail."""

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from expunge.cli._errors import EXIT_FAILED_CHECK, cli_errors
+from expunge.cli._io import check_output_dir, check_tenant_option, make_console
 from expunge.config import Settings, get_settings
 from expunge.errors import RagError
 
@@ -25,9 +25,11 @@ if TYPE_CHECKING:
     from expunge.requests import Governance
 
 app = typer.Typer(help="RAG erasure: ingest with identity, query, and probe for a person.", no_args_is_help=True)
-console = Console()
+console = make_console()
 
-TenantOpt = Annotated[str, typer.Option(help="Tenant that owns the documents.")]
+TenantOpt = Annotated[str, typer.Option(help="Tenant that owns the documents.", callback=check_tenant_option)]
+SeedOpt = Annotated[int, typer.Option(help="Seed of the demo corpus.", min=0, max=2**32 - 1)]
+TopK = Annotated[int, typer.Option(help="Chunks to retrieve.", min=1, max=1000)]
 TEXT_SUFFIXES = (".txt", ".md", ".text")
 
 
@@ -79,15 +81,20 @@ def _read_documents(path: Path, tenant: str, acl: str) -> list:  # type: ignore[
 @app.command("ingest")
 @cli_errors
 def ingest(
-    path: Annotated[Path | None, typer.Argument(help="A text file or a folder of .txt/.md files.")] = None,
+    path: Annotated[
+        Path | None, typer.Argument(help="A text file or a folder of .txt/.md files.", exists=True, readable=True)
+    ] = None,
     demo: Annotated[
-        int | None, typer.Option(help="Ingest N synthetic tickets and HR notes (Faker, seeded) instead.")
+        int | None,
+        typer.Option(help="Ingest N synthetic tickets and HR notes (Faker, seeded) instead.", min=1, max=100_000),
     ] = None,
     tenant: TenantOpt = "default",
     acl: Annotated[str, typer.Option(help="Access group of the documents read from PATH.")] = "public",
-    seed: Annotated[int, typer.Option(help="Seed of the demo corpus.")] = 0,
-    chunk_size: Annotated[int, typer.Option(help="Characters per chunk.")] = 400,
-    overlap: Annotated[int, typer.Option(help="Characters shared by neighbouring chunks.")] = 80,
+    seed: SeedOpt = 0,
+    chunk_size: Annotated[int, typer.Option(help="Characters per chunk.", min=32, max=100_000)] = 400,
+    overlap: Annotated[
+        int, typer.Option(help="Characters shared by neighbouring chunks (less than half a chunk).", min=0, max=50_000)
+    ] = 80,
 ) -> None:
     """Chunk, embed and store documents; register each document, chunk, embedding and vector row in the catalog."""
     from expunge.rag import ChunkConfig, demo_corpus
@@ -125,10 +132,12 @@ def query(
     question: Annotated[str, typer.Argument(help="The question.")],
     tenant: TenantOpt = "default",
     groups: Annotated[str, typer.Option(help="Comma-separated ACL groups the caller belongs to.")] = "public",
-    k: Annotated[int, typer.Option(help="Chunks to retrieve.")] = 5,
+    k: TopK = 5,
     as_json: Annotated[bool, typer.Option("--json", help="Print the answer as JSON.")] = False,
 ) -> None:
     """Answer from the chunks the caller may see, quoting their IDs; abstain when no permitted source is near."""
+    if not question.strip():
+        raise RagError("The question is empty; ask about something, e.g. 'What did Dora Ruiz report?'.")
     _torch_threads()
     index = open_rag_index(get_settings(), with_catalog=False)
     wanted = [g.strip() for g in groups.split(",") if g.strip()]
@@ -148,7 +157,7 @@ def probe(
         list[str], typer.Option(help="The person's name, e-mail address or phone number (repeat for several).")
     ],
     tenant: TenantOpt = "default",
-    k: Annotated[int, typer.Option(help="Top-k of each kNN probe question.")] = 10,
+    k: Annotated[int, typer.Option(help="Top-k of each kNN probe question.", min=1, max=1000)] = 10,
     as_json: Annotated[bool, typer.Option("--json", help="Print the findings as JSON.")] = False,
 ) -> None:
     """Look for a person in the store's files, the caches, the catalog's chunks and the top-k of questions about
@@ -158,6 +167,8 @@ def probe(
     fields: dict[str, str] = {}
     for value in subject:
         value = value.strip()
+        if not value:
+            raise RagError("--subject is empty; give the person's name, e-mail address or phone number.")
         kind = "email" if "@" in value else "phone" if sum(c.isdigit() for c in value) >= 7 else "name"
         if kind in fields:
             raise RagError(f"Give at most one {kind} per probe; got {fields[kind]!r} and {value!r}.")
@@ -186,19 +197,25 @@ def probe(
 @cli_errors
 def bench_rag(
     store: Annotated[str, typer.Option(help="lancedb or chroma (memory for a smoke run).")] = "lancedb",
-    chunks: Annotated[int, typer.Option(help="Chunks in the store.")] = 100_000,
-    subjects: Annotated[int, typer.Option(help="Subjects to forget.")] = 200,
-    chunks_per_subject: Annotated[int, typer.Option(help="Chunks each subject owns.")] = 5,
+    chunks: Annotated[int, typer.Option(help="Chunks in the store.", min=2, max=10_000_000)] = 100_000,
+    subjects: Annotated[int, typer.Option(help="Subjects to forget.", min=1, max=100_000)] = 200,
+    chunks_per_subject: Annotated[int, typer.Option(help="Chunks each subject owns.", min=1, max=1000)] = 5,
     per_subject_purges: Annotated[
         int,
         typer.Option(
-            help="Subjects forgotten one at a time with a purge each (the rest: native delete, then one purge)."
+            help="Subjects forgotten one at a time with a purge each (the rest: native delete, then one purge).",
+            min=0,
+            max=100_000,
         ),
     ] = 20,
-    queries: Annotated[int, typer.Option(help="Held-out queries for recall@10 and latency.")] = 200,
-    replay: Annotated[int, typer.Option(help="Cached queries replayed while subjects are excluded.")] = 10_000,
-    seed: Annotated[int, typer.Option(help="Seed of the synthetic data.")] = 0,
-    out: Annotated[Path, typer.Option(help="Folder for results.json and results.md.")] = Path("bench/results/rag"),
+    queries: Annotated[int, typer.Option(help="Held-out queries for recall@10 and latency.", min=1, max=100_000)] = 200,
+    replay: Annotated[
+        int, typer.Option(help="Cached queries replayed while subjects are excluded.", min=0, max=10_000_000)
+    ] = 10_000,
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic data.", min=0, max=2**32 - 1)] = 0,
+    out: Annotated[
+        Path, typer.Option(help="Folder for results.json and results.md.", callback=check_output_dir)
+    ] = Path("bench/results/rag"),
 ) -> None:
     """Measure what a native delete leaves on disk vs expunge's purge, time to exclusion and to a verified purge,
     recall before and after delete storms, and cache leaks over a replay."""

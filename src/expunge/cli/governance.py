@@ -7,9 +7,11 @@ JSON. Exit codes: 0 success, 1 evidence that does not verify, 2 bad input, 3 int
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
+import socket
 import threading
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,9 +20,11 @@ import typer
 from sqlalchemy.exc import SQLAlchemyError
 
 from expunge.catalog import Identifier
-from expunge.cli._errors import EXIT_FAILED_CHECK, cli_errors
+from expunge.cli._errors import EXIT_FAILED_CHECK, ExpungeGroup, cli_errors
+from expunge.cli._io import check_output_dir, check_output_file, check_tenant_option, write_output
 from expunge.config import get_settings
-from expunge.errors import TamperedEvidenceError, UnknownKeyError
+from expunge.db import MAX_PAGE_SIZE
+from expunge.errors import EvidenceError, TamperedEvidenceError, UnknownKeyError
 from expunge.evidence import (
     dump_case_file,
     export_entries,
@@ -35,7 +39,9 @@ from expunge.requests import ApiKeys, Governance, build_case_file, open_governan
 
 __all__ = ["app"]
 
-app = typer.Typer(help="Governance: keys, requests, holds, bus worker, dead letters, evidence, server.")
+app = typer.Typer(
+    help="Governance: keys, requests, holds, bus worker, dead letters, evidence, server.", cls=ExpungeGroup
+)
 keys_app = typer.Typer(help="API keys bound to a tenant and a role.", no_args_is_help=True)
 dsr_app = typer.Typer(help="Data-subject requests: file, verify, approve, track.", no_args_is_help=True)
 holds_app = typer.Typer(help="Legal holds: erasure of a held asset becomes restriction.", no_args_is_help=True)
@@ -49,7 +55,14 @@ app.add_typer(dead_app, name="deadletters")
 app.add_typer(evidence_app, name="evidence")
 app.add_typer(bench_app, name="bench")
 
-Tenant = Annotated[str, typer.Option("--tenant", "-t", help="Tenant the command acts in.")]
+Tenant = Annotated[
+    str, typer.Option("--tenant", "-t", help="Tenant the command acts in.", callback=check_tenant_option)
+]
+Limit = Annotated[int, typer.Option(help=f"Page size, 1 to {MAX_PAGE_SIZE}.", min=1, max=MAX_PAGE_SIZE)]
+Cursor = Annotated[
+    str | None, typer.Option(help="`next_cursor` printed with the previous page; none for the first page.")
+]
+OutDir = Annotated[Path, typer.Option(help="Folder for results.json and results.md.", callback=check_output_dir)]
 
 
 def open_settings_governance(*, with_rag: bool = True) -> Governance:
@@ -63,6 +76,10 @@ def _gov() -> Governance:
 
 def _print(data: Any) -> None:
     typer.echo(json.dumps(data, indent=2, default=str))
+
+
+def _print_page(key: str, page: Any, to_dict: Any) -> None:
+    _print({key: [to_dict(item) for item in page.items], "total": page.total, "next_cursor": page.next_cursor})
 
 
 @keys_app.command("create")
@@ -156,9 +173,14 @@ def dsr_show(case_id: str, tenant: Tenant) -> None:
 
 @dsr_app.command("list")
 @cli_errors
-def dsr_list(tenant: Tenant, state: Annotated[str | None, typer.Option(help="Only this state.")] = None) -> None:
-    """List requests, newest first."""
-    _print([c.to_dict() for c in _gov().list_cases(tenant, state=state)])
+def dsr_list(
+    tenant: Tenant,
+    state: Annotated[str | None, typer.Option(help="Only this state.")] = None,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> None:
+    """List requests, newest first, a page at a time: {requests, total, next_cursor}."""
+    _print_page("requests", _gov().list_cases(tenant, state=state, limit=limit, cursor=cursor), lambda c: c.to_dict())
 
 
 @dsr_app.command("sla")
@@ -174,7 +196,9 @@ def dsr_retention(
     tenant: Tenant, regulation: Annotated[str, typer.Option(help="Deadline policy of the requests.")] = "gdpr"
 ) -> None:
     """File and approve erasure requests for records whose retention date has passed."""
-    _print([c.to_dict() for c in _gov().enforce_retention(tenant, regulation=regulation)])
+    gov = _gov()
+    gov.policy.due_at(regulation, gov.clock())  # an unknown regulation is refused even when nothing expired
+    _print([c.to_dict() for c in gov.enforce_retention(tenant, regulation=regulation)])
 
 
 @dsr_app.command("process")
@@ -204,27 +228,35 @@ def holds_lift(hold_id: str, tenant: Tenant) -> None:
 
 @holds_app.command("list")
 @cli_errors
-def holds_list(tenant: Tenant) -> None:
-    """List active legal holds."""
-    _print([h.__dict__ for h in _gov().list_holds(tenant)])
+def holds_list(tenant: Tenant, limit: Limit = 100, cursor: Cursor = None) -> None:
+    """List active legal holds, newest first, a page at a time: {holds, total, next_cursor}."""
+    _print_page("holds", _gov().list_holds(tenant, limit=limit, cursor=cursor), lambda h: h.__dict__)
 
 
 @dead_app.command("list")
 @cli_errors
 def deadletters_list(
-    tenant: Annotated[str | None, typer.Option("--tenant", "-t", help="Only this tenant.")] = None,
+    tenant: Annotated[
+        str | None, typer.Option("--tenant", "-t", help="Only this tenant.", callback=check_tenant_option)
+    ] = None,
+    limit: Limit = 100,
+    cursor: Cursor = None,
 ) -> None:
-    """List dead letters waiting for a replay."""
+    """List dead letters waiting for a replay, oldest first, a page at a time: {dead_letters, total, next_cursor}."""
     gov = _gov()
     with gov.db.read() as conn:
-        _print([d.__dict__ for d in gov.outbox.dead_letters(conn, tenant)])
+        page = gov.outbox.dead_letter_page(conn, tenant, limit=limit, cursor=cursor)
+    _print_page("dead_letters", page, lambda d: d.__dict__)
 
 
 @dead_app.command("replay")
 @cli_errors
 def deadletters_replay(
     dead_letter_id: str,
-    tenant: Annotated[str | None, typer.Option("--tenant", "-t", help="Refuse letters of other tenants.")] = None,
+    tenant: Annotated[
+        str | None,
+        typer.Option("--tenant", "-t", help="Refuse letters of other tenants.", callback=check_tenant_option),
+    ] = None,
 ) -> None:
     """Put a dead letter back on the bus with a fresh attempt budget (once)."""
     _print({"event_id": _gov().replay_dead_letter(tenant, dead_letter_id, by="cli")})
@@ -233,22 +265,26 @@ def deadletters_replay(
 @evidence_app.command("export")
 @cli_errors
 def evidence_export(
-    case_id: str, tenant: Tenant, out: Annotated[Path, typer.Option(help="Where to write the case file.")]
+    case_id: str,
+    tenant: Tenant,
+    out: Annotated[Path, typer.Option(help="Where to write the case file.", callback=check_output_file)],
 ) -> None:
     """Write a request's sealed case file (canonical JSON)."""
     gov = _gov()
-    out.write_bytes(dump_case_file(build_case_file(gov, tenant, case_id, signer=gov.audit.signer)))
+    write_output(out, dump_case_file(build_case_file(gov, tenant, case_id, signer=gov.audit.signer)))
     _print({"case_id": case_id, "path": str(out)})
 
 
 @evidence_app.command("export-log")
 @cli_errors
-def evidence_export_log(out: Annotated[Path, typer.Option(help="Where to write the JSON Lines export.")]) -> None:
+def evidence_export_log(
+    out: Annotated[Path, typer.Option(help="Where to write the JSON Lines export.", callback=check_output_file)],
+) -> None:
     """Write the whole audit log as JSON Lines, for offline verification."""
     gov = _gov()
     with gov.db.read() as conn:
         entries = gov.audit.entries(conn)
-    out.write_bytes(export_entries(entries))
+    write_output(out, export_entries(entries))
     _print({"entries": len(entries), "path": str(out)})
 
 
@@ -263,15 +299,16 @@ def evidence_public_key() -> None:
 @cli_errors
 def evidence_verify(
     case: Annotated[str, typer.Argument(help="A case file, a log export (.jsonl), or a case ID with --tenant.")],
-    public_key: Annotated[Path | None, typer.Option(help="PEM public key; default: this install's.")] = None,
-    tenant: Annotated[str | None, typer.Option("--tenant", "-t", help="Tenant of a case given by ID.")] = None,
+    public_key: Annotated[
+        Path | None,
+        typer.Option(help="PEM public key; default: this install's.", exists=True, dir_okay=False, readable=True),
+    ] = None,
+    tenant: Annotated[
+        str | None, typer.Option("--tenant", "-t", help="Tenant of a case given by ID.", callback=check_tenant_option)
+    ] = None,
 ) -> None:
     """Check every signature and hash link with the public key alone; exit 1 if anything was altered."""
-    if public_key is not None:
-        key = load_public_key(public_key.read_bytes())
-    else:
-        s = get_settings()
-        key = load_public_key((s.resolved_keys_dir / "signing_ed25519.pub.pem").read_bytes())
+    key = _public_key(public_key)
     keys = {key_id_of(key): key}
     path = Path(case)
     try:
@@ -296,12 +333,30 @@ def evidence_verify(
     _print({"verified": True, **result})
 
 
+def _public_key(path: Path | None) -> Any:
+    """The key to verify with: the file given, or this install's; a bad one is bad input."""
+    if path is None:
+        path = get_settings().resolved_keys_dir / "signing_ed25519.pub.pem"
+        if not path.is_file():
+            raise typer.BadParameter(
+                f"this install has no public key at {str(path)!r}; pass the signer's key with --public-key PEM "
+                "(or set EXPUNGE_HOME / EXPUNGE_KEYS_DIR to the install that signed).",
+                param_hint="'--public-key'",
+            )
+    try:
+        return load_public_key(path.read_bytes())
+    except EvidenceError as err:
+        raise typer.BadParameter(f"{str(path)!r}: {err.message}", param_hint="'--public-key'") from err
+    except OSError as err:
+        raise typer.BadParameter(f"cannot read {str(path)!r}: {err.strerror}.", param_hint="'--public-key'") from err
+
+
 @app.command("worker")
 @cli_errors
 def worker(
     once: Annotated[bool, typer.Option(help="Deliver what is due, settle, and exit.")] = False,
-    idle: Annotated[float, typer.Option(help="Seconds to sleep when nothing is due.")] = 0.2,
-    limit: Annotated[int, typer.Option(help="Events claimed per transaction.")] = 50,
+    idle: Annotated[float, typer.Option(help="Seconds to sleep when nothing is due.", min=0.01, max=3600)] = 0.2,
+    limit: Annotated[int, typer.Option(help="Events claimed per transaction.", min=1, max=1000)] = 50,
 ) -> None:
     """Run a bus worker: claim due events, deliver them, record receipts, settle finished cases."""
     gov = _gov()
@@ -321,35 +376,69 @@ def worker(
 
 
 @app.command("serve")
+@cli_errors
 def serve(
-    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to bind.")] = 8000,
+    host: Annotated[str, typer.Option(help="Interface to bind: an IP address or a host name.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to bind.", min=1, max=65535)] = 8000,
     worker: Annotated[bool, typer.Option(help="Also run the bus worker in this process.")] = False,
 ) -> None:
     """Serve the HTTP API (OpenAPI at /docs); every route needs an API key."""
     import uvicorn
 
+    _check_bindable(host, port)
     if worker:
         os.environ["EXPUNGE_SERVE_WORKER"] = "1"
         get_settings.cache_clear()
+    # Open the settings' database and keys here, so a bad setting is one sentence and exit 2, not a
+    # traceback from inside the server's startup.
+    _gov().db.dispose()
     # By import string: the CLI and the service are sibling layers and do not import each other.
     uvicorn.run("expunge.service:app_from_settings", factory=True, host=host, port=port)
+
+
+def _check_bindable(host: str, port: int) -> None:
+    """Refuse, before any work, an interface that does not resolve or a port that cannot be bound."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except (socket.gaierror, UnicodeError) as err:
+        hint = " (give the host alone, without a scheme or a port)" if "://" in host or ":" in host.strip("[]") else ""
+        raise typer.BadParameter(
+            f"{host!r} is not an address or a host name of this machine{hint}; e.g. 127.0.0.1, 0.0.0.0 or ::1.",
+            param_hint="'--host'",
+        ) from err
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+        try:
+            probe.bind(address)
+        except OSError as err:
+            why = {errno.EADDRINUSE: "is in use", errno.EACCES: "needs privileges (ports below 1024)",
+                   errno.EADDRNOTAVAIL: "is not an address of this machine"}.get(err.errno, err.strerror)  # fmt: skip
+            raise typer.BadParameter(f"{host}:{port} {why}; choose another --host or --port.") from err
 
 
 @bench_app.command("dsr")
 @cli_errors
 def bench_dsr(
     backend: Annotated[str, typer.Option(help="sqlite or postgres.")] = "sqlite",
-    requests: Annotated[int, typer.Option(help="Requests to file, one subject each.")] = 200,
-    records_per_request: Annotated[int, typer.Option(help="Records per subject (each with a derived entry).")] = 20,
-    workers: Annotated[int, typer.Option(help="Worker processes; 0 runs the bus in a thread.")] = 0,
-    clients: Annotated[int, typer.Option(help="Threads filing requests concurrently.")] = 1,
-    out: Annotated[Path, typer.Option(help="Folder for results.json and results.md.")] = Path("bench/results/dsr"),
+    requests: Annotated[int, typer.Option(help="Requests to file, one subject each.", min=1, max=1_000_000)] = 200,
+    records_per_request: Annotated[
+        int, typer.Option(help="Records per subject (each with a derived entry).", min=1, max=10_000)
+    ] = 20,
+    workers: Annotated[int, typer.Option(help="Worker processes; 0 runs the bus in a thread.", min=0, max=64)] = 0,
+    clients: Annotated[int, typer.Option(help="Threads filing requests concurrently.", min=1, max=256)] = 1,
+    out: OutDir = Path("bench/results/dsr"),
 ) -> None:
     """Measure DSRs per second end to end and the time to forget (p50, p95)."""
     from expunge.requests import bench_dsr as run
 
+    if backend not in ("sqlite", "postgres"):
+        raise typer.BadParameter(f"{backend!r} is not a backend; accepted: sqlite, postgres.", param_hint="'--backend'")
     url = get_settings().database_url if backend == "postgres" else None
+    if backend == "postgres" and not (url or "").startswith("postgresql"):
+        raise typer.BadParameter(
+            "--backend postgres needs EXPUNGE_DATABASE_URL=postgresql+psycopg://… naming the server to measure.",
+            param_hint="'--backend'",
+        )
     _print(
         run(
             backend=backend,
@@ -366,9 +455,11 @@ def bench_dsr(
 @bench_app.command("crash")
 @cli_errors
 def bench_crash(
-    fanouts: Annotated[int, typer.Option(help="Requests fanned out while the worker is killed.")] = 1000,
-    out: Annotated[Path, typer.Option(help="Folder for results.json and results.md.")] = Path("bench/results/crash"),
-    seed: Annotated[int, typer.Option(help="Seed of the kill times.")] = 0,
+    fanouts: Annotated[
+        int, typer.Option(help="Requests fanned out while the worker is killed.", min=1, max=1_000_000)
+    ] = 1000,
+    out: OutDir = Path("bench/results/crash"),
+    seed: Annotated[int, typer.Option(help="Seed of the kill times.", min=0, max=2**32 - 1)] = 0,
 ) -> None:
     """SIGKILL the worker at random during DSR fan-outs; count lost and duplicated actions in the stores."""
     from expunge.requests import bench_crash as run

@@ -13,12 +13,14 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.util import CommandError
 from sqlalchemy import Connection, Engine, bindparam, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError
 from sqlalchemy.pool import NullPool
 
-from expunge.errors import BackendError, ConfigError
+from expunge.db._errors import database_error
+from expunge.errors import ConfigError, InvalidDatabaseError
 
 __all__ = ["Database", "is_postgres", "open_database", "utcnow"]
 
@@ -227,21 +229,23 @@ def open_database(
         echo: Log every SQL statement.
 
     Raises:
-        ConfigError: The URL cannot be parsed, names an unsupported dialect or a bad schema name.
+        ConfigError: The URL cannot be parsed, names an unsupported dialect, a driver that is not
+            installed, or a bad schema name.
+        InvalidDatabaseError: A SQLite file is not a usable database (garbage, truncated, a folder),
+            cannot be created, or was migrated by a newer expunge.
+        DatabaseBusyError: Another writer held the SQLite file longer than ``busy_timeout_ms``.
         BackendError: The server cannot be reached or the migrations fail.
     """
     try:
         parsed = make_url(url)
     except ArgumentError as err:
-        raise ConfigError(
-            f"The database URL {url!r} cannot be parsed. Use sqlite:///path.db or "
-            "postgresql+psycopg://user@host:port/db."
-        ) from err
+        raise ConfigError(f"The database URL {url!r} cannot be parsed. {_ACCEPTED_URLS}") from err
     backend = parsed.get_backend_name()
+    shown = parsed.render_as_string(hide_password=True)
     checkpointer = None
     if backend == "sqlite":
         if schema is not None:
-            raise ConfigError(f"A schema ({schema!r}) can only be used with PostgreSQL. Got URL {url!r}.")
+            raise ConfigError(f"A schema ({schema!r}) can only be used with PostgreSQL. Got URL {shown!r}.")
         engine = _sqlite_engine(url, database=parsed.database, busy_timeout_ms=busy_timeout_ms, echo=echo)
         if parsed.database not in (None, "", ":memory:"):
             wal = Path(str(Path(parsed.database).expanduser()) + "-wal")
@@ -253,23 +257,44 @@ def open_database(
             )
         engine = _postgres_engine(url, schema=schema, echo=echo)
     else:
-        raise ConfigError(
-            f"Unsupported database {backend!r} in URL {parsed.render_as_string(hide_password=True)!r}. "
-            "Accepted: sqlite, postgresql."
-        )
-    db = Database(
-        engine=engine, url=parsed.render_as_string(hide_password=True), schema=schema, checkpointer=checkpointer
-    )
+        raise ConfigError(f"Unsupported database {backend!r} in URL {shown!r}. {_ACCEPTED_URLS}")
+    db = Database(engine=engine, url=shown, schema=schema, checkpointer=checkpointer)
     if migrate:
-        upgrade(db)
+        try:
+            upgrade(db)
+        except BaseException:
+            db.dispose()
+            raise
     return db
+
+
+_ACCEPTED_URLS = "Accepted: sqlite:///path.db or postgresql+psycopg://user@host:port/db."
+
+
+def _create_engine(url: str, **kwargs) -> Engine:  # type: ignore[no-untyped-def]
+    """``create_engine``, with a missing or unknown driver said in one sentence."""
+    try:
+        return create_engine(url, **kwargs)
+    except (NoSuchModuleError, ImportError) as err:  # create_engine imports the driver at once
+        parsed = make_url(url)
+        raise ConfigError(
+            f"The database driver {parsed.drivername!r} of URL {parsed.render_as_string(hide_password=True)!r} "
+            f"is not available ({err}). {_ACCEPTED_URLS}"
+        ) from err
 
 
 def _sqlite_engine(url: str, *, database: str | None, busy_timeout_ms: int, echo: bool) -> Engine:
     in_memory = database in (None, "", ":memory:")
     if not in_memory:
-        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(
+        folder = Path(database).expanduser().parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as err:  # a file is in the way, or no permission
+            raise InvalidDatabaseError(
+                f"The folder {str(folder)!r} of the SQLite database cannot be created: {err.strerror or err}. "
+                "Give a path in a folder that exists or can be created."
+            ) from err
+    engine = _create_engine(
         url,
         echo=echo,
         # Autocommit at the driver level: SQLAlchemy's "begin" event below issues the BEGIN itself.
@@ -304,13 +329,13 @@ def _postgres_engine(url: str, *, schema: str | None, echo: bool) -> Engine:
     connect_args: dict[str, object] = {}
     if schema is not None:
         connect_args["options"] = f"-csearch_path={schema}"
-    engine = create_engine(url, echo=echo, connect_args=connect_args, pool_pre_ping=True)
+    engine = _create_engine(url, echo=echo, connect_args=connect_args, pool_pre_ping=True)
     if schema is not None:
         try:
             with engine.begin() as conn:
                 conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
-        except OperationalError as err:
-            raise BackendError(f"Cannot reach PostgreSQL at {make_url(url).render_as_string()}: {err}") from err
+        except DatabaseError as err:
+            raise database_error(err, url=make_url(url).render_as_string()) from err
     return engine
 
 
@@ -318,6 +343,8 @@ def upgrade(db: Database, revision: str = "head") -> None:
     """Apply the package's Alembic migrations up to ``revision``.
 
     Raises:
+        InvalidDatabaseError: The file is not a usable database, or holds a revision this expunge does not know.
+        DatabaseBusyError: Another writer held the SQLite file past the busy timeout.
         BackendError: The database cannot be reached.
     """
     cfg = Config()
@@ -329,5 +356,10 @@ def upgrade(db: Database, revision: str = "head") -> None:
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, revision)
-    except OperationalError as err:
-        raise BackendError(f"Cannot open the database {db.url!r}: {err.orig}") from err
+    except DatabaseError as err:  # raised on connect: a garbage or truncated file fails its first PRAGMA
+        raise database_error(err, url=db.url) from err
+    except CommandError as err:  # e.g. the database was migrated by a newer expunge
+        raise InvalidDatabaseError(
+            f"The database {db.url!r} cannot be migrated: {' '.join(str(err).split())}. "
+            "Open it with the expunge version that wrote it, or point at another database."
+        ) from err

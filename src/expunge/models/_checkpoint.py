@@ -75,16 +75,28 @@ def load_checkpoint(folder: Path | str) -> Checkpoint:
     for path in (weights, spec_file):
         if not path.is_file():
             raise ModelError(f"{folder} is not a checkpoint: {path.name} is missing (expected model.pt + model.json).")
-    doc = json.loads(spec_file.read_text(encoding="utf-8"))
+    try:
+        doc = json.loads(spec_file.read_text(encoding="utf-8"))
+    except (UnicodeError, ValueError) as err:
+        raise ModelError(f"{spec_file} is not the JSON `expunge unlearn` writes: {err}.") from err
+    if not isinstance(doc, dict) or not isinstance(doc.get("spec", {}), dict):
+        raise ModelError(f"{spec_file} is not the JSON `expunge unlearn` writes: it holds no model spec.")
     data = weights.read_bytes()
     digest = hashlib.sha256(data).hexdigest()
     if doc.get("sha256") not in (None, digest):
         raise ModelError(f"{weights} has sha256 {digest} but model.json records {doc['sha256']}: the file changed.")
     spec = ModelSpec.from_json(doc.get("spec", {}))
     model = build_model(spec)
+    if not data.startswith(b"PK\x03\x04"):  # torch.save writes a zip archive
+        raise ModelError(f"{weights} is not a PyTorch state dict (not the zip archive torch.save writes).")
     try:
-        model.load_state_dict(torch.load(io.BytesIO(data), weights_only=True))
-    except RuntimeError as err:
+        state = torch.load(io.BytesIO(data), weights_only=True)
+    except Exception as err:  # the third-party boundary: torch raises any type on a damaged archive
+        first = (str(err).splitlines() or [type(err).__name__])[0]
+        raise ModelError(f"{weights} is not a PyTorch state dict: {first}") from err
+    try:
+        model.load_state_dict(state)
+    except (RuntimeError, TypeError, AttributeError) as err:
         raise ModelError(f"{weights} does not fit the spec in model.json: {str(err).splitlines()[0]}") from err
     model.eval()
     meta = {k: v for k, v in doc.items() if k not in ("spec", "sha256")}

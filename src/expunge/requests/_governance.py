@@ -25,8 +25,14 @@ from expunge.bus import (
     Subscriber,
 )
 from expunge.catalog import Catalog, Hold, Identifier, check_sha256, check_tenant, new_id
-from expunge.db import Database, utcnow
-from expunge.errors import DuplicateRequestError, InvalidTokenError, InvalidTransition, UnknownRequestError
+from expunge.db import Database, Page, keyset_page, utcnow
+from expunge.errors import (
+    DuplicateRequestError,
+    InvalidTokenError,
+    InvalidTransition,
+    RequestError,
+    UnknownRequestError,
+)
 from expunge.evidence import AuditLog
 from expunge.requests import _tables as t
 from expunge.requests._case import MAX_SELECTORS, Case, FiledRequest, case_from_row, check_intake, dedupe_key
@@ -34,7 +40,7 @@ from expunge.requests._plan import build_plan
 from expunge.requests._policy import DeadlinePolicy, TokenIssuer
 from expunge.requests._reopen import blocked_erasures
 from expunge.requests._settle import SettlementMixin
-from expunge.requests._states import OPEN_STATES, check_transition
+from expunge.requests._states import OPEN_STATES, STATES, check_transition
 
 __all__ = ["Governance"]
 
@@ -433,10 +439,14 @@ class Governance(SettlementMixin):
         with self.db.begin() as conn:
             return self.catalog.place_hold(conn, tenant, target_id, reason=reason, placed_by=placed_by)
 
-    def list_holds(self, tenant: str, *, active_only: bool = True) -> list[Hold]:
-        """Return the tenant's holds, newest first."""
+    def list_holds(self, tenant: str, *, limit: int = 100, cursor: str | None = None) -> Page[Hold]:
+        """Return a page of the tenant's active holds, newest first (see :class:`~expunge.db.Page`).
+
+        Raises:
+            InvalidPageError: ``limit`` is out of range or ``cursor`` is not one this method returned.
+        """
         with self.db.read() as conn:
-            return self.catalog.list_holds(conn, tenant, active_only=active_only)
+            return self.catalog.holds_page(conn, tenant, limit=limit, cursor=cursor)
 
     def lift_hold(self, tenant: str, hold_id: str, *, lifted_by: str) -> tuple[Hold, list[Case]]:
         """Lift a hold and, in the same transaction, re-open the erasures it blocked.
@@ -494,13 +504,31 @@ class Governance(SettlementMixin):
         with self.db.read() as conn:
             return self._get(conn, tenant, case_id)
 
-    def list_cases(self, tenant: str, *, state: str | None = None, limit: int = 100) -> list[Case]:
-        """Return the tenant's cases, newest first, optionally in one state."""
+    def list_cases(
+        self, tenant: str, *, state: str | None = None, limit: int = 100, cursor: str | None = None
+    ) -> Page[Case]:
+        """Return one page of the tenant's cases, newest first, optionally in one state.
+
+        Args:
+            tenant: The tenant whose cases are listed.
+            state: Only cases in this state (one of :data:`~expunge.requests.STATES`).
+            limit: Page size, 1 to 1000.
+            cursor: ``next_cursor`` of the previous page; ``None`` for the first.
+
+        Raises:
+            RequestError: ``state`` is not a request state; the message lists them.
+            InvalidPageError: ``limit`` is out of range or ``cursor`` is not one this list handed out.
+        """
         query = select(t.cases).where(t.cases.c.tenant == tenant)
         if state is not None:
+            if state not in STATES:
+                raise RequestError(f"Unknown request state {state!r}. Accepted: {', '.join(STATES)}.")
             query = query.where(t.cases.c.state == state)
         with self.db.read() as conn:
-            return [case_from_row(r) for r in conn.execute(query.order_by(t.cases.c.filed_at.desc()).limit(limit))]
+            page = keyset_page(
+                conn, query, at=t.cases.c.filed_at, key=t.cases.c.id, descending=True, limit=limit, cursor=cursor
+            )
+        return page.map(case_from_row)
 
     def sla_report(self, tenant: str, *, now: datetime | None = None) -> dict[str, list[dict[str, Any]]]:
         """Return open cases grouped as ``overdue``, ``due_soon`` and ``on_track`` by their deadline."""

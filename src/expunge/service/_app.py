@@ -8,7 +8,7 @@ import threading
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, Header, Request
+from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
@@ -16,10 +16,17 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from expunge.catalog import Identifier, closure, openlineage_events
-from expunge.errors import ExpungeError, PayloadTooLargeError
+from expunge.db import MAX_PAGE_SIZE, database_error
+from expunge.errors import BackendError, ExpungeError, PayloadTooLargeError
 from expunge.evidence import public_key_pem
-from expunge.requests import ApiKeys, Governance, Principal, build_case_file
-from expunge.service._errors import error_body, status_for
+from expunge.requests import STATES, ApiKeys, Governance, Principal, build_case_file
+from expunge.service._errors import (
+    RETRY_AFTER_SECONDS,
+    error_body,
+    error_responses,
+    status_for,
+    validation_message,
+)
 from expunge.service._models import (
     ArtifactIn,
     DecisionIn,
@@ -104,6 +111,11 @@ def _principal(
 
 # Every route takes a Caller: no route is reachable without a valid key.
 Caller = Annotated[Principal, Depends(_principal)]
+# The page of a list route: its size, and the next_cursor of the page before.
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description=f"Page size, 1 to {MAX_PAGE_SIZE}.")]
+Cursor = Annotated[
+    str | None, Query(max_length=256, description="`next_cursor` of the previous page; none for the first page.")
+]
 
 
 def create_app(
@@ -145,14 +157,26 @@ def create_app(
 
     @app.exception_handler(ExpungeError)
     async def _expunge_error(_request: Request, err: ExpungeError) -> JSONResponse:
-        status = status_for(err)
-        extra = {"existing_id": err.existing_id} if hasattr(err, "existing_id") else {}
-        return JSONResponse(error_body(err.code, err.message, status, **extra), status_code=status)
+        return _error_response(err)
+
+    @app.exception_handler(SQLAlchemyError)
+    async def _database_error(_request: Request, err: SQLAlchemyError) -> JSONResponse:
+        # A SQLite file locked past the busy timeout, a PostgreSQL restart: the error tree says which.
+        translated = database_error(err, url=gov.db.url)
+        if type(translated) is BackendError:
+            log.error("database error: %s", translated.message)
+        return _error_response(translated)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, err: Exception) -> JSONResponse:
+        # Starlette logs the traceback after this answer; the caller gets the one error shape.
+        message = "The server failed unexpectedly; the error is logged. Retry, or report it if it persists."
+        return JSONResponse(error_body("internal.error", message, 500), status_code=500)
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_request: Request, err: RequestValidationError) -> JSONResponse:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors()[:5])
-        return JSONResponse(error_body("request.validation", f"The request is invalid: {problems}.", 422), 422)
+    async def _invalid(request: Request, err: RequestValidationError) -> JSONResponse:
+        message = validation_message(err.errors(), request.scope.get("route"))
+        return JSONResponse(error_body("request.validation", message, 422), 422)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, err: StarletteHTTPException) -> JSONResponse:
@@ -163,7 +187,7 @@ def create_app(
         caller.require(permission)
         return caller
 
-    @app.post("/v1/keys", status_code=201, tags=["auth"])
+    @app.post("/v1/keys", status_code=201, tags=["auth"], responses=error_responses(413))
     def create_key(body: KeyIn, caller: Caller) -> dict[str, str]:
         """Create an API key in the caller's tenant; the key is in this answer only."""
         need(caller, "keys:write")
@@ -171,19 +195,19 @@ def create_app(
             principal, key = _KEYS.create(conn, caller.tenant, body.role, label=body.label)
         return {"key_id": principal.key_id, "role": principal.role, "tenant": principal.tenant, "api_key": key}
 
-    @app.delete("/v1/keys/{key_id}", tags=["auth"])
+    @app.delete("/v1/keys/{key_id}", tags=["auth"], responses=error_responses(404))
     def revoke_key(key_id: str, caller: Caller) -> dict[str, Any]:
         """Revoke an API key of the caller's tenant."""
         need(caller, "keys:write")
         with gov.db.begin() as conn:
             return {"key_id": key_id, "revoked": _KEYS.revoke(conn, key_id, tenant=caller.tenant)}
 
-    @app.get("/v1/whoami", tags=["auth"])
+    @app.get("/v1/whoami", tags=["auth"], responses=error_responses(forbidden=False))
     def whoami(caller: Caller) -> dict[str, str]:
         """Say which tenant and role the presented key is bound to."""
         return {"tenant": caller.tenant, "role": caller.role, "key_id": caller.key_id}
 
-    @app.post("/v1/records", status_code=201, tags=["catalog"])
+    @app.post("/v1/records", status_code=201, tags=["catalog"], responses=error_responses(409, 413))
     def register_record(body: RecordIn, caller: Caller) -> dict[str, Any]:
         """Register a record; its subjects are pseudonymised and never stored."""
         need(caller, "catalog:write")
@@ -202,14 +226,14 @@ def create_app(
             )
         return _record_out(rec)
 
-    @app.get("/v1/records/{record_id}", tags=["catalog"])
+    @app.get("/v1/records/{record_id}", tags=["catalog"], responses=error_responses(404))
     def get_record(record_id: str, caller: Caller) -> dict[str, Any]:
         """Return a record's current version and status."""
         need(caller, "read")
         with gov.db.read() as conn:
             return _record_out(gov.catalog.get_record(conn, caller.tenant, record_id))
 
-    @app.get("/v1/records/{record_id}/lineage", tags=["catalog"])
+    @app.get("/v1/records/{record_id}/lineage", tags=["catalog"], responses=error_responses(404))
     def lineage(record_id: str, caller: Caller, format: Literal["assets", "openlineage"] = "assets") -> dict[str, Any]:  # noqa: A002
         """Return the lineage closure of a record, as assets or as OpenLineage run events."""
         need(caller, "read")
@@ -232,14 +256,14 @@ def create_app(
             ]
         }
 
-    @app.post("/v1/filter", tags=["catalog"])
+    @app.post("/v1/filter", tags=["catalog"], responses=error_responses(413))
     def allowed(body: FilterIn, caller: Caller) -> dict[str, list[str]]:
         """Return which candidate assets may be used for retrieval or training now (the hard filter)."""
         need(caller, "read")
         with gov.db.read() as conn:
             return {"allowed": sorted(gov.catalog.allowed(conn, caller.tenant, body.asset_ids, use=body.use))}
 
-    @app.post("/v1/artifacts", status_code=201, tags=["catalog"])
+    @app.post("/v1/artifacts", status_code=201, tags=["catalog"], responses=error_responses(404, 413))
     def register_artifact(body: ArtifactIn, caller: Caller) -> dict[str, Any]:
         """Register a derived artifact held at a backend URI."""
         need(caller, "catalog:write")
@@ -249,33 +273,34 @@ def create_app(
             )
         return {"id": art.id, "kind": art.kind, "uri": art.uri, "status": art.status}
 
-    @app.post("/v1/lineage", status_code=204, tags=["catalog"])
+    @app.post("/v1/lineage", status_code=204, tags=["catalog"], responses=error_responses(404, 413))
     def add_lineage(body: LineageIn, caller: Caller) -> None:
         """Add ``derived_from`` edges to an artifact."""
         need(caller, "catalog:write")
         with gov.db.begin() as conn:
             gov.catalog.link(conn, caller.tenant, body.child_id, body.parent_ids)
 
-    @app.post("/v1/holds", status_code=201, tags=["holds"])
+    @app.post("/v1/holds", status_code=201, tags=["holds"], responses=error_responses(404, 413))
     def place_hold(body: HoldIn, caller: Caller) -> dict[str, Any]:
         """Place a legal hold: erasure of the target becomes restriction until it is lifted."""
         need(caller, "hold:write")
         return _hold_out(gov.place_hold(caller.tenant, body.target_id, reason=body.reason, placed_by=caller.actor))
 
-    @app.get("/v1/holds", tags=["holds"])
-    def list_holds(caller: Caller) -> dict[str, Any]:
-        """List the tenant's active holds."""
+    @app.get("/v1/holds", tags=["holds"], responses=error_responses())
+    def list_holds(caller: Caller, limit: Limit = 100, cursor: Cursor = None) -> dict[str, Any]:
+        """List the tenant's active holds, newest first, one page at a time."""
         need(caller, "read")
-        return {"holds": [_hold_out(h) for h in gov.list_holds(caller.tenant)]}
+        page = gov.list_holds(caller.tenant, limit=limit, cursor=cursor)
+        return {"holds": [_hold_out(h) for h in page.items], "total": page.total, "next_cursor": page.next_cursor}
 
-    @app.delete("/v1/holds/{hold_id}", tags=["holds"])
+    @app.delete("/v1/holds/{hold_id}", tags=["holds"], responses=error_responses(404))
     def lift_hold(hold_id: str, caller: Caller) -> dict[str, Any]:
         """Lift a legal hold; the erasures it blocked are re-opened as new approved requests (listed)."""
         need(caller, "hold:write")
         hold, reopened = gov.lift_hold(caller.tenant, hold_id, lifted_by=caller.actor)
         return {**_hold_out(hold), "reopened": [c.to_dict() for c in reopened]}
 
-    @app.post("/v1/requests", status_code=201, tags=["requests"])
+    @app.post("/v1/requests", status_code=201, tags=["requests"], responses=error_responses(404, 409, 413))
     def file_request(body: RequestIn, caller: Caller) -> dict[str, Any]:
         """File a data-subject request; the verification token is returned once (none when filed approved)."""
         need(caller, "dsr:file")
@@ -298,31 +323,37 @@ def create_app(
             "token_expires_at": filed.token_expires_at.isoformat() if filed.token_expires_at else None,
         }
 
-    @app.post("/v1/requests/verify", tags=["requests"])
+    @app.post("/v1/requests/verify", tags=["requests"], responses=error_responses(400, 409, 410, 413))
     def verify(body: TokenIn, caller: Caller) -> dict[str, Any]:
         """Verify a requester with their one-time token; the request is then planned and published."""
         need(caller, "dsr:file")
         return gov.verify_token(body.token, tenant=caller.tenant).to_dict()
 
-    @app.post("/v1/requests/{case_id}/approve", tags=["requests"])
+    @app.post("/v1/requests/{case_id}/approve", tags=["requests"], responses=error_responses(404, 409))
     def approve(case_id: str, caller: Caller) -> dict[str, Any]:
         """Verify a requester on the operator's word; the request is then planned and published."""
         need(caller, "dsr:decide")
         return gov.approve(caller.tenant, case_id, operator=caller.actor).to_dict()
 
-    @app.post("/v1/requests/{case_id}/reject", tags=["requests"])
+    @app.post("/v1/requests/{case_id}/reject", tags=["requests"], responses=error_responses(404, 409, 413))
     def reject(case_id: str, body: DecisionIn, caller: Caller) -> dict[str, Any]:
         """Reject a request that is not yet planned."""
         need(caller, "dsr:decide")
         return gov.reject(caller.tenant, case_id, actor=caller.actor, reason=body.reason).to_dict()
 
-    @app.get("/v1/requests", tags=["requests"])
-    def list_requests(caller: Caller, state: str | None = None) -> dict[str, Any]:
-        """List the tenant's requests, newest first."""
+    @app.get("/v1/requests", tags=["requests"], responses=error_responses())
+    def list_requests(
+        caller: Caller,
+        state: Annotated[str | None, Query(max_length=32, description=f"Only this state: {', '.join(STATES)}.")] = None,
+        limit: Limit = 100,
+        cursor: Cursor = None,
+    ) -> dict[str, Any]:
+        """List the tenant's requests, newest first, one page at a time."""
         need(caller, "read")
-        return {"requests": [c.to_dict() for c in gov.list_cases(caller.tenant, state=state)]}
+        page = gov.list_cases(caller.tenant, state=state, limit=limit, cursor=cursor)
+        return {"requests": [c.to_dict() for c in page.items], "total": page.total, "next_cursor": page.next_cursor}
 
-    @app.get("/v1/requests/{case_id}", tags=["requests"])
+    @app.get("/v1/requests/{case_id}", tags=["requests"], responses=error_responses(404))
     def get_request(case_id: str, caller: Caller) -> dict[str, Any]:
         """Return a request and its planned actions."""
         need(caller, "read")
@@ -336,31 +367,31 @@ def create_app(
         ]
         return {**case.to_dict(), "actions": actions}
 
-    @app.get("/v1/requests/{case_id}/case-file", tags=["evidence"])
+    @app.get("/v1/requests/{case_id}/case-file", tags=["evidence"], responses=error_responses(404))
     def case_file(case_id: str, caller: Caller) -> dict[str, Any]:
         """Return the sealed case file; verify it offline with the public key."""
         need(caller, "read")
         return build_case_file(gov, caller.tenant, case_id, signer=gov.audit.signer)
 
-    @app.get("/v1/evidence/public-key", tags=["evidence"])
+    @app.get("/v1/evidence/public-key", tags=["evidence"], responses=error_responses())
     def public_key(caller: Caller) -> dict[str, str]:
         """Return the Ed25519 public key (PEM) that verifies receipts and case files."""
         need(caller, "read")
         signer = gov.audit.signer
         return {"key_id": signer.key_id, "pem": public_key_pem(signer.public_key).decode()}
 
-    @app.get("/v1/sla", tags=["requests"])
+    @app.get("/v1/sla", tags=["requests"], responses=error_responses())
     def sla(caller: Caller) -> dict[str, Any]:
         """Report open requests as overdue, due soon or on track."""
         need(caller, "read")
         return gov.sla_report(caller.tenant)
 
-    @app.get("/v1/deadletters", tags=["bus"])
-    def dead_letters(caller: Caller) -> dict[str, Any]:
-        """List the tenant's dead letters waiting for a replay."""
+    @app.get("/v1/deadletters", tags=["bus"], responses=error_responses())
+    def dead_letters(caller: Caller, limit: Limit = 100, cursor: Cursor = None) -> dict[str, Any]:
+        """List the tenant's dead letters waiting for a replay, oldest first, one page at a time."""
         need(caller, "read")
         with gov.db.read() as conn:
-            letters = gov.outbox.dead_letters(conn, caller.tenant)
+            page = gov.outbox.dead_letter_page(conn, caller.tenant, limit=limit, cursor=cursor)
         return {
             "dead_letters": [
                 {
@@ -371,17 +402,26 @@ def create_app(
                     "error": d.error,
                     "dead_at": d.dead_at.isoformat(),
                 }
-                for d in letters
-            ]
+                for d in page.items
+            ],
+            "total": page.total,
+            "next_cursor": page.next_cursor,
         }
 
-    @app.post("/v1/deadletters/{dead_letter_id}/replay", tags=["bus"])
+    @app.post("/v1/deadletters/{dead_letter_id}/replay", tags=["bus"], responses=error_responses(404, 409))
     def replay(dead_letter_id: str, caller: Caller) -> dict[str, str]:
         """Put a dead letter back on the bus."""
         need(caller, "deadletters:replay")
         return {"event_id": gov.replay_dead_letter(caller.tenant, dead_letter_id, by=caller.actor)}
 
     return app
+
+
+def _error_response(err: ExpungeError) -> JSONResponse:
+    status = status_for(err)
+    extra = {"existing_id": err.existing_id} if hasattr(err, "existing_id") else {}
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if status == 503 else None
+    return JSONResponse(error_body(err.code, err.message, status, **extra), status_code=status, headers=headers)
 
 
 def _work(gov: Governance, stop: threading.Event, idle: float) -> None:

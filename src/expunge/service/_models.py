@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 __all__ = [
     "ArtifactIn",
@@ -45,7 +44,11 @@ class RecordIn(_Strict):
     ]
     subjects: list[IdentifierIn] = Field(default_factory=list, max_length=20)
     consent: dict[str, bool] = Field(default_factory=dict, max_length=32)
-    retention_until: datetime | None = None
+    retention_until: AwareDatetime | None = Field(
+        default=None,
+        description="When the retention period ends, with a UTC offset (e.g. 2030-01-01T00:00:00+02:00); "
+        "stored in UTC. A time without an offset is refused: nothing says which zone it meant.",
+    )
     tags: list[str] = Field(default_factory=list, max_length=50)
 
 

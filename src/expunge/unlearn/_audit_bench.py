@@ -23,6 +23,7 @@ from expunge.audit import (
     train_shadows,
 )
 from expunge.datasets import parse_forget_spec
+from expunge.errors import InvalidForgetSetError, InvalidParameterError
 from expunge.unlearn._bench import resolve_methods
 from expunge.unlearn._protocol import make_method
 from expunge.unlearn._report import markdown_table
@@ -80,7 +81,16 @@ def run_audit_bench(
 ) -> dict[str, Any]:
     """Measure attack strength, the set-level test and the gate's verdicts; write results.json and results.md."""
     started = time.perf_counter()
+    if shadows < 2 or shadows % 2:
+        raise InvalidParameterError(f"--shadows must be an even number >= 2 (half hold each sample). Got {shadows}.")
+    if draws < 1:
+        raise InvalidParameterError(f"--draws must be at least 1. Got {draws}.")
+    resolve_methods(methods, class_forgetting=True)  # fail before any training
     base = prepare_scenario(dataset, arch=arch, forget=class_scenario, seed=0, max_train=max_train)
+    if not 2 <= forget_size < len(base.members):
+        raise InvalidForgetSetError(
+            f"--forget-size must be from 2 to less than the {len(base.members)} training members. Got {forget_size}."
+        )
     original, _ = train_original(base, cache_dir=cache_dir)
     data = audit_data(base)
     shadow_set = train_shadows(

@@ -239,7 +239,7 @@ def test_bad_requests_are_refused_and_nothing_is_stored(gov, kw, error, fragment
     fields = {"scope": "erasure", "identifiers": [ANN], **kw}
     with pytest.raises(error, match=fragment):
         gov.file_request("acme", filed_by="op", **fields)
-    assert gov.list_cases("acme") == []
+    assert gov.list_cases("acme").items == []
 
 
 def test_illegal_transitions_are_refused(gov):
@@ -327,7 +327,7 @@ def test_settlement_walks_through_more_cases_than_one_batch(gov, store):
     dispatcher.on_batch = None  # deliver without settling in the batch, as a crashed worker would leave it
     dispatcher.drain()
     assert len(gov.settle(limit=2)) == 5
-    assert {c.state for c in gov.list_cases("acme")} == {"completed"}
+    assert {c.state for c in gov.list_cases("acme").items} == {"completed"}
 
 
 def test_corrections_of_different_records_are_not_duplicates(gov, store):
@@ -411,7 +411,7 @@ def test_lifting_a_hold_reopens_the_erasure_it_blocked_with_a_new_sla_clock(gov,
     assert not lifted.active and len(reopened) == 1
     (case,) = reopened
     assert case.state == "executing" and case.due_at == clock.now + timedelta(days=30)
-    assert [c.id for c in gov.list_cases("acme", state="executing")] == [case.id]
+    assert [c.id for c in gov.list_cases("acme", state="executing").items] == [case.id]
     assert case.id in {c["id"] for c in gov.sla_report("acme")["on_track"]}
     assert {a["asset_id"] for a in gov.actions("acme", case.id) if a["asset_kind"] != "sweep"} == {
         records[0].id, artifacts[0].id, artifacts[1].id,

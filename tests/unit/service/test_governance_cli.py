@@ -77,10 +77,10 @@ def test_bad_input_exits_2_naming_the_problem(cli):
     assert "request.invalid_token" in out.output
     out = cli("deadletters", "replay", "dlq_" + "0" * 32, code=2)
     assert "bus.unknown_event" in out.output
-    assert json.loads(cli("deadletters", "list").stdout) == []
+    assert json.loads(cli("deadletters", "list").stdout) == {"dead_letters": [], "total": 0, "next_cursor": None}
 
 
 def test_holds_from_the_cli(cli):
     out = cli("holds", "place", "rec_" + "0" * 32, "-t", "acme", "--reason", "x", code=2)
     assert "catalog.unknown_asset" in out.output
-    assert json.loads(cli("holds", "list", "-t", "acme").stdout) == []
+    assert json.loads(cli("holds", "list", "-t", "acme").stdout) == {"holds": [], "total": 0, "next_cursor": None}
