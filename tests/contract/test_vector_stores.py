@@ -166,6 +166,33 @@ def test_lancedb_purge_sees_through_a_tag_that_pins_deleted_rows(tmp_path):
     assert store.verify_absent([r.chunk_id for r in gone], fingerprints(gone)).ok
 
 
+def test_lancedb_keeps_a_tag_that_pins_nothing_deleted_and_still_purges(tmp_path):
+    store = open_store(f"lancedb://{tmp_path / 'lance'}")
+    rows = make_rows(60)
+    store.upsert(rows[:30])
+    store.tag("release-1")  # a snapshot of the first 30 rows
+    store.upsert(rows[30:])
+    gone = rows[40:43]  # rows the tagged version never held
+    store.delete([r.chunk_id for r in gone])
+    # Before: "Cleanup error: 1 tagged version(s)..." on every purge, so the erasure dead-lettered.
+    stats = store.purge()
+    assert stats.detail["tags_dropped"] == []
+    assert store.verify_absent([r.chunk_id for r in gone], fingerprints(gone)).ok
+    assert "release-1" in store._table.tags.list()
+
+
+def test_lancedb_removes_a_tag_taken_after_a_delete_that_still_holds_the_bytes(tmp_path):
+    store = open_store(f"lancedb://{tmp_path / 'lance'}")
+    rows = make_rows(40)
+    store.upsert(rows)
+    gone = rows[:2]
+    store.delete([r.chunk_id for r in gone])
+    store.tag("after-delete")  # its version hides the rows, but its data files still hold them
+    stats = store.purge()
+    assert stats.detail["tags_dropped"] == ["after-delete"]
+    assert store.verify_absent([r.chunk_id for r in gone], fingerprints(gone)).ok
+
+
 @pytest.mark.parametrize("scheme", ["memory", "lancedb"])  # stores whose files decode into rows
 def test_the_id_probe_needs_no_content_to_find_a_deleted_row(scheme, tmp_path):
     store = open_store("memory://ids" if scheme == "memory" else f"lancedb://{tmp_path / 'lance'}")

@@ -15,10 +15,19 @@ from expunge.errors import SubscriberFailedError
 from expunge.evidence import Receipt, canonical, sha256_hex
 from expunge.rag._index import ARTIFACT_KINDS, RagIndex, open_index
 from expunge.rag._rows import ChunkRow, Fingerprint
+from expunge.rag.stores import PurgeStats
 
 __all__ = ["RagSubscriber"]
 
 _NOTHING = sha256_hex(canonical([]))
+
+
+def _dropped_tags(purge: PurgeStats | None) -> str:
+    """The receipt's words for snapshot tags the purge removed because they pinned erased rows (LanceDB)."""
+    tags = list((purge.detail if purge else {}).get("tags_dropped") or [])
+    if not tags:
+        return ""
+    return f"; snapshot tag(s) {', '.join(repr(t) for t in tags)} removed: they pinned erased rows"
 
 
 def _digest(rows: Sequence[ChunkRow]) -> str:
@@ -131,6 +140,7 @@ class RagSubscriber:
             f"byte probe of {probed} content fingerprint(s) and {len(ids)} chunk ID(s) over {absence.files_scanned} "
             f"files ({absence.bytes_scanned} bytes) and the caches found nothing"
             + (f"; {len(absence.shared)} chunk(s) share their content with live chunks" if absence.shared else "")
+            + _dropped_tags(done.purge)
         )
         written = self._written_in_catalog(events, tx)
         receipts, seen = {}, set()

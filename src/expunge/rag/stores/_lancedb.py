@@ -216,7 +216,10 @@ class LanceStore:
             dataset.optimize.optimize_indices()
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                cleanup = dataset.cleanup_old_versions(older_than=timedelta(0), delete_unverified=True)
+                # Tags left after _drop_pinning_tags hold no deleted row: their versions are kept, the rest go.
+                cleanup = dataset.cleanup_old_versions(
+                    older_than=timedelta(0), delete_unverified=True, error_if_tagged_old_versions=False
+                )
             self._table = self._db.open_table(TABLE)
         return PurgeStats(
             time.perf_counter() - start,
@@ -229,12 +232,22 @@ class LanceStore:
         )
 
     def _drop_pinning_tags(self) -> list[str]:
+        """Delete the tags whose version still holds, in its files, a row the latest version lacks.
+
+        The policy (docs/rag.md): a tag pinning nothing deleted is kept, with its version; a tag pinning a
+        deleted row — live in that version, or deleted but not yet compacted out of its files — is removed,
+        and the purge reports its name. Keeping it would keep the erased row's bytes on disk for good.
+        """
         assert self._table is not None
         live = self._live_ids()
         dropped = []
         dataset = self._table.to_lance()
         for tag, info in sorted(self._table.tags.list().items()):
-            pinned = dataset.checkout_version(info["version"]).to_table(columns=["chunk_id"])
+            pinned = (
+                dataset.checkout_version(info["version"])
+                .scanner(columns=["chunk_id"], include_deleted_rows=True, with_row_id=True)
+                .to_table()
+            )
             if set(pinned.column("chunk_id").to_pylist()) - live:
                 self._table.tags.delete(tag)
                 dropped.append(tag)
