@@ -70,6 +70,13 @@ class Settings(BaseSettings):
     bus_backoff_max_seconds: float = Field(
         default=900.0, gt=0, le=86_400, description="Longest retry delay of the bus."
     )
+    outbox_payload_retention_days: float = Field(
+        default=0.0,
+        ge=0,
+        le=3650,
+        description="Days a delivered deletion event keeps the subject pseudonyms and content hashes it matched "
+        "by (log sweeps); 0 drops them as soon as the worker is idle after delivering it.",
+    )
     webhook_endpoints: dict[str, str] = Field(
         default={},
         description="External processors by name → URL receiving signed deletion events for webhook://<name>/… "

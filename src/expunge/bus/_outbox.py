@@ -25,6 +25,18 @@ _PROGRESS = (
     .group_by(t.outbox.c.case_id, t.outbox.c.status)
 )
 _MARKS = select(t.outbox.c.id, t.outbox.c.status, t.outbox.c.receipt_seq).where(_CASES)
+_CARRYING = (
+    select(t.outbox.c.id, t.outbox.c.payload)
+    .where(
+        t.outbox.c.subject_data.is_(True),
+        t.outbox.c.processed_at <= bindparam("before"),
+        t.outbox.c.status == "done",
+    )
+    .limit(bindparam("limit"))
+)
+_MINIMISE = (
+    update(t.outbox).where(t.outbox.c.id == bindparam("b_id")).values(payload=bindparam("b_payload"), subject_data=None)
+)
 _CHANGED = select(t.outbox.c.id, t.outbox.c.case_id, t.outbox.c.effective_operation, t.outbox.c.payload).where(
     _CASES, t.outbox.c.status == "done", t.outbox.c.effective_operation.is_not(None)
 )
@@ -110,6 +122,7 @@ class Outbox:
                     "subscriber": e.subscriber,
                     "payload": e.payload(),
                     "status": "pending",
+                    "subject_data": True if e.pseudonyms or e.content_sha256 else None,
                     "attempts": 0,
                     "next_attempt_at": now,
                     "created_at": now,
@@ -173,6 +186,27 @@ class Outbox:
         return exists().where(
             t.outbox.c.id == event_id, t.outbox.c.status == "done", t.outbox.c.receipt_seq.is_not(None)
         )
+
+    def minimise(self, conn: Connection, *, delivered_before: datetime, limit: int = 1000) -> int:
+        """Drop the subject pseudonyms and content hashes from payloads delivered before ``delivered_before``.
+
+        Sweep events carry them to match a subject's entries; once delivered they serve nothing but a
+        confirmation oracle, so they go (the receipt keeps what was done). Events still pending or
+        dead keep theirs: a retry or a replay needs them.
+
+        Returns:
+            How many payloads were minimised (at most ``limit`` per call).
+        """
+        rows = conn.execute(_CARRYING, {"before": delivered_before, "limit": limit}).all()
+        if rows:
+            conn.execute(
+                _MINIMISE,
+                [
+                    {"b_id": row.id, "b_payload": {**row.payload, "pseudonyms": [], "content_sha256": []}}
+                    for row in rows
+                ],
+            )
+        return len(rows)
 
     def pending_count(self, conn: Connection) -> int:
         """Return how many deliveries wait (due now or later)."""

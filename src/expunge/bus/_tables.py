@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Column, DateTime, Index, Integer, String, Table, Text
+from sqlalchemy import JSON, Boolean, Column, DateTime, Index, Integer, String, Table, Text
 
 from expunge.db import metadata
 
@@ -24,7 +24,11 @@ outbox = Table(
     # Set when the delivery did something else than the plan published (a legal hold placed after approval
     # turned an erasure into a restriction); settlement reads these rows back into the case (migration 0007).
     Column("effective_operation", String(16), nullable=True),
+    # True while the payload carries subject pseudonyms or content hashes (sweep events); they are dropped once
+    # the event is delivered and the retention has passed (Outbox.minimise, migration 0007).
+    Column("subject_data", Boolean, nullable=True),
     Index(None, "status", "next_attempt_at"),
+    Index(None, "subject_data", "processed_at"),
     # Settlement asks "does this case still have a pending delivery?" once per case (migration 0003).
     Index(None, "case_id", "status"),
 )

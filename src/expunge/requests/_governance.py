@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
@@ -78,6 +78,8 @@ class Governance(SettlementMixin):
             callable()``), e.g. the RAG index's, whose store may not exist yet when a worker starts.
         retry: The bus retry policy.
         sweepers: Subscribers that get one sweep event per erasure (match by pseudonym/content hash).
+        payload_retention: How long a delivered event keeps the subject pseudonyms and content hashes it
+            matched by (sweeps); 0 drops them as soon as the worker is idle after delivering it.
         clock: Returns "now" (tests move it).
     """
 
@@ -93,6 +95,7 @@ class Governance(SettlementMixin):
         subscriber_factories: Mapping[str, Callable[[], Subscriber]] | None = None,
         retry: RetryPolicy | None = None,
         sweepers: Sequence[str] = ("logstore",),
+        payload_retention: timedelta = timedelta(0),
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.db = db
@@ -106,6 +109,7 @@ class Governance(SettlementMixin):
         self.subscribers = LazySubscribers({**built, **(subscribers or {})}, subscriber_factories)
         self.retry = retry or RetryPolicy()
         self.sweepers = tuple(sweepers)
+        self.payload_retention = payload_retention
         self.clock = clock
 
     # --- intake and verification ------------------------------------------------------------------

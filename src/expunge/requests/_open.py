@@ -29,6 +29,7 @@ def open_governance(
     subscribers: Mapping[str, Subscriber] | None = None,
     subscriber_factories: Mapping[str, Callable[[], Subscriber]] | None = None,
     webhook_endpoints: Mapping[str, str] | None = None,
+    payload_retention: timedelta = timedelta(0),
 ) -> Governance:
     """Open (and migrate) the database and load, or create, the install's keys under ``keys_dir``.
 
@@ -43,6 +44,7 @@ def open_governance(
         subscribers: Extra subscribers by name.
         subscriber_factories: Subscribers built when their first event arrives (see :class:`LazySubscribers`).
         webhook_endpoints: External processors by name → URL; enables the ``webhook`` subscriber.
+        payload_retention: How long delivered events keep the pseudonyms and content hashes they matched by.
     """
     db = database if isinstance(database, Database) else open_database(database, schema=schema)
     keys_dir = Path(keys_dir)
@@ -60,6 +62,7 @@ def open_governance(
         retry=retry,
         subscribers=extra,
         subscriber_factories=subscriber_factories,
+        payload_retention=payload_retention,
     )
 
 
@@ -91,4 +94,5 @@ def open_governance_from_settings(settings: Settings, *, with_rag: bool = True) 
             max_seconds=settings.bus_backoff_max_seconds,
         ),
         subscriber_factories=factories,
+        payload_retention=timedelta(days=settings.outbox_payload_retention_days),
     )

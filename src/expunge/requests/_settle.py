@@ -47,7 +47,7 @@ class SettlementMixin:
     """The delivery half of :class:`~expunge.requests.Governance` (its own module for size).
 
     Relies on the Governance attributes ``db``, ``catalog``, ``audit``, ``outbox``, ``subscribers``,
-    ``retry``, ``clock`` and its helpers ``_tx``, ``_row`` and ``_move``.
+    ``retry``, ``payload_retention``, ``clock`` and its helpers ``_tx``, ``_row`` and ``_move``.
     """
 
     def dispatcher(self, *, worker_id: str | None = None, clock: Callable[[], datetime] | None = None) -> Dispatcher:
@@ -68,6 +68,7 @@ class SettlementMixin:
         """Deliver every due event in-process, then settle the cases they finished."""
         stats = self.dispatcher().drain(limit=limit)
         self.settle()
+        self.minimise_payloads()
         if stats.delivered:
             self.db.checkpoint()
         return stats
@@ -125,6 +126,7 @@ class SettlementMixin:
                 continue
             if dirty:  # going idle after work: settle everything, truncate the WAL so erased rows leave no old frames
                 self.settle()
+                self.minimise_payloads()
                 swept = time.monotonic()
                 self.db.checkpoint()
                 dirty = False
@@ -132,6 +134,21 @@ class SettlementMixin:
                 break
             stop.wait(idle_seconds)
         return total
+
+    def minimise_payloads(self, *, now: datetime | None = None) -> int:
+        """Drop subject pseudonyms and content hashes from events delivered more than ``payload_retention`` ago.
+
+        Returns:
+            How many event payloads were minimised.
+        """
+        before = (now or self.clock()) - self.payload_retention
+        total = 0
+        while True:
+            with self.db.begin() as conn:
+                n = self.outbox.minimise(conn, delivered_before=before)
+            total += n
+            if n < 1000:
+                return total
 
     def settle(self, *, limit: int = 500, case_ids: Collection[str] | None = None) -> list[str]:
         """Move executing cases whose deliveries have all ended to verifying and on to their outcome.

@@ -443,3 +443,25 @@ def test_lifting_one_of_two_holds_reopens_only_what_no_hold_keeps(gov, store):
     assert len(reopened) == 1
     gov.process()
     assert store.items == {}
+
+
+def test_delivered_sweeps_drop_the_pseudonyms_they_matched_by_after_the_retention(gov, store, clock):
+    from expunge.bus import _tables as bt
+
+    seed_subject(gov, store)
+    gov.payload_retention = timedelta(days=7)
+    case = file_and_verify(gov)
+    gov.process()
+
+    def carried():
+        with gov.db.read() as conn:
+            rows = conn.execute(select(bt.outbox.c.payload).where(bt.outbox.c.case_id == case.id)).scalars()
+            return sum(bool(p["pseudonyms"] or p["content_sha256"]) for p in rows)
+
+    assert carried() == 1  # the log sweep, kept for the retention
+    clock.advance(days=8)
+    # Before: delivered outbox rows kept the subject's pseudonyms and content hashes forever.
+    assert gov.minimise_payloads() == 1 and carried() == 0
+    assert gov.get_case("acme", case.id).state == "completed"
+    document = build_case_file(gov, "acme", case.id, signer=SIGNER)
+    assert verify_case_file(dump_case_file(document), KEYS)["receipts"] == 7

@@ -1,13 +1,16 @@
-"""An accepted erasure always wins: record what a delivery really did.
+"""An accepted erasure always wins: record what a delivery really did, and what must not come back.
 
-``bus_outbox.effective_operation`` is set when a delivery did something else than the plan
-published — a legal hold placed after approval turns an erasure into a restriction — so that
-settlement writes it into the case. ``requests_actions`` gets an index on ``asset_id``: lifting a
-legal hold finds the erasures it blocked by the assets it covered. ``catalog_artifacts.content_sha256``
-fingerprints an artifact's content, tombstoned with it; ``catalog_suppressed_pseudonyms`` lists the
-pseudonyms of people whose erasure was accepted, so data naming them is refused when registered again;
-``requests_cases.identifier_kinds`` keeps the kind of each identifier a request named (never its value),
-so a case says which one matched nothing.
+- ``bus_outbox.effective_operation``: set when a delivery did something else than the plan published (a
+  legal hold placed after approval turns an erasure into a restriction), so that settlement writes it
+  into the case.
+- ``bus_outbox.subject_data``: marks payloads that carry subject pseudonyms or content hashes, which are
+  dropped once delivered and past the retention.
+- ``requests_actions`` index on ``asset_id``: lifting a legal hold finds the erasures it blocked.
+- ``catalog_artifacts.content_sha256``: fingerprints an artifact's content, tombstoned with it.
+- ``catalog_suppressed_pseudonyms``: pseudonyms of people whose erasure was accepted; data naming them is
+  refused when registered again.
+- ``requests_cases.identifier_kinds``: the kind of each identifier a request named (never its value), so
+  a case says which one matched nothing.
 
 Revision ID: 0007_erasure_wins
 Revises: 0003
@@ -26,6 +29,17 @@ def upgrade() -> None:
     """Add the columns."""
     with op.batch_alter_table("bus_outbox") as batch:
         batch.add_column(sa.Column("effective_operation", sa.String(length=16), nullable=True))
+        batch.add_column(sa.Column("subject_data", sa.Boolean(), nullable=True))
+    op.create_index(
+        "ix_bus_outbox_subject_data_processed_at", "bus_outbox", ["subject_data", "processed_at"], unique=False
+    )
+    # Payloads published before this revision that still carry pseudonyms or content hashes.
+    carries = " OR ".join(
+        f"CAST(payload AS TEXT) LIKE '%\"{key}\":{space}[\"%'"
+        for key in ("pseudonyms", "content_sha256")
+        for space in ("", " ")
+    )
+    op.execute(f"UPDATE bus_outbox SET subject_data = TRUE WHERE {carries}")
     op.create_index("ix_requests_actions_asset_id", "requests_actions", ["asset_id"], unique=False)
     with op.batch_alter_table("catalog_artifacts") as batch:
         batch.add_column(sa.Column("content_sha256", sa.String(length=64), nullable=True))
@@ -49,5 +63,7 @@ def downgrade() -> None:
     with op.batch_alter_table("catalog_artifacts") as batch:
         batch.drop_column("content_sha256")
     op.drop_index("ix_requests_actions_asset_id", table_name="requests_actions")
+    op.drop_index("ix_bus_outbox_subject_data_processed_at", table_name="bus_outbox")
     with op.batch_alter_table("bus_outbox") as batch:
+        batch.drop_column("subject_data")
         batch.drop_column("effective_operation")
