@@ -114,7 +114,7 @@ class LogStoreSubscriber:
         entries: dict[tuple[str, bool], list[int]] = {}
         for i, event in enumerate(events):
             self._check(event)
-            if event.asset_kind == "log_entry":
+            if event.asset_kind == "log_entry" and event.operation != "restrict":
                 entries.setdefault((event.tenant, self._redacts(event)), []).append(i)
         for (tenant, redact), indexes in entries.items():
             started = utcnow()
@@ -149,6 +149,8 @@ class LogStoreSubscriber:
         """
         self._check(event)
         started = utcnow()
+        if event.operation == "restrict":
+            return self._keep(tx, event, started)
         if event.asset_kind == "log_entry":
             rows = self.store.find(tx, event.tenant, ids=[self._entry_id(event)])
         else:
@@ -157,11 +159,31 @@ class LogStoreSubscriber:
         self._apply(tx, live, redact=self._redacts(event))
         return self._receipt(tx, event, started, before=rows, touched=[str(r["id"]) for r in live], found=bool(rows))
 
+    def _keep(self, tx: Connection, event: Event, started) -> Receipt:  # type: ignore[no-untyped-def]
+        """Restrict (a legal hold, a restriction request): the entry is kept as it is.
+
+        The log store serves no retrieval and no training, so nothing in it changes; the catalog marks the
+        entry's artifact ``restricted`` (the dispatcher's hook), which is what every hard filter reads.
+        """
+        rows = self.store.find(tx, event.tenant, ids=[self._entry_id(event)]) if event.asset_kind == "log_entry" else []
+        digest = _digest(rows)
+        return receipt_for(
+            event,
+            subscriber=self.name,
+            outcome="restricted" if rows else "not_found",
+            started_at=started,
+            before_sha256=digest,
+            after_sha256=digest,
+            artifact_ids=tuple(str(r["id"]) for r in rows),
+            detail="kept unchanged: the log store serves no retrieval or training; the catalog marks it restricted",
+        )
+
     @staticmethod
     def _check(event: Event) -> None:
-        if event.operation not in ("erase", "redact", "correct"):
+        if event.operation not in ("erase", "redact", "correct", "restrict"):
             raise SubscriberFailedError(
-                f"The log store cannot apply operation {event.operation!r}. Accepted: correct, erase, redact."
+                f"The log store cannot apply operation {event.operation!r}. Accepted: correct, erase, redact, "
+                "restrict."
             )
 
     @staticmethod

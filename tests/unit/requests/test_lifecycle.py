@@ -465,3 +465,23 @@ def test_delivered_sweeps_drop_the_pseudonyms_they_matched_by_after_the_retentio
     assert gov.get_case("acme", case.id).state == "completed"
     document = build_case_file(gov, "acme", case.id, signer=SIGNER)
     assert verify_case_file(dump_case_file(document), KEYS)["receipts"] == 7
+
+
+def test_a_hold_on_a_record_keeps_its_log_entries_restricted_instead_of_failing_the_case(gov, store):
+    with gov.db.begin() as conn:
+        rec = gov.catalog.register_record(
+            conn, "acme", source="crm", content_sha256=sha("log-doc"), purpose="support", legal_basis="contract",
+            subjects=[ANN],
+        )  # fmt: skip
+        entry = gov.logstore.add(conn, "acme", prompt="Ann asked", response="ok")
+        art = gov.catalog.register_artifact(
+            conn, "acme", kind="log_entry", uri=f"logstore://entries/{entry}", derived_from=[rec.id]
+        )
+    gov.place_hold("acme", rec.id, reason="matter 9", placed_by="legal")
+    case = file_and_verify(gov)
+    stats = gov.process()
+    # Before: the log store refused "restrict", the event dead-lettered and the case failed.
+    assert stats.dead == 0 and gov.get_case("acme", case.id).state == "completed_with_exceptions"
+    with gov.db.begin() as conn:
+        assert [e["id"] for e in gov.logstore.all(conn, "acme")] == [entry]
+        assert gov.catalog.get_artifact(conn, "acme", art.id).status == "restricted"
