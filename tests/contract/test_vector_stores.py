@@ -272,3 +272,13 @@ def test_the_knn_probe_catches_a_row_that_lookups_miss():
     store.upsert(rows)
     absence = store.verify_absent([rows[4].chunk_id], fingerprints([rows[4]]))
     assert absence.retrievable == (rows[4].chunk_id,)
+
+
+def test_lancedb_stores_opened_before_the_table_existed_see_it_and_do_not_recreate_it(tmp_path):
+    url = f"lancedb://{tmp_path / 'lance'}"
+    first, second = open_store(url), open_store(url)  # e.g. two ingests, or a worker and an ingest
+    rows = make_rows(6)
+    first.upsert(rows[:3])
+    # Before: the second store remembered "no table" and failed with "Table 'chunks' already exists".
+    assert second.get([rows[0].chunk_id]) and second.upsert(rows[3:]) == 3
+    assert first.count() == second.count() == 6

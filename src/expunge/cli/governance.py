@@ -461,10 +461,14 @@ def bench_crash(
     out: OutDir = Path("bench/results/crash"),
     seed: Annotated[int, typer.Option(help="Seed of the kill times.", min=0, max=2**32 - 1)] = 0,
 ) -> None:
-    """SIGKILL the worker at random during DSR fan-outs; count lost and duplicated actions in the stores."""
+    """SIGKILL the worker at random during DSR fan-outs, with racing ingests and late holds; count what went wrong.
+
+    Exit 1 unless nothing was lost, duplicated, resurrected or erased under hold, and every case settled.
+    """
     from expunge.requests import bench_crash as run
 
     result = run(out=out, fanouts=fanouts, seed=seed)
     _print(result)
-    if result["lost"] or result["duplicated"] or result["completed"] != fanouts:
+    bad = result["lost"] or result["duplicated"] or result["resurrected"] or result["held_erased"]
+    if bad or result["completed"] != fanouts:
         raise typer.Exit(EXIT_FAILED_CHECK)

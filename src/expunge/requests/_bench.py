@@ -37,6 +37,9 @@ from expunge.requests import open_governance
 stop = threading.Event()
 signal.signal(signal.SIGTERM, lambda *_: stop.set())
 gov = open_governance(sys.argv[1], keys_dir=Path(sys.argv[2]), schema=sys.argv[3] or None)
+if len(sys.argv) > 7:  # a RAG store to serve (deletion never loads the embedding model)
+    from expunge.rag import RagSubscriber, open_index
+    gov.subscribers["rag"] = RagSubscriber(open_index(sys.argv[7]))
 if sys.argv[6] == "1":
     print("ready", flush=True)
 gov.work(stop, idle_seconds=0.005, limit=int(sys.argv[4]), once=sys.argv[5] == "1")
@@ -97,21 +100,91 @@ def _drop(gov: Governance, url: str, schema: str) -> None:
         engine.dispose()
 
 
-def _completed(gov: Governance, tenant: str) -> int:
+_DONE = ("completed", "completed_with_exceptions")
+
+
+def _completed(gov: Governance, tenant: str, *, states: tuple[str, ...] = _DONE) -> int:
     with gov.db.read() as conn:
         return conn.execute(
-            select(func.count()).where(t.cases.c.tenant == tenant, t.cases.c.state == "completed")
+            select(func.count()).where(t.cases.c.tenant == tenant, t.cases.c.state.in_(states))
         ).scalar_one()
 
 
 def _spawn(
-    url: str, keys: Path, schema: str, *, limit: int, once: bool = False, announce: bool = False
+    url: str,
+    keys: Path,
+    schema: str,
+    *,
+    limit: int,
+    once: bool = False,
+    announce: bool = False,
+    rag_store: str | None = None,
 ) -> subprocess.Popen[bytes]:
     """Start a worker process; with ``announce`` it prints ``ready`` on its stdout once its database is open."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
     args = [sys.executable, "-c", _WORKER, url, str(keys), schema, str(limit), "1" if once else "0"]
     args.append("1" if announce else "0")
+    if rag_store is not None:
+        args.append(rag_store)
     return subprocess.Popen(args, env=env, stdout=subprocess.PIPE if announce else None)
+
+
+class _SlowHashEmbedder:
+    """A bag-of-words embedder that takes a random 0-``slow`` seconds per call: ingest's embedding window."""
+
+    model_id = "bench/hash-32"
+    dim = 32
+
+    def __init__(self, rng: random.Random, slow: float, go: threading.Event) -> None:
+        self.rng, self.slow, self.go = rng, slow, go
+
+    def encode(self, texts):  # type: ignore[no-untyped-def]
+        import numpy as np
+
+        self.go.wait()
+        time.sleep(self.rng.uniform(0.0, self.slow))
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, doc in enumerate(texts):
+            for word in doc.lower().split():
+                out[i, hashlib.sha256(word.encode()).digest()[0] % self.dim] += 1.0
+        return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)
+
+
+def _race_email(s: int) -> str:
+    return f"racer-{s}@bench.example"
+
+
+def _ingest_racing(
+    gov: Governance, store: str, subjects: list[int], seed: int, go: threading.Event, paths: Counter[str]
+) -> list[threading.Thread]:
+    """Ingest one document naming each racing subject, each in its own thread, while their erasures are filed
+    (over 0.5 s) and delivered: each registers after a random 0-0.5 s, so before or after its erasure is planned,
+    then embeds until a random 0-8 s after ``go`` (the workers' start), so it writes before or after the erasure
+    is delivered."""
+    from expunge.rag import Document, RagIndex
+    from expunge.rag.stores import open_store
+
+    threads = []
+    for s in subjects:
+        rng = random.Random(f"{seed}/{s}")
+        index = RagIndex(open_store(store), _SlowHashEmbedder(rng, 8.0, go), catalog=gov.catalog, db=gov.db)
+        ticket = f"Ticket {s}: the customer {_race_email(s)} asked why order {s} arrived late and damaged."
+
+        def run(index: Any = index, ticket: str = ticket, s: int = s, wait: float = rng.uniform(0.0, 0.5)) -> None:
+            time.sleep(wait)
+            report = index.ingest([Document(ticket, f"ticket-{s}", tenant="bench")])
+            said = " ".join(report.refused)
+            if "while the document was being ingested" in said:
+                paths["erased_while_ingesting"] += 1
+            elif "whose erasure was accepted" in said:
+                paths["refused_at_registration"] += 1
+            elif report.chunks:
+                paths["written_before_delivery"] += 1
+
+        threads.append(threading.Thread(target=run, name=f"racing-ingest-{s}", daemon=True))
+    for thread in threads:
+        thread.start()
+    return threads
 
 
 def bench_dsr(
@@ -227,45 +300,86 @@ def bench_crash(
     seed: int = 0,
     limit: int = 20,
     kill_within: float = 0.08,
+    race_fraction: float = 0.1,
+    late_hold_fraction: float = 0.1,
 ) -> dict[str, Any]:
     """SIGKILL a worker process at random moments during ``fanouts`` DSR fan-outs, restarting it each time.
 
     Each worker is killed at a uniformly random moment within ``kill_within`` seconds of having
-    opened its database (unless it finished first), so kills land in its start-up settlement, in
-    claims, in subscribers' effects, in receipt signing and in commits alike. The window counts
+    opened its database (every fourth within 25 times that, so that batches holding a vector-store
+    purge are killed in their middle too), unless it finished first, so kills land in its start-up
+    settlement, in claims, in subscribers' effects, in receipt signing and in commits alike. The window counts
     from "ready", not from the spawn: a worker takes longer to start than to deliver a few batches,
     and a window from the spawn let it finish all its work before most kills.
 
-    Effects are counted in the stores (catalog tombstones, log-store rows) and in the signed log (one
-    receipt per event), not in the bus's bookkeeping.
+    Two races run through the same kills:
+
+    - **ingest vs erasure**: for ``race_fraction`` of the subjects, a document naming them (by an
+      e-mail address the erasure also names) is ingested into a LanceDB index while their erasure is
+      filed and delivered (each registers after a random 0-0.5 s and embeds until 0-8 s after the workers start), so
+      ingests register before or after planning and write before or after the erasure's delivery. A subject counts as
+      *resurrected* if any row naming them is left in the store.
+    - **late hold**: for ``late_hold_fraction`` of the subjects, a legal hold on them is placed after
+      their erasure was approved and published, before any delivery. Any tombstone of their assets
+      counts as a *held asset erased*.
+
+    Effects are counted in the stores (catalog tombstones, log-store rows, vector rows) and in the
+    signed log (one receipt per event), not in the bus's bookkeeping.
 
     Returns:
-        ``lost``, ``duplicated``, ``completed`` and ``kills``, also written to ``out/results.json``.
+        ``lost``, ``duplicated``, ``resurrected``, ``held_erased``, ``completed`` and ``kills``, also
+        written to ``out/results.json``.
     """
     out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="expunge-bench-"))
     gov, url, schema = _open("sqlite", work, postgres_url=None)
+    store = f"lancedb://{(work / 'rag').resolve()}"
+    rng = random.Random(seed)
+    order = list(range(fanouts))
+    rng.shuffle(order)
+    racing = sorted(order[: round(race_fraction * fanouts)])
+    held = sorted(order[len(racing) : len(racing) + round(late_hold_fraction * fanouts)])
     try:
         _seed(gov, subjects=fanouts, records=records_per_request, tag="c")
+        racer = set(racing)
         case_ids = []
-        for s in range(fanouts):
-            filed = gov.file_request(
-                "bench", scope="erasure", filed_by="bench", identifiers=[Identifier("user_id", f"c-{s}")]
-            )
+        go = threading.Event()
+        paths: Counter[str] = Counter()
+        ingests = _ingest_racing(gov, store, racing, seed, go, paths)
+        # The racing ones first, while their ingests register: their events are at the head of the queue, delivered
+        # in the workers' first seconds, while the ingests embed.
+        for s in racing + [s for s in range(fanouts) if s not in racer]:
+            identifiers = [Identifier("user_id", f"c-{s}")]
+            if s in racer:
+                identifiers.append(Identifier("email", _race_email(s)))
+            filed = gov.file_request("bench", scope="erasure", filed_by="bench", identifiers=identifiers)
             case_ids.append(gov.approve("bench", filed.case.id, operator="bench").id)
-        rng = random.Random(seed)
+            if s in racer:  # spread over the ingests' start window: about half register before their case is planned
+                time.sleep(0.5 / len(racing))
+        for s in held:  # approved and published: the hold comes before any delivery
+            with gov.db.read() as conn:
+                (subject,) = gov.catalog.find_subjects(conn, "bench", [Identifier("user_id", f"c-{s}")])
+            gov.place_hold("bench", subject, reason="bench matter", placed_by="bench")
         kills, rounds = 0, 0
         started = time.perf_counter()
-        # Until every case is completed: a worker killed after the last one (its exit can outlast the
-        # window) must not be restarted, and that kill not counted.
-        while rounds < 100_000 and _completed(gov, "bench") < fanouts:
+        go.set()
+        # Until every case is settled and the racing ingests are done: a worker killed after the last one
+        # (its exit can outlast the window) must not be restarted, and that kill not counted.
+        # A failed case (its events dead-lettered) is settled too: nothing replays it here, and the results say so.
+        settled = (*_DONE, "failed")
+        while rounds < 100_000 and (
+            _completed(gov, "bench", states=settled) < fanouts or any(i.is_alive() for i in ingests)
+        ):
             rounds += 1
-            proc = _spawn(url, work / "keys", schema, limit=limit, once=True, announce=True)
+            proc = _spawn(url, work / "keys", schema, limit=limit, once=True, announce=True, rag_store=store)
             with proc.stdout or contextlib.nullcontext():
                 if proc.stdout is not None:
                     proc.stdout.readline()  # "ready", or nothing if it died first (its exit status says so below)
+                # Every fourth worker gets a window 25 times as long: a batch with a vector-store purge takes
+                # longer than kill_within, and must also be killed in its middle, not only before it.
+                window = kill_within * (25 if rounds % 4 == 0 else 1)
                 try:
-                    proc.wait(timeout=rng.uniform(0.0, kill_within))
+                    proc.wait(timeout=rng.uniform(0.0, window))
                 except subprocess.TimeoutExpired:
                     proc.send_signal(signal.SIGKILL)
                     proc.wait()
@@ -273,37 +387,84 @@ def bench_crash(
                     continue
             if proc.returncode != 0:
                 raise RuntimeError(f"A worker exited with status {proc.returncode}.")
-        with gov.db.read() as conn:
-            tombstones = Counter(r[0] for r in conn.execute(text("select asset_id from catalog_tombstones")))
-            records = [r[0] for r in conn.execute(text("select id from catalog_records"))]
-            logs_left = conn.execute(text("select count(*) from logstore_entries")).scalar_one()
-            outbox = conn.execute(text("select id from bus_outbox")).scalars().all()
-            receipts = Counter(
-                json.loads(e.text)["body"]["event_id"] for e in gov.audit.entries(conn) if '"kind":"receipt"' in e.text
-            )
-        expected = fanouts * (2 * records_per_request + 1)
-        lost = sum(1 for r in records if r not in tombstones) + logs_left + sum(1 for e in outbox if e not in receipts)
-        duplicated = sum(n - 1 for n in tombstones.values()) + sum(n - 1 for n in receipts.values())
-        completed = sum(gov.get_case("bench", c).state == "completed" for c in case_ids)
-        results = {
-            "fanouts": fanouts,
-            "actions": expected,
-            "kills": kills,
-            "worker_starts": rounds,
-            "lost": lost,
-            "duplicated": duplicated,
-            "completed": completed,
-            "seconds": round(time.perf_counter() - started, 1),
-            "seed": seed,
-            "kill_within_seconds": kill_within,
-            "load_average_1m": round(os.getloadavg()[0], 2),
-        }
+        for thread in ingests:
+            thread.join()
+        results = _crash_effects(gov, store, case_ids, fanouts=fanouts, racing=racing, held=held)
+        results.update(
+            {
+                # How each racing ingest met its erasure: all three orders must occur for the race to be tested.
+                **{f"race_{k}": paths[k] for k in ("refused_at_registration", "erased_while_ingesting")},
+                "race_written_before_delivery": paths["written_before_delivery"],
+                "kills": kills,
+                "worker_starts": rounds,
+                "seconds": round(time.perf_counter() - started, 1),
+                "seed": seed,
+                "kill_within_seconds": kill_within,
+                "load_average_1m": round(os.getloadavg()[0], 2),
+            }
+        )
     finally:
         _drop(gov, url, schema)
         shutil.rmtree(work, ignore_errors=True)
     _write(out, results, title="expunge bench crash")
-    print(f"crash: {fanouts} fan-outs, {kills} kills, lost {lost}, duplicated {duplicated}, completed {completed}")
+    print(
+        f"crash: {fanouts} fan-outs, {results['kills']} kills, lost {results['lost']}, "
+        f"duplicated {results['duplicated']}, resurrected {results['resurrected']}, "
+        f"held erased {results['held_erased']}, completed {results['completed']}"
+    )
     return results
+
+
+def _crash_effects(
+    gov: Governance, store: str, case_ids: list[str], *, fanouts: int, racing: list[int], held: list[int]
+) -> dict[str, Any]:
+    """Count, in the stores and the signed log, what the crash run lost, doubled, resurrected or wrongly erased."""
+    from expunge.rag.stores import open_store
+
+    with gov.db.read() as conn:
+        tombstones = Counter(r[0] for r in conn.execute(text("select asset_id from catalog_tombstones")))
+        held_subjects = {
+            s: gov.catalog.find_subjects(conn, "bench", [Identifier("user_id", f"c-{s}")])[0] for s in held
+        }
+        held_records = set(gov.catalog.records_by_subjects(conn, "bench", list(held_subjects.values())))
+        held_assets = held_records | {a for a in _descendants(conn, held_records)}
+        records = [r[0] for r in conn.execute(text("select id from catalog_records"))]
+        log_entry_assets = {
+            str(uri).rsplit("/", 1)[-1]: asset_id
+            for asset_id, uri in conn.execute(text("select id, uri from catalog_artifacts where kind = 'log_entry'"))
+        }
+        logs_left = [r[0] for r in conn.execute(text("select id from logstore_entries"))]
+        outbox = conn.execute(text("select id from bus_outbox")).scalars().all()
+        receipts = Counter(
+            json.loads(e.text)["body"]["event_id"] for e in gov.audit.entries(conn) if '"kind":"receipt"' in e.text
+        )
+    rows = open_store(store).get(open_store(store).ids())
+    resurrected = sum(any(_race_email(s) in r.text for r in rows) for s in racing)
+    lost = (
+        sum(1 for r in records if r not in tombstones and r not in held_assets)
+        + sum(1 for e in logs_left if log_entry_assets.get(e) not in held_assets)
+        + sum(1 for e in outbox if e not in receipts)
+    )
+    duplicated = sum(n - 1 for n in tombstones.values()) + sum(n - 1 for n in receipts.values())
+    states = Counter(gov.get_case("bench", c).state for c in case_ids)
+    return {
+        "fanouts": fanouts,
+        "actions": len(outbox),
+        "racing_ingests": len(racing),
+        "late_holds": len(held),
+        "lost": lost,
+        "duplicated": duplicated,
+        "resurrected": resurrected,
+        "held_erased": sum(1 for a in held_assets if a in tombstones),
+        "completed": sum(states[s] for s in _DONE),
+        "failed": states["failed"],
+    }
+
+
+def _descendants(conn: Any, ids: set[str]) -> set[str]:
+    from expunge.catalog import descendants
+
+    return descendants(conn, "bench", ids)
 
 
 def _write(out: Path, results: dict[str, Any], *, title: str) -> None:

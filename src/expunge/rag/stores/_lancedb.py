@@ -67,9 +67,21 @@ class LanceStore:
         self.path.mkdir(parents=True, exist_ok=True)
         # read_consistency_interval 0: a delete by a worker process is seen by the next query of this one
         self._db = lancedb.connect(str(self.path), read_consistency_interval=timedelta(0))
-        self._table = self._db.open_table(TABLE) if TABLE in self._db.list_tables().tables else None
+        self._handle = None
 
     # --- plumbing ---------------------------------------------------------------------------------
+
+    @property
+    def _table(self):  # type: ignore[no-untyped-def]
+        """The table, opened on first use once it exists: another process (an ingest, a worker) may create it
+        after this store was opened, and a store that remembered "no table" would never see its rows."""
+        if self._handle is None and TABLE in self._db.list_tables().tables:
+            self._handle = self._db.open_table(TABLE)
+        return self._handle
+
+    @_table.setter
+    def _table(self, value) -> None:  # type: ignore[no-untyped-def]
+        self._handle = value
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
