@@ -60,7 +60,7 @@ def test_a_background_thread_checkpoints_the_wal_off_the_commit_path(db, monkeyp
 def test_reopening_applies_nothing_twice(db_template):
     db = open_database(f"sqlite:///{db_template}")
     with db.begin() as conn:
-        assert conn.execute(text("select version_num from alembic_version")).scalar() == "0003"
+        assert conn.execute(text("select version_num from alembic_version")).scalar() == "0004_transparency"
         assert conn.execute(text("select count(*) from evidence_head")).scalar() == 1
     db.dispose()
 
