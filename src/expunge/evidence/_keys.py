@@ -41,6 +41,7 @@ PRIVATE_NAME = "signing_ed25519.pem"
 PUBLIC_NAME = "signing_ed25519.pub.pem"
 KEYRING_DIR = "signing"
 _RING_NAME = re.compile(r"^[0-9a-f]{16}\.pub\.pem$")
+_PEM_BLOCK = re.compile(rb"-----BEGIN PUBLIC KEY-----.+?-----END PUBLIC KEY-----", re.S)
 
 
 def key_id_of(public_key: Ed25519PublicKey) -> str:
@@ -284,15 +285,16 @@ def _read_keys(path: Path) -> list[Ed25519PublicKey]:
     files = sorted(path.glob("*.pem")) if path.is_dir() else [path]
     keys = []
     for file in files:
-        try:
-            key = load_public_key(file.read_bytes())
-        except EvidenceInputError as err:
-            raise EvidenceInputError(f"{str(file)!r}: {err.message}") from err
-        if _RING_NAME.match(file.name) and file.name != f"{key_id_of(key)}.pub.pem":
-            raise EvidenceInputError(
-                f"The keyring file {str(file)!r} holds key {key_id_of(key)}, not the key its name says."
-            )
-        keys.append(key)
+        data = file.read_bytes()
+        found = []
+        for block in _PEM_BLOCK.findall(data) or [data]:  # a file may hold several keys, one after another
+            try:
+                found.append(load_public_key(block))
+            except EvidenceInputError as err:
+                raise EvidenceInputError(f"{str(file)!r}: {err.message}") from err
+        if _RING_NAME.match(file.name) and [f"{key_id_of(k)}.pub.pem" for k in found] != [file.name]:
+            raise EvidenceInputError(f"The keyring file {str(file)!r} does not hold the key its name says.")
+        keys.extend(found)
     return keys
 
 

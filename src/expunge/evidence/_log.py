@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from expunge.db import utcnow
-from expunge.errors import EmptyLogError, TamperedEvidenceError
+from expunge.errors import EmptyLogError, EvidenceInputError, TamperedEvidenceError
 from expunge.evidence import _tables as t
 from expunge.evidence._checkpoint import Checkpoint, open_checkpoint
 from expunge.evidence._keys import Keyring, Signer
@@ -110,14 +110,17 @@ class LogSnapshot:
         """Return the RFC 9162 consistency proof (hex digests) from the tree of ``old_size`` entries.
 
         Raises:
+            EvidenceInputError: ``old_size`` is negative.
             TamperedEvidenceError: ``old_size`` is larger than the log: entries were removed.
         """
+        if old_size < 0:
+            raise EvidenceInputError(f"A tree size is a count of entries, 0 or more. Got {old_size}.")
         if old_size > self.checkpoint.size:
             raise TamperedEvidenceError(
                 f"The log has {self.checkpoint.size} entries but an older checkpoint has {old_size}: "
                 "entries were removed."
             )
-        return [h.hex() for h in self.tree.consistency_proof(max(old_size, 0))]
+        return [h.hex() for h in self.tree.consistency_proof(old_size)]
 
 
 class AuditLog:
@@ -367,13 +370,15 @@ class AuditLog:
         leaves: list[bytes] = []
         kept: list[LogEntry] = []
         frontier = Frontier()
-        for row in conn.execute(_ROWS, {"size": checkpoint.size}):
+        size, last_hash = checkpoint.size, None
+        for row in conn.execute(_ROWS, {"size": size}):
             if row.seq != len(leaves) + 1:
                 raise TamperedEvidenceError(
                     f"The audit log jumps from seq {len(leaves)} to {row.seq}: entries were deleted."
                 )
             leaf = leaf_hash(row.text.encode())
             leaves.append(leaf)
+            last_hash = row.entry_hash
             frontier.append(leaf)
             if _selected(row.text, needles):
                 kept.append(
@@ -395,6 +400,13 @@ class AuditLog:
                 f"The {len(leaves)} entries of the audit log do not hash to the root its signed checkpoint "
                 "commits to: an entry was edited, replaced or reordered."
             )
+        if (head.seq, head.entry_hash, head.frontier) != (
+            size,
+            last_hash,
+            json.dumps([h.hex() for h in frontier.hashes]),
+        ):
+            # What the next append would build on must be the tree the checkpoint signed.
+            raise TamperedEvidenceError("The audit log's head row does not describe the entries its checkpoint signs.")
         if conn.execute(_BEYOND, {"size": checkpoint.size}).scalar():
             # Another writer may have committed since the head was read; a head that still says this
             # size means the rows after it were added without being signed (or the head rolled back).

@@ -31,6 +31,7 @@ ROUTES = [
     ("GET", "/v1/requests/dsr_0"),
     ("GET", "/v1/requests/dsr_0/case-file"),
     ("GET", "/v1/evidence/public-key"),
+    ("GET", "/v1/evidence/checkpoint"),
     ("GET", "/v1/sla"),
     ("GET", "/v1/deadletters"),
     ("POST", "/v1/deadletters/dlq_0/replay"),
