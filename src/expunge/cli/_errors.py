@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 from rich.console import Console
 
-from expunge.errors import ExpungeError
+from expunge.errors import ExpungeError, TamperedEvidenceError
 
 __all__ = ["EXIT_BAD_INPUT", "EXIT_FAILED_CHECK", "EXIT_INTERNAL", "cli_errors"]
 
@@ -22,7 +22,9 @@ _err = Console(stderr=True)
 
 
 def exit_code_for(error: ExpungeError) -> int:
-    """Return the exit code of an expected error: 2 for anything the caller can fix, else 3."""
+    """Return the exit code of an expected error: 1 for altered evidence, 2 for what the caller can fix, else 3."""
+    if isinstance(error, TamperedEvidenceError):
+        return EXIT_FAILED_CHECK
     if isinstance(error, ValueError | LookupError | FileNotFoundError | PermissionError):
         return EXIT_BAD_INPUT
     return EXIT_INTERNAL

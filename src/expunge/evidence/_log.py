@@ -36,11 +36,19 @@ _MOVE_HEAD = update(t.chain_head).where(t.chain_head.c.chain == "global")
 _INSERT = insert(t.audit_log)
 _ROWS = (
     select(
-        t.audit_log.c.seq, t.audit_log.c.text, t.audit_log.c.entry_hash, t.audit_log.c.key_id, t.audit_log.c.signature
+        t.audit_log.c.seq,
+        t.audit_log.c.text,
+        t.audit_log.c.entry_hash,
+        t.audit_log.c.key_id,
+        t.audit_log.c.signature,
+        t.audit_log.c.tenant,
+        t.audit_log.c.case_id,
+        t.audit_log.c.kind,
     )
     .where(t.audit_log.c.seq <= bindparam("size"))
     .order_by(t.audit_log.c.seq)
 )
+_MENTIONS = select(t.audit_log.c.seq).where(t.audit_log.c.case_id == bindparam("case_id")).limit(1)
 _BEYOND = select(func.count()).select_from(t.audit_log).where(t.audit_log.c.seq > bindparam("size"))
 # The newest entry of each case: its (case_id, seq) index answers both the MAX and the join.
 _last = (
@@ -376,6 +384,10 @@ class AuditLog:
                 raise TamperedEvidenceError(
                     f"The audit log jumps from seq {len(leaves)} to {row.seq}: entries were deleted."
                 )
+            if not _columns_match(row):
+                raise TamperedEvidenceError(
+                    f"The tenant, case or kind column of entry seq {row.seq} differs from its signed text."
+                )
             leaf = leaf_hash(row.text.encode())
             leaves.append(leaf)
             last_hash = row.entry_hash
@@ -417,6 +429,10 @@ class AuditLog:
                 )
         return LogSnapshot(checkpoint=checkpoint, entries=kept, leaves=leaves)
 
+    def mentions(self, conn: Connection, case_id: str) -> bool:
+        """Tell whether an entry's (unsigned) case column names ``case_id``: a cheap index lookup, a hint only."""
+        return conn.execute(_MENTIONS, {"case_id": case_id}).first() is not None
+
     def entries(self, conn: Connection, *, case_id: str | None = None, tenant: str | None = None) -> list[LogEntry]:
         """Return stored entries in order, optionally of one case and/or one tenant, checked (see :meth:`snapshot`).
 
@@ -437,3 +453,18 @@ def _selected(text: str, needles: Sequence[tuple[str, str, str]]) -> bool:
     except ValueError:
         return False  # not JSON: the root check that follows reports the edit
     return isinstance(document, dict) and all(document.get(k) == v for _, k, v in needles)
+
+
+def _columns_match(row: Any) -> bool:
+    """Tell whether an entry's index columns say what its canonical text says, without parsing it.
+
+    Canonical JSON sorts keys, so the envelope's ``case_id``, ``kind`` and ``tenant`` come after its
+    ``body``, and a quote inside a string is escaped: the last ``"case_id":`` of the text is the
+    envelope's own (likewise for the other two).
+    """
+    text = row.text
+    for key, value in (("tenant", row.tenant), ("case_id", row.case_id), ("kind", row.kind)):
+        at = text.rfind(f'"{key}":')
+        if at < 0 or not text.startswith(f'"{key}":' + json.dumps(value, ensure_ascii=False), at):
+            return False
+    return True

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from expunge.errors import TamperedEvidenceError
+from expunge.errors import TamperedEvidenceError, UnknownRequestError
 from expunge.evidence import CaseView, Signer, case_file_document, case_view, seal_case_file
 from expunge.requests import _tables as t
 from expunge.requests._case import case_from_row
@@ -33,6 +33,7 @@ def build_case_file(
     *,
     signer: Signer,
     since: int | None = None,
+    conn: Connection | None = None,
 ) -> dict[str, Any]:
     """Return the sealed case file of a case of ``tenant``, after checking the log and the tables.
 
@@ -45,27 +46,37 @@ def build_case_file(
         case_id: The case.
         signer: Seals the file.
         since: The tree size of a checkpoint an auditor already holds: the file then carries the
-            consistency proof from it to the current checkpoint.
+            consistency proof from it.
+        conn: Read through this connection (and its transaction); default a read transaction of its own.
 
     Raises:
         UnknownRequestError: No such case in this tenant.
         TamperedEvidenceError: The log does not match its signed checkpoint, or a table disagrees
-            with the signed entries (the message says which row).
+            with the signed entries (the message says which).
         EmptyLogError, UnknownKeyError: The log is empty, or its checkpoint is signed by an unknown key.
+        EvidenceInputError: ``since`` is negative.
     """
-    gov.get_case(tenant, case_id)
-    with gov.db.read() as conn:
-        snapshot = gov.audit.snapshot(conn, case_id=case_id)
-        if not snapshot.entries:
-            raise TamperedEvidenceError(f"Case {case_id} has no signed entry in the audit log.")
-        view = case_view([e.document for e in snapshot.entries])
-        if view.case["tenant"] != tenant:
-            raise TamperedEvidenceError(
-                f"The signed entries of case {case_id} belong to tenant {view.case['tenant']!r}, not {tenant!r}."
-            )
-        check_case_tables(gov, conn, view)
-        as_of = gov.clock().astimezone(UTC).isoformat()
-        document = case_file_document(snapshot, view, as_of=as_of, due_soon_days=gov.policy.due_soon_days, since=since)
+    if conn is None:
+        with gov.db.read() as own:
+            return build_case_file(gov, tenant, case_id, signer=signer, since=since, conn=own)
+    known = conn.execute(select(t.cases.c.id).where(t.cases.c.id == case_id, t.cases.c.tenant == tenant)).first()
+    if known is None and not gov.audit.mentions(conn, case_id):  # the common unknown ID: answered by an index
+        raise UnknownRequestError(f"No request {case_id!r} in tenant {tenant!r}.")
+    snapshot = gov.audit.snapshot(conn, case_id=case_id)
+    if not snapshot.entries:
+        if known is None:
+            raise UnknownRequestError(f"No request {case_id!r} in tenant {tenant!r}.")
+        raise TamperedEvidenceError(f"Case {case_id} has no signed entry in the audit log.")
+    view = case_view([e.document for e in snapshot.entries])
+    if view.case["tenant"] != tenant:
+        if known is None:  # another tenant's case: say no more than for a case that does not exist
+            raise UnknownRequestError(f"No request {case_id!r} in tenant {tenant!r}.")
+        raise TamperedEvidenceError(
+            f"The signed entries of case {case_id} belong to tenant {view.case['tenant']!r}, not {tenant!r}."
+        )
+    check_case_tables(gov, conn, view)
+    as_of = gov.clock().astimezone(UTC).isoformat()
+    document = case_file_document(snapshot, view, as_of=as_of, due_soon_days=gov.policy.due_soon_days, since=since)
     return seal_case_file(document, signer)
 
 
