@@ -19,10 +19,11 @@ from expunge.evidence._casefile import (
 from expunge.evidence._caseview import CaseView, case_sla, case_view, sla_status
 from expunge.evidence._checkpoint import Checkpoint, check_consistency, open_checkpoint, read_checkpoint_file
 from expunge.evidence._keys import Keyring, Signer, key_id_of, load_public_key, public_key_pem, rotate_signing_key
-from expunge.evidence._log import AuditLog, LogEntry, LogSnapshot
+from expunge.evidence._log import AuditLog
 from expunge.evidence._merkle import Frontier, MerkleTree, leaf_hash, node_hash, verify_consistency, verify_inclusion
 from expunge.evidence._offline import export_entries, parse_export, verify_entries, verify_log
 from expunge.evidence._receipt import OPERATIONS, OUTCOMES, Receipt, canonical, sha256_hex
+from expunge.evidence._snapshot import LogEntry, LogSnapshot
 
 __all__ = [
     "CASE_FILE_FORMAT",

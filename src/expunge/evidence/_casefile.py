@@ -29,10 +29,10 @@ from expunge.errors import EvidenceInputError, TamperedEvidenceError, UnknownKey
 from expunge.evidence._caseview import CaseView, case_sla, case_view
 from expunge.evidence._checkpoint import check_consistency, open_checkpoint
 from expunge.evidence._keys import Signer, verify_signature
-from expunge.evidence._log import LogSnapshot
 from expunge.evidence._merkle import leaf_hash, verify_inclusion
 from expunge.evidence._offline import verify_entries
 from expunge.evidence._receipt import canonical
+from expunge.evidence._snapshot import LogSnapshot
 
 __all__ = ["CASE_FILE_FORMAT", "case_file_document", "dump_case_file", "seal_case_file", "verify_case_file"]
 

@@ -11,45 +11,28 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from expunge.db import utcnow
-from expunge.errors import EmptyLogError, EvidenceInputError, TamperedEvidenceError
+from expunge.errors import TamperedEvidenceError
 from expunge.evidence import _tables as t
 from expunge.evidence._checkpoint import Checkpoint, open_checkpoint
 from expunge.evidence._keys import Keyring, Signer
-from expunge.evidence._merkle import Frontier, MerkleTree, leaf_hash
+from expunge.evidence._merkle import Frontier, leaf_hash
 from expunge.evidence._offline import verify_entries
 from expunge.evidence._receipt import Receipt, canonical, sha256_hex
+from expunge.evidence._snapshot import BEYOND, READ_HEAD, ROWS, LogEntry, LogSnapshot, open_head, read_snapshot
 
-__all__ = ["AuditLog", "LogEntry", "LogSnapshot"]
+__all__ = ["AuditLog"]
 
 # Built once (constructing a statement costs several times what executing a cached one does).
-_COLUMNS = (t.chain_head.c.seq, t.chain_head.c.entry_hash, t.chain_head.c.origin, t.chain_head.c.frontier)
-_READ_HEAD = select(*_COLUMNS, t.chain_head.c.checkpoint).where(t.chain_head.c.chain == "global")
-_HEAD = _READ_HEAD.with_for_update()
+_HEAD = READ_HEAD.with_for_update()
 _MOVE_HEAD = update(t.chain_head).where(t.chain_head.c.chain == "global")
 _INSERT = insert(t.audit_log)
-_ROWS = (
-    select(
-        t.audit_log.c.seq,
-        t.audit_log.c.text,
-        t.audit_log.c.entry_hash,
-        t.audit_log.c.key_id,
-        t.audit_log.c.signature,
-        t.audit_log.c.tenant,
-        t.audit_log.c.case_id,
-        t.audit_log.c.kind,
-    )
-    .where(t.audit_log.c.seq <= bindparam("size"))
-    .order_by(t.audit_log.c.seq)
-)
 _MENTIONS = select(t.audit_log.c.seq).where(t.audit_log.c.case_id == bindparam("case_id")).limit(1)
-_BEYOND = select(func.count()).select_from(t.audit_log).where(t.audit_log.c.seq > bindparam("size"))
 # The newest entry of each case: its (case_id, seq) index answers both the MAX and the join.
 _last = (
     select(t.audit_log.c.case_id, func.max(t.audit_log.c.seq).label("seq"))
@@ -60,75 +43,6 @@ _last = (
 _CASE_HEADS = select(t.audit_log.c.case_id, t.audit_log.c.entry_hash).join(
     _last, (t.audit_log.c.case_id == _last.c.case_id) & (t.audit_log.c.seq == _last.c.seq)
 )
-
-
-@dataclass(frozen=True)
-class LogEntry:
-    """One stored entry: the exact signed text, its hash, and who signed it."""
-
-    seq: int
-    text: str
-    entry_hash: str
-    key_id: str
-    signature: str
-
-    @property
-    def document(self) -> dict[str, Any]:
-        """The parsed entry (``seq``, ``prev_hash``, ``case_prev_hash``, ``kind``, ``body``…)."""
-        return json.loads(self.text)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the entry as stored, for export."""
-        return {
-            "seq": self.seq,
-            "text": self.text,
-            "entry_hash": self.entry_hash,
-            "key_id": self.key_id,
-            "signature": self.signature,
-        }
-
-
-@dataclass
-class LogSnapshot:
-    """The log as its latest signed checkpoint commits to it, checked, with what a proof needs.
-
-    Attributes:
-        checkpoint: The latest signed checkpoint; every entry below is one of its leaves.
-        entries: The entries asked for (all, one case's or one tenant's), in log order.
-        leaves: The leaf hash of every entry of the log (leaf ``i`` is seq ``i + 1``).
-    """
-
-    checkpoint: Checkpoint
-    entries: list[LogEntry]
-    leaves: list[bytes] = field(repr=False)
-    _tree: MerkleTree | None = field(default=None, repr=False)
-
-    @property
-    def tree(self) -> MerkleTree:
-        """The Merkle tree over every leaf (built on first use: O(n) hashes)."""
-        if self._tree is None:
-            self._tree = MerkleTree(self.leaves)
-        return self._tree
-
-    def inclusion_proof(self, seq: int) -> list[str]:
-        """Return the RFC 9162 inclusion proof (hex digests) of entry ``seq`` in the checkpoint's tree."""
-        return [h.hex() for h in self.tree.inclusion_proof(seq - 1)]
-
-    def consistency_proof(self, old_size: int) -> list[str]:
-        """Return the RFC 9162 consistency proof (hex digests) from the tree of ``old_size`` entries.
-
-        Raises:
-            EvidenceInputError: ``old_size`` is negative.
-            TamperedEvidenceError: ``old_size`` is larger than the log: entries were removed.
-        """
-        if old_size < 0:
-            raise EvidenceInputError(f"A tree size is a count of entries, 0 or more. Got {old_size}.")
-        if old_size > self.checkpoint.size:
-            raise TamperedEvidenceError(
-                f"The log has {self.checkpoint.size} entries but an older checkpoint has {old_size}: "
-                "entries were removed."
-            )
-        return [h.hex() for h in self.tree.consistency_proof(old_size)]
 
 
 class AuditLog:
@@ -237,7 +151,7 @@ class AuditLog:
         """Return the head's frontier once it is shown to be the tree the latest checkpoint signed."""
         frontier = self._frontier_of(head)
         if head.checkpoint is None:
-            if head.seq == 0 and not conn.execute(_BEYOND, {"size": 0}).scalar():
+            if head.seq == 0 and not conn.execute(BEYOND, {"size": 0}).scalar():
                 return frontier  # a new, empty log
             return self._adopt(conn, head, frontier)
         signed = self._signed
@@ -262,7 +176,7 @@ class AuditLog:
         """
         stored = [
             LogEntry(seq=r.seq, text=r.text, entry_hash=r.entry_hash, key_id=r.key_id, signature=r.signature)
-            for r in conn.execute(_ROWS, {"size": 2**62})
+            for r in conn.execute(ROWS, {"size": 2**62})
         ]
         if not stored:
             raise TamperedEvidenceError("The audit log's head says it has entries, but the log is empty.")
@@ -315,7 +229,7 @@ class AuditLog:
 
     def needs_adoption(self, conn: Connection) -> bool:
         """Tell whether the log holds entries but no checkpoint yet (see :meth:`adopt`)."""
-        head = conn.execute(_READ_HEAD).one()
+        head = conn.execute(READ_HEAD).one()
         return head.checkpoint is None and head.seq > 0
 
     def append_receipt(self, conn: Connection, receipt: Receipt) -> LogEntry:
@@ -333,101 +247,15 @@ class AuditLog:
             EmptyLogError: The log has no entry and so no checkpoint.
             TamperedEvidenceError, UnknownKeyError: The checkpoint is missing or does not verify.
         """
-        head = conn.execute(_READ_HEAD).one()
-        return self._open_head(conn, head)
-
-    def _open_head(self, conn: Connection, head: Any) -> Checkpoint:
-        if head.checkpoint is None:
-            if not conn.execute(_BEYOND, {"size": 0}).scalar():
-                raise EmptyLogError("The audit log is empty: there is nothing to export or verify.")
-            raise TamperedEvidenceError(
-                "The audit log holds entries but no signed checkpoint: its head was reset, or it was migrated "
-                "and not yet opened with its signing key."
-            )
-        checkpoint = open_checkpoint(head.checkpoint, self.public_keys)
-        if checkpoint.origin != head.origin:
-            raise TamperedEvidenceError(
-                f"The audit log's checkpoint is of log {checkpoint.origin!r}, but this log is {head.origin!r}."
-            )
-        return checkpoint
+        return open_head(conn, conn.execute(READ_HEAD).one(), self.public_keys)
 
     def snapshot(self, conn: Connection, *, case_id: str | None = None, tenant: str | None = None) -> LogSnapshot:
-        """Read every entry the latest checkpoint commits to and check them against it.
-
-        Reads the whole log (O(n) rows and hashes); entries are selected by what their signed text
-        says, never by the unsigned ``case_id`` or ``tenant`` columns.
-
-        Args:
-            conn: An open connection.
-            case_id: Keep only this case's entries.
-            tenant: Keep only this tenant's entries.
+        """Read every entry the latest checkpoint commits to, checked against it (see :func:`read_snapshot`).
 
         Raises:
-            EmptyLogError: The log has no entry.
-            TamperedEvidenceError: An entry is missing, added, reordered or edited (the tree's size or
-                root is not the checkpoint's), or the checkpoint's signature does not verify.
-            UnknownKeyError: The checkpoint is signed by a key not in the keyring.
+            EmptyLogError, TamperedEvidenceError, UnknownKeyError: As :func:`read_snapshot`.
         """
-        head = conn.execute(_READ_HEAD).one()
-        checkpoint = self._open_head(conn, head)
-        needles = []
-        if case_id is not None:
-            needles.append(('"case_id":' + json.dumps(case_id, ensure_ascii=False), "case_id", case_id))
-        if tenant is not None:
-            needles.append(('"tenant":' + json.dumps(tenant, ensure_ascii=False), "tenant", tenant))
-        leaves: list[bytes] = []
-        kept: list[LogEntry] = []
-        frontier = Frontier()
-        size, last_hash = checkpoint.size, None
-        for row in conn.execute(_ROWS, {"size": size}):
-            if row.seq != len(leaves) + 1:
-                raise TamperedEvidenceError(
-                    f"The audit log jumps from seq {len(leaves)} to {row.seq}: entries were deleted."
-                )
-            if not _columns_match(row):
-                raise TamperedEvidenceError(
-                    f"The tenant, case or kind column of entry seq {row.seq} differs from its signed text."
-                )
-            leaf = leaf_hash(row.text.encode())
-            leaves.append(leaf)
-            last_hash = row.entry_hash
-            frontier.append(leaf)
-            if _selected(row.text, needles):
-                kept.append(
-                    LogEntry(
-                        seq=row.seq,
-                        text=row.text,
-                        entry_hash=row.entry_hash,
-                        key_id=row.key_id,
-                        signature=row.signature,
-                    )
-                )
-        if len(leaves) != checkpoint.size:
-            raise TamperedEvidenceError(
-                f"The signed checkpoint commits to {checkpoint.size} entries but the log holds {len(leaves)}: "
-                "entries were deleted from its end."
-            )
-        if frontier.root() != checkpoint.root_hash:
-            raise TamperedEvidenceError(
-                f"The {len(leaves)} entries of the audit log do not hash to the root its signed checkpoint "
-                "commits to: an entry was edited, replaced or reordered."
-            )
-        if (head.seq, head.entry_hash, head.frontier) != (
-            size,
-            last_hash,
-            json.dumps([h.hex() for h in frontier.hashes]),
-        ):
-            # What the next append would build on must be the tree the checkpoint signed.
-            raise TamperedEvidenceError("The audit log's head row does not describe the entries its checkpoint signs.")
-        if conn.execute(_BEYOND, {"size": checkpoint.size}).scalar():
-            # Another writer may have committed since the head was read; a head that still says this
-            # size means the rows after it were added without being signed (or the head rolled back).
-            again = conn.execute(_READ_HEAD).one()
-            if again.checkpoint == head.checkpoint:
-                raise TamperedEvidenceError(
-                    f"The audit log holds entries after seq {checkpoint.size}, which no signed checkpoint covers."
-                )
-        return LogSnapshot(checkpoint=checkpoint, entries=kept, leaves=leaves)
+        return read_snapshot(conn, self.public_keys, case_id=case_id, tenant=tenant)
 
     def mentions(self, conn: Connection, case_id: str) -> bool:
         """Tell whether an entry's (unsigned) case column names ``case_id``: a cheap index lookup, a hint only."""
@@ -440,31 +268,3 @@ class AuditLog:
             EmptyLogError, TamperedEvidenceError, UnknownKeyError: As :meth:`snapshot`.
         """
         return self.snapshot(conn, case_id=case_id, tenant=tenant).entries
-
-
-def _selected(text: str, needles: Sequence[tuple[str, str, str]]) -> bool:
-    """Tell whether an entry's signed text names the case and tenant asked for (a cheap substring test first)."""
-    if not needles:
-        return True
-    if not all(needle in text for needle, _, _ in needles):
-        return False
-    try:
-        document = json.loads(text)
-    except ValueError:
-        return False  # not JSON: the root check that follows reports the edit
-    return isinstance(document, dict) and all(document.get(k) == v for _, k, v in needles)
-
-
-def _columns_match(row: Any) -> bool:
-    """Tell whether an entry's index columns say what its canonical text says, without parsing it.
-
-    Canonical JSON sorts keys, so the envelope's ``case_id``, ``kind`` and ``tenant`` come after its
-    ``body``, and a quote inside a string is escaped: the last ``"case_id":`` of the text is the
-    envelope's own (likewise for the other two).
-    """
-    text = row.text
-    for key, value in (("tenant", row.tenant), ("case_id", row.case_id), ("kind", row.kind)):
-        at = text.rfind(f'"{key}":')
-        if at < 0 or not text.startswith(f'"{key}":' + json.dumps(value, ensure_ascii=False), at):
-            return False
-    return True
