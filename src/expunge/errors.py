@@ -29,6 +29,7 @@ keeps working for callers who do not know expunge::
     ├── InvalidPageError (ValueError)              page.invalid
     └── EvidenceError                              evidence.*
         └── TamperedEvidenceError
+            └── EmptyLogError
 
 HTTP statuses are mapped in ``expunge.service`` only and exit codes in ``expunge.cli`` only: an area
 raises, it never decides how the failure is shown.
@@ -46,6 +47,7 @@ __all__ = [
     "DataError",
     "DataUnavailableError",
     "DatabaseBusyError",
+    "EmptyLogError",
     "EvidenceError",
     "ExpungeError",
     "InsufficientDataError",
@@ -221,6 +223,12 @@ class TamperedEvidenceError(EvidenceError):
     code = "evidence.tampered"
 
 
+class EmptyLogError(TamperedEvidenceError):
+    """There is no log entry to verify: an emptied log looks the same as a new one, so nothing verifies."""
+
+    code = "evidence.empty_log"
+
+
 def unknown_name_message(kind: str, name: object, available: Iterable[str]) -> str:
     """Build the one sentence used for every unknown registry key.
 
@@ -253,6 +261,8 @@ def unknown_name_message(kind: str, name: object, available: Iterable[str]) -> s
 #    │   ├── AlreadyProcessedError
 #    │   └── SubscriberFailedError
 #    ├── EvidenceError ... UnknownKeyError (LookupError)
+#    │   ├── EvidenceInputError (ValueError)
+#    │   └── KeyMismatchError (ValueError)
 #    ├── AuthError (PermissionError)               auth.*
 #    │   └── ForbiddenError
 #    └── PayloadTooLargeError (ValueError)         service.payload_too_large
@@ -263,9 +273,11 @@ __all__ += [
     "BusError",
     "CatalogError",
     "DuplicateRequestError",
+    "EvidenceInputError",
     "ForbiddenError",
     "InvalidIdentifierError",
     "InvalidTokenError",
+    "KeyMismatchError",
     "PayloadTooLargeError",
     "SubscriberFailedError",
     "SuppressedSubjectError",
@@ -385,6 +397,18 @@ class UnknownKeyError(EvidenceError, LookupError):
     """A receipt names a signing key that the verifier was not given."""
 
     code = "evidence.unknown_key"
+
+
+class EvidenceInputError(EvidenceError, ValueError):
+    """A file given to sign or verify with is missing or is not what it must be (a key, a checkpoint)."""
+
+    code = "evidence.invalid_input"
+
+
+class KeyMismatchError(EvidenceError, ValueError):
+    """The public-key file of the signing key does not belong to the private key beside it."""
+
+    code = "evidence.key_mismatch"
 
 
 class AuthError(ExpungeError, PermissionError):

@@ -24,7 +24,7 @@ from typer.core import TyperGroup
 
 from expunge.cli._io import make_console
 from expunge.db import database_error
-from expunge.errors import ExpungeError
+from expunge.errors import ExpungeError, TamperedEvidenceError
 
 __all__ = ["EXIT_BAD_INPUT", "EXIT_FAILED_CHECK", "EXIT_INTERNAL", "ExpungeGroup", "cli_errors", "show_tracebacks"]
 
@@ -52,7 +52,9 @@ _ClickException = _click_class("ClickException")
 
 
 def exit_code_for(error: ExpungeError) -> int:
-    """Return the exit code of an expected error: 2 for anything the caller can fix, else 3."""
+    """Return the exit code of an expected error: 1 for altered evidence, 2 for what the caller can fix, else 3."""
+    if isinstance(error, TamperedEvidenceError):
+        return EXIT_FAILED_CHECK
     if isinstance(error, ValueError | LookupError | FileNotFoundError | PermissionError):
         return EXIT_BAD_INPUT
     return EXIT_INTERNAL

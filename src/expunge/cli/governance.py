@@ -24,16 +24,18 @@ from expunge.cli._errors import EXIT_FAILED_CHECK, ExpungeGroup, cli_errors
 from expunge.cli._io import check_output_dir, check_output_file, check_tenant_option, write_output
 from expunge.config import get_settings
 from expunge.db import MAX_PAGE_SIZE
-from expunge.errors import EvidenceError, TamperedEvidenceError, UnknownKeyError
+from expunge.errors import EvidenceInputError, TamperedEvidenceError, UnknownKeyError
 from expunge.evidence import (
+    Keyring,
     dump_case_file,
     export_entries,
-    key_id_of,
-    load_public_key,
+    open_checkpoint,
     parse_export,
     public_key_pem,
+    read_checkpoint_file,
+    rotate_signing_key,
     verify_case_file,
-    verify_entries,
+    verify_log,
 )
 from expunge.requests import ApiKeys, Governance, build_case_file, open_governance_from_settings
 
@@ -268,11 +270,20 @@ def evidence_export(
     case_id: str,
     tenant: Tenant,
     out: Annotated[Path, typer.Option(help="Where to write the case file.", callback=check_output_file)],
+    since: Annotated[
+        Path | None,
+        typer.Option(
+            help="An older checkpoint the auditor holds: the file carries the consistency proof from it.",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
 ) -> None:
-    """Write a request's sealed case file (canonical JSON)."""
+    """Write a request's sealed case file (canonical JSON) with the log's checkpoint and inclusion proofs."""
     gov = _gov()
-    write_output(out, dump_case_file(build_case_file(gov, tenant, case_id, signer=gov.audit.signer)))
-    _print({"case_id": case_id, "path": str(out)})
+    size = _older(since, gov.audit.public_keys)[1] if since is not None else None
+    write_output(out, dump_case_file(build_case_file(gov, tenant, case_id, signer=gov.audit.signer, since=size)))
+    _print({"case_id": case_id, "path": str(out), "consistency_from": size})
 
 
 @evidence_app.command("export-log")
@@ -280,19 +291,65 @@ def evidence_export(
 def evidence_export_log(
     out: Annotated[Path, typer.Option(help="Where to write the JSON Lines export.", callback=check_output_file)],
 ) -> None:
-    """Write the whole audit log as JSON Lines, for offline verification."""
+    """Write the whole audit log as JSON Lines ending in its signed checkpoint, for offline verification."""
     gov = _gov()
     with gov.db.read() as conn:
-        entries = gov.audit.entries(conn)
-    write_output(out, export_entries(entries))
-    _print({"entries": len(entries), "path": str(out)})
+        snapshot = gov.audit.snapshot(conn)
+    write_output(out, export_entries(snapshot.entries, snapshot.checkpoint))
+    _print({"entries": len(snapshot.entries), "path": str(out), "checkpoint": snapshot.checkpoint.to_dict()})
+
+
+@evidence_app.command("checkpoint")
+@cli_errors
+def evidence_checkpoint(
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Also write it to this file (keep it to check later).", callback=check_output_file),
+    ] = None,
+) -> None:
+    """Print the log's latest signed checkpoint (JSON), after checking every entry against it."""
+    gov = _gov()
+    with gov.db.read() as conn:
+        data = gov.audit.snapshot(conn).checkpoint.to_dict()
+    if out is not None:
+        write_output(out, (json.dumps(data, indent=2) + "\n").encode())
+    _print(data)
 
 
 @evidence_app.command("public-key")
 @cli_errors
-def evidence_public_key() -> None:
-    """Print the install's Ed25519 public key (PEM): all a third party needs to verify."""
-    typer.echo(public_key_pem(_gov().audit.signer.public_key).decode(), nl=False)
+def evidence_public_key(
+    all_keys: Annotated[bool, typer.Option("--all", help="Every key of the keyring, the current one last.")] = False,
+) -> None:
+    """Print the install's Ed25519 public key (PEM), or the whole keyring: all a third party needs."""
+    gov = _gov()
+    current = gov.audit.signer
+    keys = [k for i, k in gov.audit.public_keys.items() if i != current.key_id] if all_keys else []
+    typer.echo(b"".join(public_key_pem(k) for k in [*keys, current.public_key]).decode(), nl=False)
+
+
+@evidence_app.command("rotate-key")
+@cli_errors
+def evidence_rotate_key() -> None:
+    """Make a new signing key current; old public keys stay in the keyring so older entries verify."""
+    keys_dir = get_settings().resolved_keys_dir
+    previous, signer = rotate_signing_key(keys_dir)
+    _print(
+        {
+            "previous_key_id": previous,
+            "key_id": signer.key_id,
+            "keyring": list(Keyring.of_install(keys_dir)),
+            "note": "Restart workers and servers: until then they sign with the previous key (still verifiable).",
+        }
+    )
+
+
+def _older(path: Path, keys: Any) -> tuple[str, int]:
+    """Read an older checkpoint file: its note and tree size (its signature checked)."""
+    if not path.is_file():
+        raise EvidenceInputError(f"The checkpoint file {str(path)!r} does not exist.")
+    note = read_checkpoint_file(path.read_bytes())
+    return note, open_checkpoint(note, keys).size
 
 
 @evidence_app.command("verify")
@@ -300,55 +357,48 @@ def evidence_public_key() -> None:
 def evidence_verify(
     case: Annotated[str, typer.Argument(help="A case file, a log export (.jsonl), or a case ID with --tenant.")],
     public_key: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="PEM public key(s) or keyring folder (repeatable); default: this install's keyring.",
+            exists=True,
+            readable=True,
+        ),
+    ] = None,
+    checkpoint: Annotated[
         Path | None,
-        typer.Option(help="PEM public key; default: this install's.", exists=True, dir_okay=False, readable=True),
+        typer.Option(
+            help="An older checkpoint of the log: check the log only grew since.", exists=True, dir_okay=False
+        ),
     ] = None,
     tenant: Annotated[
         str | None, typer.Option("--tenant", "-t", help="Tenant of a case given by ID.", callback=check_tenant_option)
     ] = None,
 ) -> None:
-    """Check every signature and hash link with the public key alone; exit 1 if anything was altered."""
-    key = _public_key(public_key)
-    keys = {key_id_of(key): key}
+    """Check every signature, hash link, proof and checkpoint with public keys alone; exit 1 if anything was altered."""
+    keys = Keyring.from_paths(public_key) if public_key else Keyring.of_install(get_settings().resolved_keys_dir)
     path = Path(case)
+    if not path.exists() and path.suffix in (".json", ".jsonl"):
+        raise EvidenceInputError(f"The file {case!r} does not exist. Pass a case file, a log export or a case ID.")
+    if not path.is_file() and tenant is None:
+        raise typer.BadParameter("a case ID needs --tenant (or pass the path of a case file).")
     try:
+        older, size = _older(checkpoint, keys) if checkpoint is not None else (None, None)
         if path.is_file() and path.suffix == ".jsonl":
-            result: dict[str, Any] = {
-                "log_entries": verify_entries(parse_export(path.read_bytes()), keys, chain="global")
-            }
+            result: dict[str, Any] = verify_log(*parse_export(path.read_bytes()), keys, older=older)
         elif path.is_file():
-            result = verify_case_file(path.read_bytes(), keys)
+            result = verify_case_file(path.read_bytes(), keys, older=older)
         else:
-            if tenant is None:
-                raise typer.BadParameter("a case ID needs --tenant (or pass the path of a case file).")
             gov = _gov()
-            result = verify_case_file(dump_case_file(build_case_file(gov, tenant, case, signer=gov.audit.signer)), keys)
+            document = build_case_file(gov, str(tenant), case, signer=gov.audit.signer, since=size)
+            result = verify_case_file(dump_case_file(document), keys, older=older)
             with gov.db.read() as conn:
-                result["log_entries"] = verify_entries(
-                    [e.to_dict() for e in gov.audit.entries(conn)], keys, chain="global"
-                )
+                snapshot = gov.audit.snapshot(conn)
+            logged = verify_log([e.to_dict() for e in snapshot.entries], snapshot.checkpoint.note, keys, older=older)
+            result["log_entries"] = logged["log_entries"]
     except (TamperedEvidenceError, UnknownKeyError) as err:
         typer.echo(json.dumps({"verified": False, "code": err.code, "problem": err.message}), err=True)
         raise typer.Exit(EXIT_FAILED_CHECK) from err
     _print({"verified": True, **result})
-
-
-def _public_key(path: Path | None) -> Any:
-    """The key to verify with: the file given, or this install's; a bad one is bad input."""
-    if path is None:
-        path = get_settings().resolved_keys_dir / "signing_ed25519.pub.pem"
-        if not path.is_file():
-            raise typer.BadParameter(
-                f"this install has no public key at {str(path)!r}; pass the signer's key with --public-key PEM "
-                "(or set EXPUNGE_HOME / EXPUNGE_KEYS_DIR to the install that signed).",
-                param_hint="'--public-key'",
-            )
-    try:
-        return load_public_key(path.read_bytes())
-    except EvidenceError as err:
-        raise typer.BadParameter(f"{str(path)!r}: {err.message}", param_hint="'--public-key'") from err
-    except OSError as err:
-        raise typer.BadParameter(f"cannot read {str(path)!r}: {err.strerror}.", param_hint="'--public-key'") from err
 
 
 @app.command("worker")

@@ -1,4 +1,4 @@
-"""Evidence tables: the append-only, hash-chained audit log and the head of its chain."""
+"""Evidence tables: the append-only, hash-chained audit log and its head (Merkle frontier, signed checkpoint)."""
 
 from __future__ import annotations
 
@@ -24,10 +24,16 @@ audit_log = Table(
     Index(None, "tenant", "seq"),
 )
 
+# One row (chain "global"): the last entry, the log's origin, the Merkle frontier (the roots of the
+# complete subtrees on the tree's right edge, as a JSON list of hex digests) and the latest signed
+# checkpoint note. Only the checkpoint is trusted; the rest is checked against it.
 chain_head = Table(
     "evidence_head",
     metadata,
     Column("chain", String(16), primary_key=True),
     Column("seq", Integer, nullable=False),
     Column("entry_hash", String(64), nullable=False),
+    Column("origin", String(64), nullable=False),
+    Column("frontier", Text, nullable=False),
+    Column("checkpoint", Text, nullable=True),
 )

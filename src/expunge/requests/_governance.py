@@ -220,7 +220,15 @@ class Governance(SettlementMixin):
         reason = f"{scope} under {regulation}"
         if params.get("reopens"):
             reason += f", re-opening {params['reopens']}: {params.get('note', '')}".rstrip(": ")
-        self._record(conn, tenant, case_id, None, "received", actor=filed_by, reason=reason[:1000])
+        terms = {
+            "scope": scope,
+            "regulation": regulation,
+            "due_at": due.isoformat(),
+            "pseudonym_count": len(pseudonyms),
+        }
+        self._record(
+            conn, tenant, case_id, None, "received", actor=filed_by, reason=reason[:1000], at=now, facts={"case": terms}
+        )
         if approved_by is not None:
             filed = SimpleNamespace(**values)
             self._approve_in(conn, tenant, case_id, operator=approved_by, current="received", row=filed, execute=True)
@@ -371,25 +379,24 @@ class Governance(SettlementMixin):
         if row.scope == "erasure" and plan.pseudonyms:
             # From now on, data naming this person is refused where it is registered (ingest, the API).
             self.catalog.suppress(conn, tenant, plan.pseudonyms, case_id=case_id)
-        if plan.actions:
-            conn.execute(
-                insert(t.actions),
-                [
-                    {
-                        "case_id": case_id,
-                        "seq": i,
-                        "asset_id": a.asset_id,
-                        "asset_kind": a.asset_kind,
-                        "uri": a.uri,
-                        "operation": a.operation,
-                        "subscriber": a.subscriber,
-                        "event_id": a.event_id,
-                        "hold_ids": list(a.hold_ids),
-                        "exception": a.exception,
-                    }
-                    for i, a in enumerate(plan.actions)
-                ],
-            )
+        # The plan is signed too, so a case file shows it from the log, never from the actions table.
+        actions = [
+            {
+                "asset_id": a.asset_id,
+                "asset_kind": a.asset_kind,
+                "uri": a.uri,
+                "operation": a.operation,
+                "subscriber": a.subscriber,
+                "event_id": a.event_id,
+                "hold_ids": list(a.hold_ids),
+                "exception": a.exception,
+            }
+            for a in plan.actions
+        ]
+        if actions:
+            conn.execute(insert(t.actions), [{"case_id": case_id, "seq": i, **a} for i, a in enumerate(actions)])
+        body = {"actions": actions, "exceptions": list(plan.exceptions), "records": len(plan.record_ids)}
+        self._sign(conn, tenant, case_id, "plan", body)
         summary = (
             f"{len(plan.record_ids)} record(s), {len(plan.actions)} action(s), {len(plan.exceptions)} exception(s)"
         )
@@ -600,8 +607,10 @@ class Governance(SettlementMixin):
             values["verified_by"] = verified_by
         if exceptions is not None:
             values["exceptions"] = list(exceptions)
+        facts: dict[str, Any] = {} if verified_by is None else {"verified_by": verified_by}
         if closed or target in ("completed", "completed_with_exceptions", "rejected"):
             values["closed_at"] = now
+            facts["closed"] = True
         moves: dict[str, tuple[str, str, dict[str, Any]]] | None = conn.info.get(_MOVES)
         if moves is None:
             self._write_move(conn, case_id, (tenant, current, values))
@@ -611,7 +620,7 @@ class Governance(SettlementMixin):
             moves[case_id][2].update(values)
         else:
             moves[case_id] = (tenant, current, values)
-        self._record(conn, tenant, case_id, current, target, actor=actor, reason=reason)
+        self._record(conn, tenant, case_id, current, target, actor=actor, reason=reason, at=now, facts=facts)
 
     @staticmethod
     def _write_move(conn: Connection, case_id: str, move: tuple[str, str, dict[str, Any]]) -> None:
@@ -628,9 +637,20 @@ class Governance(SettlementMixin):
             self._write_move(conn, case_id, moves.pop(case_id))
 
     def _record(
-        self, conn: Connection, tenant: str, case_id: str, source: str | None, target: str, *, actor: str, reason: str
+        self,
+        conn: Connection,
+        tenant: str,
+        case_id: str,
+        source: str | None,
+        target: str,
+        *,
+        actor: str,
+        reason: str,
+        at: datetime | None = None,
+        facts: Mapping[str, Any] | None = None,
     ) -> None:
-        now = self.clock()
+        """Store a transition and sign it; ``facts`` (the filing's terms, who verified, closing) are signed with it."""
+        now = at or self.clock()
         row = {
             "case_id": case_id,
             "from_state": source,
@@ -639,13 +659,27 @@ class Governance(SettlementMixin):
             "reason": reason,
             "at": now,
         }
-        body = {"from": source, "to": target, "actor": actor, "reason": reason, "at": now.isoformat()}
+        body = {"from": source, "to": target, "actor": actor, "reason": reason, "at": now.isoformat(), **(facts or {})}
+        self._sign(conn, tenant, case_id, "transition", body, row=row)
+
+    def _sign(
+        self,
+        conn: Connection,
+        tenant: str,
+        case_id: str,
+        kind: str,
+        body: dict[str, Any],
+        *,
+        row: dict[str, Any] | None = None,
+    ) -> None:
+        """Sign a log entry of a case (and store its transition ``row``), at the end of :meth:`_tx` if inside one."""
         journal = conn.info.get(_JOURNAL)
         if journal is None:  # outside _tx(): write and sign it now
-            conn.execute(insert(t.transitions).values(**row))
-            self.audit.append(conn, tenant=tenant, case_id=case_id, kind="transition", body=body)
+            if row is not None:
+                conn.execute(insert(t.transitions).values(**row))
+            self.audit.append(conn, tenant=tenant, case_id=case_id, kind=kind, body=body)
         else:
-            journal.append((row, (tenant, case_id, "transition", body)))
+            journal.append((row, (tenant, case_id, kind, body)))
 
     @contextlib.contextmanager
     def _tx(self) -> Iterator[Connection]:
@@ -656,14 +690,16 @@ class Governance(SettlementMixin):
     @contextlib.contextmanager
     def _journaled(self, conn: Connection) -> Iterator[None]:
         """Within an open transaction: keep case moves and transitions, and write and sign them at the end."""
-        journal: list[tuple[dict[str, Any], tuple[str, str | None, str, dict[str, Any]]]] = []
+        journal: list[tuple[dict[str, Any] | None, tuple[str, str | None, str, dict[str, Any]]]] = []
         conn.info[_JOURNAL] = journal
         conn.info[_MOVES] = {}
         try:
             yield
             self._write_moves(conn)
             if journal:
-                conn.execute(insert(t.transitions), [row for row, _ in journal])
+                rows = [row for row, _ in journal if row is not None]
+                if rows:
+                    conn.execute(insert(t.transitions), rows)
                 self.audit.append_many(conn, [entry for _, entry in journal])
         finally:
             conn.info.pop(_JOURNAL, None)

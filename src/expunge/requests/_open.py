@@ -10,7 +10,7 @@ from expunge.bus import RetryPolicy, Subscriber, WebhookSubscriber
 from expunge.catalog import Catalog, Pseudonymizer, load_or_create_secret
 from expunge.config import Settings
 from expunge.db import Database, open_database
-from expunge.evidence import AuditLog, Signer
+from expunge.evidence import AuditLog, Keyring, Signer
 from expunge.requests._governance import Governance
 from expunge.requests._policy import DEFAULT_SLA_DAYS, DeadlinePolicy, TokenIssuer
 
@@ -33,9 +33,17 @@ def open_governance(
 ) -> Governance:
     """Open (and migrate) the database and load, or create, the install's keys under ``keys_dir``.
 
+    A log migrated from before checkpoints gets its first signed checkpoint here, once its entries
+    verify (:meth:`~expunge.evidence.AuditLog.adopt`).
+
+    Raises:
+        KeyMismatchError: The signing key's public-key file does not match the private key.
+        TamperedEvidenceError: A migrated log's entries do not verify, so no checkpoint is signed.
+
     Args:
         database: A SQLAlchemy URL or an already open :class:`~expunge.db.Database`.
-        keys_dir: Folder of ``pseudonym.key``, ``token.key`` and the Ed25519 signing key.
+        keys_dir: Folder of ``pseudonym.key``, ``token.key``, the Ed25519 signing key and the keyring of
+            every public key the install signed with (``signing/``).
         schema: PostgreSQL schema to use (see :func:`~expunge.db.open_database`).
         sla_days: Days to answer per regulation; default GDPR 30, CCPA 45, LGPD 15.
         due_soon_days: Days before a deadline a case counts as due soon.
@@ -50,13 +58,19 @@ def open_governance(
     keys_dir = Path(keys_dir)
     catalog = Catalog(Pseudonymizer(load_or_create_secret(keys_dir / "pseudonym.key")))
     signer = Signer.load_or_create(keys_dir)
+    audit = AuditLog(signer, public_keys=Keyring.of_install(keys_dir))
+    with db.read() as conn:
+        unsigned = audit.needs_adoption(conn)
+    if unsigned:
+        with db.begin() as conn:
+            audit.adopt(conn)
     extra = dict(subscribers or {})
     if webhook_endpoints:
         extra.setdefault("webhook", WebhookSubscriber(webhook_endpoints, signer=signer))
     return Governance(
         db,
         catalog=catalog,
-        audit=AuditLog(signer),
+        audit=audit,
         tokens=TokenIssuer(load_or_create_secret(keys_dir / "token.key"), ttl=timedelta(seconds=token_ttl_seconds)),
         policy=DeadlinePolicy(days=dict(sla_days or DEFAULT_SLA_DAYS), due_soon_days=due_soon_days),
         retry=retry,

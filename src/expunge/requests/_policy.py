@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from expunge.errors import ConfigError, InvalidTokenError, TokenExpiredError, UnknownRegulationError
+from expunge.evidence import sla_status
 
 __all__ = ["DeadlinePolicy", "TokenIssuer"]
 
@@ -50,14 +51,11 @@ class DeadlinePolicy:
         return filed_at + timedelta(days=self.days[regulation])
 
     def status(self, *, due_at: datetime, now: datetime, closed_at: datetime | None) -> str:
-        """Return ``met`` / ``missed`` for a closed request, else ``on_track``, ``due_soon`` or ``overdue``."""
-        if closed_at is not None:
-            return "met" if closed_at <= due_at else "missed"
-        if now > due_at:
-            return "overdue"
-        if now >= due_at - timedelta(days=self.due_soon_days):
-            return "due_soon"
-        return "on_track"
+        """Return ``met`` / ``missed`` for a closed request, else ``on_track``, ``due_soon`` or ``overdue``.
+
+        The rule is the one a case file's verifier applies (:func:`expunge.evidence.sla_status`).
+        """
+        return sla_status(due_at=due_at, as_of=now, closed_at=closed_at, due_soon_days=self.due_soon_days)
 
 
 def _b64(data: bytes) -> str:

@@ -47,7 +47,7 @@ class SettlementMixin:
     """The delivery half of :class:`~expunge.requests.Governance` (its own module for size).
 
     Relies on the Governance attributes ``db``, ``catalog``, ``audit``, ``outbox``, ``subscribers``,
-    ``retry``, ``payload_retention``, ``clock`` and its helpers ``_tx``, ``_row`` and ``_move``.
+    ``retry``, ``payload_retention``, ``clock`` and its helpers ``_tx``, ``_row``, ``_move`` and ``_sign``.
     """
 
     def dispatcher(self, *, worker_id: str | None = None, clock: Callable[[], datetime] | None = None) -> Dispatcher:
@@ -295,6 +295,17 @@ class SettlementMixin:
             )
             stated = [str(p["exception"]) for _, _, p in items if p.get("exception")]
             out[row.id] = list(dict.fromkeys([*row.exceptions, *stated]))
+            # Signed, so the case file (derived from signed entries only) shows the plan as it was carried out.
+            changes = [
+                {
+                    "event_id": event_id,
+                    "operation": operation,
+                    "hold_ids": list(params.get("hold_ids", [])),
+                    "exception": params.get("exception"),
+                }
+                for event_id, operation, params in items
+            ]
+            self._sign(conn, row.tenant, row.id, "amendment", {"changes": changes, "exceptions": stated})
         return out
 
     def _verify_effects(self, conn: Connection, cases: Sequence[tuple[str, str]]) -> dict[str, list[str]]:

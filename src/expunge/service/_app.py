@@ -368,17 +368,37 @@ def create_app(
         return {**case.to_dict(), "actions": actions}
 
     @app.get("/v1/requests/{case_id}/case-file", tags=["evidence"], responses=error_responses(404))
-    def case_file(case_id: str, caller: Caller) -> dict[str, Any]:
-        """Return the sealed case file; verify it offline with the public key."""
+    def case_file(case_id: str, caller: Caller, since: Annotated[int | None, Query(ge=0)] = None) -> dict[str, Any]:
+        """Return the sealed case file; verify it offline with the public keys.
+
+        ``since``: the tree size of a checkpoint the caller holds; the file then carries the
+        consistency proof from it.
+        """
         need(caller, "read")
-        return build_case_file(gov, caller.tenant, case_id, signer=gov.audit.signer)
+        return build_case_file(gov, caller.tenant, case_id, signer=gov.audit.signer, since=since)
 
     @app.get("/v1/evidence/public-key", tags=["evidence"], responses=error_responses())
-    def public_key(caller: Caller) -> dict[str, str]:
-        """Return the Ed25519 public key (PEM) that verifies receipts and case files."""
+    def public_key(caller: Caller) -> dict[str, Any]:
+        """Return the current Ed25519 public key (PEM) and the keyring of every key the log was signed with."""
         need(caller, "read")
         signer = gov.audit.signer
-        return {"key_id": signer.key_id, "pem": public_key_pem(signer.public_key).decode()}
+        keys = dict(gov.audit.public_keys.items())
+        keys[signer.key_id] = signer.public_key
+        return {
+            "key_id": signer.key_id,
+            "pem": public_key_pem(signer.public_key).decode(),
+            "keys": [
+                {"key_id": key_id, "pem": public_key_pem(key).decode(), "current": key_id == signer.key_id}
+                for key_id, key in sorted(keys.items())
+            ],
+        }
+
+    @app.get("/v1/evidence/checkpoint", tags=["evidence"], responses=error_responses())
+    def checkpoint(caller: Caller) -> dict[str, Any]:
+        """Return the audit log's latest signed checkpoint, after checking every entry against it."""
+        need(caller, "read")
+        with gov.db.read() as conn:
+            return gov.audit.snapshot(conn).checkpoint.to_dict()
 
     @app.get("/v1/sla", tags=["requests"], responses=error_responses())
     def sla(caller: Caller) -> dict[str, Any]:

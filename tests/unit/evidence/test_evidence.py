@@ -5,55 +5,23 @@ from __future__ import annotations
 import threading
 
 import pytest
+from evidence_support import KEYS, SIGNER, append_case, case_file, filled_log, receipt
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
-from expunge.db import utcnow
 from expunge.errors import EvidenceError, TamperedEvidenceError, UnknownKeyError
 from expunge.evidence import (
     AuditLog,
-    Receipt,
     Signer,
-    dump_case_file,
     export_entries,
     load_public_key,
     parse_export,
     public_key_pem,
-    seal_case_file,
     verify_case_file,
     verify_entries,
+    verify_log,
 )
-
-SIGNER = Signer.generate()
-KEYS = {SIGNER.key_id: SIGNER.public_key}
-
-
-def receipt(i: int, case_id: str = "dsr_1") -> Receipt:
-    now = utcnow()
-    return Receipt(
-        event_id=f"evt_{i}",
-        case_id=case_id,
-        tenant="acme",
-        subscriber="memory",
-        asset_id=f"art_{i}",
-        asset_kind="chunk",
-        operation="erase",
-        outcome="applied",
-        started_at=now,
-        finished_at=now,
-        before_sha256="a" * 64,
-        artifact_ids=(f"row-{i}",),
-    )
-
-
-def filled_log(db, n=3, cases=("dsr_1",)):
-    log = AuditLog(SIGNER)
-    with db.begin() as conn:
-        for i in range(n):
-            log.append_receipt(conn, receipt(i, cases[i % len(cases)]))
-    with db.begin() as conn:
-        return log, log.entries(conn)
 
 
 def test_entries_chain_globally_and_per_case(db):
@@ -78,24 +46,28 @@ def test_a_dropped_or_reordered_entry_breaks_the_chain(db):
 
 
 def test_every_flipped_byte_of_a_log_export_is_detected(db):
-    _, entries = filled_log(db, n=2)
-    data = export_entries(entries)
-    assert verify_entries(parse_export(data), KEYS, chain="global") == 2
+    log, _ = filled_log(db, n=2)
+    with db.read() as conn:
+        snapshot = log.snapshot(conn)
+    data = export_entries(snapshot.entries, snapshot.checkpoint)
+    assert verify_log(*parse_export(data), KEYS)["log_entries"] == 2
     for i in range(len(data)):
         flipped = bytearray(data)
         flipped[i] ^= 0x01
         with pytest.raises((TamperedEvidenceError, UnknownKeyError)):
-            verify_entries(parse_export(bytes(flipped)), KEYS, chain="global")
+            verify_log(*parse_export(bytes(flipped)), KEYS)
 
 
 def test_tampering_with_a_stored_row_is_detected(db):
     log, _ = filled_log(db, n=3)
     with db.begin() as conn:
         conn.execute(text("update evidence_log set text = replace(text, 'applied', 'not_found') where seq = 2"))
-    with db.begin() as conn:
-        exported = [e.to_dict() for e in log.entries(conn)]
+        rows = conn.execute(text("select seq, text, entry_hash, key_id, signature from evidence_log order by seq"))
+        exported = [dict(r._mapping) for r in rows]
     with pytest.raises(TamperedEvidenceError, match=r"seq 2"):
         verify_entries(exported, KEYS, chain="global")
+    with db.read() as conn, pytest.raises(TamperedEvidenceError, match="root its signed checkpoint"):
+        log.entries(conn)  # every read checks the entries against the signed checkpoint
 
 
 def test_another_key_is_refused(db):
@@ -129,22 +101,19 @@ def test_concurrent_appenders_keep_one_unbroken_chain(db):
 
 
 def sealed_case(db):
-    log, _ = filled_log(db, n=2)
-    with db.begin() as conn:
-        entries = log.entries(conn, case_id="dsr_1")
-    document = {
-        "case": {"id": "dsr_1", "state": "completed"},
-        "receipts": [e.document["body"] for e in entries],
-        "entries": [e.to_dict() for e in entries],
-    }
-    return dump_case_file(seal_case_file(document, SIGNER))
+    log = AuditLog(SIGNER)
+    append_case(log, db, "dsr_1", receipts=2)
+    append_case(log, db, "dsr_2", receipts=1)
+    return case_file(log, db, "dsr_1")
 
 
 def test_a_sealed_case_file_verifies_offline_with_the_public_key_alone(db):
     raw = sealed_case(db)
     public = load_public_key(public_key_pem(SIGNER.public_key))
     summary = verify_case_file(raw, {SIGNER.key_id: public})
-    assert summary == {"case_id": "dsr_1", "entries": 2, "receipts": 2, "key_ids": [SIGNER.key_id]}
+    checkpoint = summary.pop("checkpoint")
+    assert summary == {"case_id": "dsr_1", "entries": 9, "receipts": 2, "key_ids": [SIGNER.key_id]}
+    assert checkpoint["size"] == 17 and checkpoint["key_id"] == SIGNER.key_id  # both cases' entries
 
 
 def test_an_edited_summary_breaks_the_seal(db):
@@ -175,5 +144,6 @@ def test_signing_key_is_created_once_and_reloaded(tmp_path):
     assert (tmp_path / "keys" / "signing_ed25519.pem").stat().st_mode & 0o777 == 0o600
     pub = load_public_key((tmp_path / "keys" / "signing_ed25519.pub.pem").read_bytes())
     assert pub.public_bytes_raw() == first.public_key.public_bytes_raw()
+    assert (tmp_path / "keys" / "signing" / f"{first.key_id}.pub.pem").read_bytes() == public_key_pem(pub)
     with pytest.raises(EvidenceError, match="not a PEM public key"):
         load_public_key(b"nope")

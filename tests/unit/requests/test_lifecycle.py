@@ -166,10 +166,9 @@ def test_filing_with_an_operators_approval_does_what_filing_then_approving_does_
 
     def steps(tenant, case_id):
         with gov.db.read() as conn:
-            return [
-                (e.document["body"]["from"], e.document["body"]["to"], e.document["body"]["actor"])
-                for e in gov.audit.entries(conn, case_id=case_id, tenant=tenant)
-            ]
+            documents = [e.document for e in gov.audit.entries(conn, case_id=case_id, tenant=tenant)]
+        # Transitions, and the signed plan between verification and planning.
+        return [(d["kind"], d["body"].get("from"), d["body"].get("to"), d["body"].get("actor")) for d in documents]
 
     assert steps("acme", case.id) == steps("globex", two_steps.id)
     assert len(gov.actions("acme", case.id)) == len(gov.actions("globex", two_steps.id)) > 0

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from expunge.evidence import load_public_key, verify_case_file
+from expunge.evidence import load_public_key, open_checkpoint, verify_case_file
 
 ROUTES = [
     ("GET", "/v1/whoami"),
@@ -31,6 +31,7 @@ ROUTES = [
     ("GET", "/v1/requests/dsr_0"),
     ("GET", "/v1/requests/dsr_0/case-file"),
     ("GET", "/v1/evidence/public-key"),
+    ("GET", "/v1/evidence/checkpoint"),
     ("GET", "/v1/sla"),
     ("GET", "/v1/deadletters"),
     ("POST", "/v1/deadletters/dlq_0/replay"),
@@ -124,10 +125,19 @@ def test_a_request_is_forgotten_end_to_end_and_the_case_file_verifies(api):
         assert art.json()["id"] not in api.store.items
         document = admin.get(f"/v1/requests/{case_id}/case-file").json()
         key = admin.get("/v1/evidence/public-key").json()
+        checkpoint = admin.get("/v1/evidence/checkpoint").json()
+        since = admin.get(f"/v1/requests/{case_id}/case-file", params={"since": 1}).json()
+        negative = admin.get(f"/v1/requests/{case_id}/case-file", params={"since": -1})
     public = load_public_key(key["pem"].encode())
     summary = verify_case_file(document, {key["key_id"]: public})
     assert summary["case_id"] == case_id and summary["receipts"] == 3  # record, chunk, log sweep
     assert "dora" not in json.dumps(document).lower()
+    keyring = {k["key_id"]: load_public_key(k["pem"].encode()) for k in key["keys"]}
+    assert [k["key_id"] for k in key["keys"] if k["current"]] == [key["key_id"]]
+    opened = open_checkpoint(checkpoint["checkpoint"], keyring)
+    assert opened.size == checkpoint["size"] >= summary["checkpoint"]["size"]
+    assert since["consistency"]["from_size"] == 1 and since["checkpoint"] == checkpoint["checkpoint"]
+    assert negative.status_code == 422
 
 
 def test_tenants_never_see_each_other(api):

@@ -84,3 +84,87 @@ def test_holds_from_the_cli(cli):
     out = cli("holds", "place", "rec_" + "0" * 32, "-t", "acme", "--reason", "x", code=2)
     assert "catalog.unknown_asset" in out.output
     assert json.loads(cli("holds", "list", "-t", "acme").stdout) == {"holds": [], "total": 0, "next_cursor": None}
+
+
+def said(result) -> str:
+    """The output as one line (the error console wraps long sentences)."""
+    return " ".join(result.output.split())
+
+
+def run_erasure(cli, email: str) -> str:
+    filed = json.loads(cli("dsr", "file", "-t", "acme", "--scope", "erasure", "--email", email).stdout)
+    cli("dsr", "verify", filed["verification_token"])
+    cli("worker", "--once")
+    return filed["case"]["id"]
+
+
+def test_after_a_key_rotation_the_cli_verifies_mixed_logs_with_the_keyring(cli, tmp_path):
+    run_erasure(cli, "eve@example.org")
+    (tmp_path / "old.pem").write_text(cli("evidence", "public-key").stdout)
+    rotated = json.loads(cli("evidence", "rotate-key").stdout)
+    assert rotated["previous_key_id"] != rotated["key_id"] and len(rotated["keyring"]) == 2
+    case_id = run_erasure(cli, "bob@example.org")
+    (tmp_path / "new.pem").write_text(cli("evidence", "public-key").stdout)
+    (tmp_path / "all.pem").write_text(cli("evidence", "public-key", "--all").stdout)
+    cli("evidence", "export-log", "--out", str(tmp_path / "log.jsonl"))
+    log = str(tmp_path / "log.jsonl")
+    ok = json.loads(cli("evidence", "verify", log).stdout)  # the install's keyring by default
+    assert ok["verified"] and ok["key_ids"] == sorted([rotated["previous_key_id"], rotated["key_id"]])
+    refused = cli("evidence", "verify", log, "--public-key", str(tmp_path / "new.pem"), code=1)
+    assert "evidence.unknown_key" in refused.output
+    both = ["--public-key", str(tmp_path / "old.pem"), "--public-key", str(tmp_path / "new.pem")]
+    assert json.loads(cli("evidence", "verify", log, *both).stdout)["verified"]
+    assert json.loads(cli("evidence", "verify", log, "--public-key", str(tmp_path / "all.pem")).stdout)["verified"]
+    keyring = tmp_path / "home" / "keys" / "signing"
+    assert json.loads(cli("evidence", "verify", case_id, "-t", "acme", "--public-key", str(keyring)).stdout)["verified"]
+
+
+def test_a_missing_or_mismatched_key_file_is_bad_input_in_one_sentence(cli, tmp_path):
+    run_erasure(cli, "eve@example.org")
+    cli("evidence", "export-log", "--out", str(tmp_path / "log.jsonl"))
+    out = cli("evidence", "verify", str(tmp_path / "log.jsonl"), "--public-key", str(tmp_path / "no.pem"), code=2)
+    assert "--public-key" in said(out) and "does not exist" in said(out)
+    assert "Traceback" not in said(out)
+    out = cli("evidence", "verify", str(tmp_path / "missing.json"), code=2)
+    assert "does not exist" in said(out)
+    pub = tmp_path / "home" / "keys" / "signing_ed25519.pub.pem"
+    pub.write_bytes(pub.read_bytes().replace(b"MCow", b"MCoX"))  # another (or broken) key
+    out = cli("dsr", "list", "-t", "acme", code=2)
+    assert "evidence.key_mismatch" in said(out) and "Traceback" not in said(out)
+    cli("evidence", "rotate-key")  # the way out
+    assert json.loads(cli("dsr", "list", "-t", "acme").stdout)
+
+
+def test_a_third_party_checks_a_case_file_and_the_log_against_an_older_checkpoint(cli, tmp_path):
+    first = run_erasure(cli, "eve@example.org")
+    old = json.loads(cli("evidence", "checkpoint", "--out", str(tmp_path / "old.json")).stdout)
+    run_erasure(cli, "bob@example.org")
+    case_file = str(tmp_path / "case.json")
+    exported = json.loads(
+        cli("evidence", "export", first, "-t", "acme", "--out", case_file, "--since", str(tmp_path / "old.json")).stdout
+    )
+    assert exported["consistency_from"] == old["size"]
+    older = ["--checkpoint", str(tmp_path / "old.json")]
+    result = json.loads(cli("evidence", "verify", case_file, *older).stdout)
+    assert result["consistent_from"] == old["size"] < result["checkpoint"]["size"]
+    cli("evidence", "export-log", "--out", str(tmp_path / "log.jsonl"))
+    assert json.loads(cli("evidence", "verify", str(tmp_path / "log.jsonl"), *older).stdout)["consistent_from"]
+    assert json.loads(cli("evidence", "verify", first, "-t", "acme", *older).stdout)["consistent_from"]
+    # An export cut short at the end, with or without its checkpoint line, and an empty one: exit 1.
+    lines = (tmp_path / "log.jsonl").read_bytes().splitlines(keepends=True)
+    for cut in (lines[:-1], lines[:-3] + lines[-1:], [lines[-1]], []):
+        (tmp_path / "cut.jsonl").write_bytes(b"".join(cut))
+        out = cli("evidence", "verify", str(tmp_path / "cut.jsonl"), code=1)
+        assert '"verified": false' in said(out)
+
+
+def test_an_edited_table_fails_verification_by_case_id_and_blocks_its_export(cli, tmp_path):
+    import sqlite3
+
+    case_id = run_erasure(cli, "eve@example.org")
+    with sqlite3.connect(tmp_path / "home" / "expunge.db") as db:
+        db.execute("update requests_transitions set actor = 'mallory' where case_id = ?", (case_id,))
+    out = cli("evidence", "verify", case_id, "-t", "acme", code=1)
+    assert "evidence.tampered" in said(out) and "requests_transitions" in said(out)
+    out = cli("evidence", "export", case_id, "-t", "acme", "--out", str(tmp_path / "case.json"), code=1)
+    assert "evidence.tampered" in said(out) and not (tmp_path / "case.json").exists()

@@ -13,14 +13,14 @@
   a case says which one matched nothing.
 
 Revision ID: 0007_erasure_wins
-Revises: 0003
+Revises: 0004_transparency
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0007_erasure_wins"
-down_revision = "0003"
+down_revision = "0004_transparency"
 branch_labels = None
 depends_on = None
 
