@@ -53,12 +53,15 @@ def blocked_erasures(conn: Connection, catalog: Catalog, tenant: str, hold: Hold
     """Return the erasures that ``hold`` blocked and that nothing blocks any more (call it after the lift).
 
     The assets are those the hold covered (its target, what was derived from it, and for a subject
-    every record of theirs and what was derived from those), still ``restricted``, with a restriction
-    action carrying a hold exception in an erasure or correction case, and covered by no active hold.
+    every record of theirs and what was derived from those), not erased, with a restriction action
+    carrying a hold exception in an erasure or correction case (delivered or not yet), and covered by
+    no active hold.
     """
     covered = _covered(conn, catalog, tenant, hold.target_id)
     states = catalog.statuses(conn, tenant, covered)
-    kept = [i for i in covered if states.get(i, ("", ""))[1] == "restricted"]
+    # Restricted, or still active/pending when the restriction the hold caused is not delivered yet: either way
+    # the erasure is owed (if the restriction lands after the re-opened erasure, it finds the asset erased).
+    kept = [i for i in covered if states.get(i, ("", ""))[1] != "erased"]
     if not kept:
         return []
     still_held = catalog.holds_covering(conn, tenant, kept)

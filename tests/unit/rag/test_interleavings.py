@@ -60,7 +60,7 @@ def world(tmp_path_factory):
 OPS = st.sampled_from(["erase", "hold", "lift", "process"])
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(before=st.lists(OPS, max_size=3), during=st.lists(OPS, max_size=3), after=st.lists(OPS, max_size=3))
 def test_an_accepted_erasure_wins_whatever_the_interleaving(world, before, during, after):
     n = next(_names)

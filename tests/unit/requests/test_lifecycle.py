@@ -484,3 +484,17 @@ def test_a_hold_on_a_record_keeps_its_log_entries_restricted_instead_of_failing_
     with gov.db.begin() as conn:
         assert [e["id"] for e in gov.logstore.all(conn, "acme")] == [entry]
         assert gov.catalog.get_artifact(conn, "acme", art.id).status == "restricted"
+
+
+def test_lifting_a_hold_before_its_restrictions_are_delivered_still_reopens_the_erasure(gov, store):
+    records, artifacts = seed_subject(gov, store)
+    with gov.db.begin() as conn:
+        (subject,) = gov.catalog.find_subjects(conn, "acme", [ANN])
+    hold = gov.place_hold("acme", subject, reason="matter 3", placed_by="legal")
+    file_and_verify(gov)  # planned: every action a restriction, none delivered yet
+    _, reopened = gov.lift_hold("acme", hold.id, lifted_by="legal")
+    assert len(reopened) == 1
+    gov.process()
+    assert store.items == {}
+    with gov.db.begin() as conn:
+        assert {gov.catalog.get_record(conn, "acme", r.id).status for r in records} == {"erased"}
