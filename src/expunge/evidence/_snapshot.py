@@ -115,13 +115,19 @@ def open_head(conn: Connection, head: Any, public_keys: Mapping[str, Ed25519Publ
     """Return the head row's checkpoint, its signature checked.
 
     Raises:
-        EmptyLogError: The log has no entry and so no checkpoint.
+        EvidenceInputError: The log of a new install, which never logged anything (not evidence of tampering).
+        EmptyLogError: The log has no entry although its head counted some.
         TamperedEvidenceError: The head has no checkpoint while the log has entries, or it does not
             verify, or it is of another log.
         UnknownKeyError: It is signed by a key not in ``public_keys``.
     """
     if head.checkpoint is None:
         if not conn.execute(BEYOND, {"size": 0}).scalar():
+            if head.seq == 0:  # a new install: nothing was ever logged (an emptied log keeps its head's count)
+                raise EvidenceInputError(
+                    "The audit log of this install is empty: nothing was logged yet, so there is nothing to export, "
+                    "checkpoint or verify. File a request first."
+                )
             raise EmptyLogError("The audit log is empty: there is nothing to export or verify.")
         raise TamperedEvidenceError(
             "The audit log holds entries but no signed checkpoint: its head was reset, or it was migrated "
