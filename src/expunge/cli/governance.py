@@ -375,7 +375,10 @@ def evidence_verify(
     ] = None,
 ) -> None:
     """Check every signature, hash link, proof and checkpoint with public keys alone; exit 1 if anything was altered."""
-    keys = Keyring.from_paths(public_key) if public_key else Keyring.of_install(get_settings().resolved_keys_dir)
+    try:
+        keys = Keyring.from_paths(public_key) if public_key else Keyring.of_install(get_settings().resolved_keys_dir)
+    except EvidenceInputError as err:
+        raise typer.BadParameter(err.message, param_hint="'--public-key'") from err
     path = Path(case)
     if not path.exists() and path.suffix in (".json", ".jsonl"):
         raise EvidenceInputError(f"The file {case!r} does not exist. Pass a case file, a log export or a case ID.")

@@ -64,7 +64,9 @@ def load_public_key(data: bytes) -> Ed25519PublicKey:
     try:
         key = serialization.load_pem_public_key(data)
     except ValueError as err:
-        raise EvidenceInputError(f"The public key is not a PEM public key: {err}.") from err
+        raise EvidenceInputError(
+            "The public key is not a PEM public key (expected a -----BEGIN PUBLIC KEY----- block)."
+        ) from err
     if not isinstance(key, Ed25519PublicKey):
         raise EvidenceInputError(f"The public key must be Ed25519. Got {type(key).__name__}.")
     return key
