@@ -68,6 +68,7 @@ def open_settings_governance(*, with_rag: bool = True) -> Governance:
         due_soon_days=s.due_soon_days,
         token_ttl_seconds=s.token_ttl_seconds,
         webhook_endpoints=s.webhook_endpoints,
+        phone_region=s.default_phone_region,
         retry=RetryPolicy(
             max_attempts=s.bus_max_attempts, base_seconds=s.bus_backoff_seconds, max_seconds=s.bus_backoff_max_seconds
         ),

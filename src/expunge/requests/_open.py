@@ -27,6 +27,7 @@ def open_governance(
     retry: RetryPolicy | None = None,
     subscribers: Mapping[str, Subscriber] | None = None,
     webhook_endpoints: Mapping[str, str] | None = None,
+    phone_region: str | None = None,
 ) -> Governance:
     """Open (and migrate) the database and load, or create, the install's keys under ``keys_dir``.
 
@@ -40,10 +41,11 @@ def open_governance(
         retry: The bus retry policy.
         subscribers: Extra subscribers by name.
         webhook_endpoints: External processors by name → URL; enables the ``webhook`` subscriber.
+        phone_region: Country (ISO 3166-1 alpha-2) of phone numbers given without their country code.
     """
     db = database if isinstance(database, Database) else open_database(database, schema=schema)
     keys_dir = Path(keys_dir)
-    catalog = Catalog(Pseudonymizer(load_or_create_secret(keys_dir / "pseudonym.key")))
+    catalog = Catalog(Pseudonymizer(load_or_create_secret(keys_dir / "pseudonym.key"), phone_region=phone_region))
     signer = Signer.load_or_create(keys_dir)
     extra = dict(subscribers or {})
     if webhook_endpoints:

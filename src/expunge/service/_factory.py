@@ -30,6 +30,7 @@ def app_from_settings() -> FastAPI:
         due_soon_days=settings.due_soon_days,
         token_ttl_seconds=settings.token_ttl_seconds,
         webhook_endpoints=settings.webhook_endpoints,
+        phone_region=settings.default_phone_region,
         retry=RetryPolicy(
             max_attempts=settings.bus_max_attempts,
             base_seconds=settings.bus_backoff_seconds,
