@@ -122,10 +122,11 @@ def identifiers_in(text: str, *, region: str | None = None) -> list[tuple[str, s
     """The e-mail addresses and phone numbers ``text`` holds, normalised, in order of appearance.
 
     Phone numbers are found by libphonenumber's matcher (``PhoneNumberMatcher``) over the folded text: a
-    number written with ``+`` and its country code counts when it is *possible* (its length fits the plan);
-    a national number (no country code, read in ``region``) only when it is *valid* in that region, since
-    dates and ticket numbers are often possible numbers. Without a region only international numbers are
-    found.
+    number written with ``+`` and its country code counts when it is *possible* (its length fits the plan:
+    fictional and new ranges included); a number written without, read in ``region``, only under the
+    matcher's ``VALID`` leniency (a valid number of the region, written with the national prefix where the
+    region requires one), since dates and ticket numbers are often possible numbers. Without a region only
+    international numbers are found.
 
     Returns:
         ``(kind, canonical)`` pairs, each once.
@@ -139,10 +140,17 @@ def identifiers_in(text: str, *, region: str | None = None) -> list[tuple[str, s
             found.setdefault(("email", normalise_identifier("email", match.group(0))), match.start())
         except InvalidIdentifierError:
             continue
-    for match in phonenumbers.PhoneNumberMatcher(folded, region, leniency=phonenumbers.Leniency.POSSIBLE):
-        international = match.raw_string.lstrip("(").startswith("+")
-        if not international and not phonenumbers.is_valid_number(match.number):
-            continue
-        canonical = phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)
-        found.setdefault(("phone", canonical), match.start)
+    taken: list[tuple[int, int]] = []
+    for leniency in (phonenumbers.Leniency.POSSIBLE, phonenumbers.Leniency.VALID):
+        if leniency == phonenumbers.Leniency.VALID and region is None:
+            break  # national numbers need a region
+        for match in phonenumbers.PhoneNumberMatcher(folded, region, leniency=leniency):
+            international = match.raw_string.lstrip("(").startswith("+")
+            if international != (leniency == phonenumbers.Leniency.POSSIBLE):
+                continue
+            if any(match.start < end and start < match.end for start, end in taken):
+                continue
+            taken.append((match.start, match.end))
+            canonical = phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)
+            found.setdefault(("phone", canonical), match.start)
     return sorted(found, key=found.__getitem__)

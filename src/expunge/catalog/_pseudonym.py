@@ -178,23 +178,29 @@ def normalise_identifier(kind: str, value: str, *, region: str | None = None) ->
 def _e164(text: str, region: str | None) -> str:
     import phonenumbers
 
-    if region is None and text.startswith("00"):
-        text = "+" + text[2:]  # the ITU-recommended international prefix, understood without a region
-    if region is None and not text.lstrip("(").startswith("+") and not text.startswith("tel:+"):
+    # 00 is the international prefix the ITU recommends: understood without a region, and where the region's
+    # own prefix differs (011 in North America) a number written 00… is still read as international.
+    candidates = ["+" + text[2:]] if text.startswith("00") else []
+    if region is not None:
+        candidates.insert(0, text)
+    elif not candidates and not text.lstrip("(").startswith(("+", "tel:+")):
         raise InvalidIdentifierError(
             f"A phone identifier without its country code (+CC …) needs a default region: give the number as "
             f"+CC … or set EXPUNGE_DEFAULT_PHONE_REGION (an ISO 3166 code such as DE). Got {len(text)} characters."
         )
-    try:
-        number = phonenumbers.parse(text, region)
-    except phonenumbers.NumberParseException:
-        number = None
-    if number is None or not phonenumbers.is_possible_number(number):
-        raise InvalidIdentifierError(
-            "A phone identifier must be a possible telephone number (E.164: a country code and up to 15 digits, "
-            f"with spaces, dots, dashes or brackets). Got a {len(text)}-character value that is not."
-        )
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    else:
+        candidates = candidates or [text]
+    for candidate in candidates:
+        try:
+            number = phonenumbers.parse(candidate, region)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_possible_number(number):
+            return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    raise InvalidIdentifierError(
+        "A phone identifier must be a possible telephone number (E.164: a country code and up to 15 digits, "
+        f"with spaces, dots, dashes or brackets). Got a {len(text)}-character value that is not."
+    )
 
 
 class Pseudonymizer:
