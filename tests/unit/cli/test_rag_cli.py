@@ -110,12 +110,14 @@ def test_every_rag_command_option_and_setting_is_documented():
     from pathlib import Path
 
     doc = (Path(__file__).parents[3] / "docs" / "rag.md").read_text()
-    for command in (["rag", "ingest"], ["rag", "query"], ["rag", "probe"], ["bench", "rag"]):
+    commands = (["rag", "ingest"], ["rag", "calibrate"], ["rag", "query"], ["rag", "probe"], ["bench", "rag"],
+                ["bench", "answers"])  # fmt: skip
+    for command in commands:
         assert f"expunge {' '.join(command)}" in doc, command
         help_text = runner.invoke(app, [*command, "--help"], terminal_width=200).output
         for option in set(re.findall(r"--[a-z][a-z-]+", help_text)) - {"--help"}:
             assert f"`{option}" in doc, f"{' '.join(command)} {option} is not documented"
-    for setting in ("rag_store", "rag_index", "rag_cache_ttl_seconds"):
+    for setting in ("rag_store", "rag_index", "rag_cache_ttl_seconds", "default_phone_region"):
         assert f"`EXPUNGE_{setting.upper()}`" in doc, setting
 
 
