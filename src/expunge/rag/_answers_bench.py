@@ -257,7 +257,11 @@ def answers_markdown(results: dict[str, Any]) -> str:
         f"{results['documents']:,} documents ({results['chunks']:,} chunks, {results['people']} people, Faker seed "
         f"{cfg['seed']}); {cfg['erase']} people erased ({results['erased_chunks']} chunks; "
         f"{results['erased_people_still_mentioned']} still mentioned afterwards), {cfg['never']} never ingested, "
-        f'{cfg["present"]} present; question "{QUESTION.format("NAME")}", k = {cfg["k"]}.',
+        f'{cfg["present"]} present; question "{QUESTION.format("NAME")}", k = {cfg["k"]}. Ingested with the '
+        "corpus's subject list and spaCy's PERSON names.",
+        "Accurate: the answer did not abstain and every source mentions the person (through the normaliser). That "
+        "is the property the entity check enforces, so with the check accurate = answered: there the row measures "
+        "that no answer about a present person was lost; without it, how many answers quoted somebody else.",
         f"Calibrated cut-offs (the {cal['quantile']} quantile of matching question→chunk distances): "
         f"{cal['max_distance']} for any question ({cal['pairs']} content questions, p50 {cal['matched']['p50']}), "
         f"{cal['named_max_distance']} for a question naming someone, after the entity check ({cal['named_pairs']} "

@@ -160,6 +160,24 @@ def test_bench_rag_small_mode_writes_every_key(tmp_path):
     assert bad.exit_code == 2 and "Available: chroma, lancedb, memory" in said(bad)
 
 
+def test_bench_answers_small_mode_measures_every_answerer(tmp_path):
+    out = tmp_path / "answers"
+    result = runner.invoke(app, ["bench", "answers", "--documents", "60", "--erase", "3", "--never", "3",
+                                 "--present", "8", "--sample", "60", "--out", str(out)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    data = json.loads((out / "results.json").read_text())
+    before = data["answerers"]["fixed 0.75, no entity check (before)"]
+    after = data["answerers"]["calibrated + entity check (after)"]
+    assert before["erased_abstained_pct"] < 100 and before["erased_quoting_email_or_phone"] > 0  # the leak
+    assert after["erased_abstained_pct"] == after["never_ingested_abstained_pct"] == 100.0
+    assert after["erased_quoting_email_or_phone"] == after["never_ingested_quoting_email_or_phone"] == 0
+    assert after["present_accuracy_pct"] >= before["present_accuracy_pct"]
+    assert data["erased_people_still_mentioned"] == 0 and data["calibration"]["pairs"] >= 20
+    assert "| abstained on erased people (%) |" in (out / "results.md").read_text()
+    bad = runner.invoke(app, ["bench", "answers", "--documents", "60", "--present", "100", "--out", str(out)])
+    assert bad.exit_code == 2 and "together at most the corpus's 20 people" in said(bad)
+
+
 def test_every_rag_command_option_and_setting_is_documented():
     from pathlib import Path
 
