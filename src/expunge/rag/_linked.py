@@ -36,7 +36,7 @@ def subject_chunks(
     if not identifiers:
         return []
     prefix = f"rag://{index}/chunk/"
-    with db.begin() as conn:
+    with db.read() as conn:  # deferred: answers and probes do not queue behind writers
         pseudonyms = catalog.pseudonyms(tenant, identifiers)
         subjects = catalog.subjects_by_pseudonyms(conn, tenant, pseudonyms)
         records = catalog.records_by_subjects(conn, tenant, subjects) if subjects else []
@@ -56,7 +56,7 @@ def catalog_names(catalog: Catalog, db: Database, tenant: str, question: str) ->
         return ()
     pseudonyms = catalog.pseudonyms(tenant, [Identifier("name", run) for run in runs])
     found = []
-    with db.begin() as conn:
+    with db.read() as conn:  # deferred: answers and probes do not queue behind writers
         for run, pseudonym in zip(runs, pseudonyms, strict=True):
             if catalog.subjects_by_pseudonyms(conn, tenant, [pseudonym]):
                 found.append(Mention.of("name", run))

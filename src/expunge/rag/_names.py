@@ -22,6 +22,7 @@ __all__ = ["NAME_LABELS", "NameFinder", "SpacyNameFinder"]
 
 # Labels of spans that name something (OntoNotes 5 scheme); numbers, dates and amounts are left out.
 NAME_LABELS = ("PERSON", "ORG", "GPE", "LOC", "NORP", "FAC", "PRODUCT", "EVENT", "WORK_OF_ART", "LAW", "LANGUAGE")
+_ARTICLES = frozenset(("the", "a", "an"))
 _CAPITALS = re.compile(r"\b[^\W\d_]*[^\W\d_a-z]{2,}\b")
 
 
@@ -89,10 +90,13 @@ class SpacyNameFinder:
         for ent in doc.ents:
             if ent.label_ not in self.labels:
                 continue
-            text = " ".join(ent.text.split())
+            start = ent.start
+            while start < ent.end and ent.doc[start].lower_ in _ARTICLES:  # "the Wi-Fi", "the Lisbon office"
+                start += 1
+            text = " ".join(ent.doc[start : ent.end].text.split())
             for suffix in ("'s", "’s"):
                 text = text.removesuffix(suffix)
-            if len(text.split()) >= self.min_words:
+            if text and len(text.split()) >= self.min_words:
                 names.setdefault(text)
         return list(names)
 

@@ -62,6 +62,7 @@ def test_the_answerer_refuses_to_answer_about_a_person_from_someone_elses_ticket
         ("What did Zoe\u0308 Adams report?", "Ticket 3. Zoë Adams reports a blank screen."),  # NFD
         ("Who uses ann\u200b.lee@example.org?", "Ticket 4. ANN.LEE@example.org reports a timeout."),
         ("Whose phone number is +1 555 010 9999?", "Ticket 5. Call (555) 010-9999 about the VPN client."),
+        ("What did the United Nations report?", "Ticket 6. United Nations staff reported a broken router."),
     ],
 )
 def test_the_entity_check_compares_through_the_normaliser(question, text):
