@@ -89,6 +89,12 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         default=1_048_576, ge=1024, le=64 * 1_048_576, description="Largest HTTP request body the service reads."
     )
+    default_phone_region: str | None = Field(
+        default=None,
+        description="ISO 3166-1 alpha-2 code (DE, FR, US…) of the country of phone numbers written without their "
+        "country code, in requests and in documents; unset: such numbers are refused at intake and not linked at "
+        "ingest.",
+    )
     rag_store: str | None = Field(
         default=None,
         description="URL of the RAG vector store: lancedb://PATH, chroma://PATH or memory://NAME; "
@@ -105,6 +111,18 @@ class Settings(BaseSettings):
         le=30 * 86_400,
         description="Time to live of RAG cache entries (a missed deletion signal still expires).",
     )
+
+    @field_validator("default_phone_region")
+    @classmethod
+    def _region(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        import phonenumbers
+
+        code = value.strip().upper()
+        if code not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError("must be an ISO 3166-1 alpha-2 code with a telephone numbering plan, such as DE or US")
+        return code
 
     @field_validator("home", "fashion_mnist_dir", "keys_dir")
     @classmethod

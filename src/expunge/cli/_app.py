@@ -40,6 +40,7 @@ app.command("audit")(_audit.audit)
 bench_app.command("classifiers")(_unlearn.bench_classifiers)
 bench_app.command("audit")(_unlearn.bench_audit)
 bench_app.command("rag")(_rag.bench_rag)
+bench_app.command("answers")(_rag.bench_answers)
 
 # The governance app's groups and commands join the root; its benchmarks join `expunge bench`.
 for group in governance.app.registered_groups:

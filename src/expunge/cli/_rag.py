@@ -21,7 +21,7 @@ from expunge.config import Settings, get_settings
 from expunge.errors import RagError
 
 if TYPE_CHECKING:
-    from expunge.rag import RagIndex
+    from expunge.rag import Calibration, Person, RagIndex
     from expunge.requests import Governance
 
 app = typer.Typer(help="RAG erasure: ingest with identity, query, and probe for a person.", no_args_is_help=True)
@@ -51,7 +51,36 @@ def open_rag_index(settings: Settings, *, with_catalog: bool = True, gov: Govern
         name=settings.rag_index,
         catalog=catalog,
         db=db,
+        phone_region=settings.default_phone_region,
+        calibration_path=calibration_path(settings),
     )
+
+
+def calibration_path(settings: Settings) -> Path:
+    """Where ``expunge rag calibrate`` (and ``rag ingest``) keep the index's answer cut-off."""
+    return settings.home / "rag" / f"calibration-{settings.rag_index}.json"
+
+
+def _read_people(path: Path) -> list[Person]:
+    """A subject list: one person a line, their identifiers separated by ``;`` (``#`` starts a comment)."""
+    from expunge.rag import Person
+
+    if not path.is_file():
+        raise RagError(f"{path} is not a file; give a subject list, one person a line (name; e-mail; phone).")
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise RagError(f"{path} is not UTF-8 text; convert it.") from None
+    people = []
+    for number, line in enumerate(lines, 1):
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        try:
+            people.append(Person.from_values(line.split(";")))
+        except RagError as err:
+            raise RagError(f"{path}, line {number}: {err.message}") from None
+    return people
 
 
 def _torch_threads() -> None:
@@ -95,25 +124,43 @@ def ingest(
     overlap: Annotated[
         int, typer.Option(help="Characters shared by neighbouring chunks (less than half a chunk).", min=0, max=50_000)
     ] = 80,
+    people: Annotated[
+        Path | None,
+        typer.Option(
+            help="Subject list: one person a line, identifiers separated by ';' (name; e-mail; phone).",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+        ),
+    ] = None,
+    ner: Annotated[
+        bool, typer.Option(help="Link the people spaCy's English NER model names (PERSON, two words or more).")
+    ] = True,
+    calibrate: Annotated[
+        bool, typer.Option(help="Calibrate the answer cut-off on the tenant's chunks afterwards.")
+    ] = True,
 ) -> None:
-    """Chunk, embed and store documents; register each document, chunk, embedding and vector row in the catalog."""
-    from expunge.rag import ChunkConfig, demo_corpus
+    """Chunk, embed and store documents; register each document, chunk, embedding and vector row in the catalog,
+    and link every person a document mentions to it."""
+    from expunge.rag import ChunkConfig, SpacyNameFinder, demo_corpus
 
     if (path is None) == (demo is None):
         raise RagError("Give either a PATH or --demo N, not both and not neither.")
     config = ChunkConfig(size=chunk_size, overlap=overlap)
-    people: list = []  # type: ignore[type-arg]
+    known = _read_people(people) if people is not None else []
     if demo is not None:
         corpus = demo_corpus(demo, seed=seed, tenant=tenant)
-        docs, people = corpus.documents, corpus.people
+        docs, known = corpus.documents, [*corpus.people, *known]
     else:
         assert path is not None
         docs = _read_documents(path, tenant, acl)
     _torch_threads()
-    index = open_rag_index(get_settings())
+    settings = get_settings()
+    index = open_rag_index(settings)
     index.chunking = config
+    names = SpacyNameFinder() if ner else None
     with console.status(f"Ingesting {len(docs)} document(s) (the embedding model loads on first use)…"):
-        report = index.ingest(docs, people=people)
+        report = index.ingest(docs, people=known, names=names)
     console.print(
         f"{report.documents} document(s): {report.chunks} chunk(s) stored, {report.unchanged} unchanged, "
         f"{report.embedded} embedded, {report.embeddings_reused} embedding(s) reused from the cache "
@@ -121,9 +168,52 @@ def ingest(
     )
     for refusal in report.refused:
         console.print(f"[yellow]refused[/] {refusal}")
+    if calibrate and report.chunks:
+        try:
+            result = index.calibrate(tenant=tenant, names=names)
+        except RagError as err:  # too few chunks naming anyone: the ingest stands, the cut-off stays
+            console.print(f"[yellow]cut-off not calibrated[/] {err.message}")
+        else:
+            result.save(calibration_path(settings))
+            console.print(_calibrated(result))
     if demo is not None and people:
         sample = people[0]
         console.print(f'Try: expunge rag query "What did {sample.name} report?" --groups support,hr')
+
+
+def _calibrated(result: Calibration) -> str:
+    return (
+        f"answer cut-offs (cosine distance, the {result.quantile:.0%} quantile of matching question→chunk pairs): "
+        f"{result.max_distance} for any question ({result.pairs} pairs), {result.named_max_distance} for a question "
+        f"naming someone, among the chunks that mention them ({result.named_pairs} pairs)"
+    )
+
+
+@app.command("calibrate")
+@cli_errors
+def calibrate(
+    tenant: TenantOpt = "default",
+    sample: Annotated[int, typer.Option(help="Chunks to sample.")] = 200,
+    quantile: Annotated[float, typer.Option(help="Share of matching question→chunk pairs the cut-off admits.")] = 0.95,
+    seed: Annotated[int, typer.Option(help="Seed of the sample.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the calibration as JSON.")] = False,
+) -> None:
+    """Measure the answer cut-offs on the tenant's chunks and save them for `expunge rag query`."""
+    from dataclasses import asdict
+
+    _torch_threads()
+    settings = get_settings()
+    index = open_rag_index(settings, with_catalog=False)
+    result = index.calibrate(tenant=tenant, sample=sample, quantile=quantile, seed=seed)
+    result.save(calibration_path(settings))
+    if as_json:
+        typer.echo(json.dumps(asdict(result)))
+        return
+    console.print(_calibrated(result))
+    console.print(
+        f"the nearest chunk about someone else is within the named cut-off for {result.unmatched_within:.0%} of "
+        "the questions naming a person: the entity check, not the distance, keeps those out"
+    )
 
 
 @app.command("query")
@@ -164,18 +254,10 @@ def probe(
     them. Exit code 1 when anything is found."""
     from expunge.rag import Person, probe_subject
 
-    fields: dict[str, str] = {}
-    for value in subject:
-        value = value.strip()
-        if not value:
-            raise RagError("--subject is empty; give the person's name, e-mail address or phone number.")
-        kind = "email" if "@" in value else "phone" if sum(c.isdigit() for c in value) >= 7 else "name"
-        if kind in fields:
-            raise RagError(f"Give at most one {kind} per probe; got {fields[kind]!r} and {value!r}.")
-        fields[kind] = value
+    person = Person.from_values(subject)
     _torch_threads()
     index = open_rag_index(get_settings())
-    result = probe_subject(index, Person(**fields), tenant=tenant, k=k)
+    result = probe_subject(index, person, tenant=tenant, k=k)
     if as_json:
         typer.echo(json.dumps(result.__dict__ | {"found": result.found}, default=list))
     else:
@@ -229,6 +311,34 @@ def bench_rag(
         results = run_rag_bench(cfg, progress=lambda msg: status.update(msg))
     write_rag_bench(results, out)
     console.print(markdown([results]))
+    console.print(f"wrote {out / 'results.json'} and {out / 'results.md'}")
+
+
+@cli_errors
+def bench_answers(
+    documents: Annotated[int, typer.Option(help="Demo documents to ingest (Faker, seeded).")] = 2000,
+    erase: Annotated[int, typer.Option(help="People to erase before asking about them.")] = 20,
+    never: Annotated[int, typer.Option(help="Never-ingested people to ask about.")] = 20,
+    present: Annotated[int, typer.Option(help="People still present to ask about.")] = 200,
+    k: Annotated[int, typer.Option(help="Sources per answer.")] = 5,
+    sample: Annotated[int, typer.Option(help="Chunks sampled by the calibration.")] = 200,
+    quantile: Annotated[float, typer.Option(help="Quantile of the calibration.")] = 0.95,
+    seed: Annotated[int, typer.Option(help="Seed of the corpus and of the choices.")] = 0,
+    out: Annotated[Path, typer.Option(help="Folder for results.json and results.md.")] = Path("bench/results/answers"),
+) -> None:
+    """Ask "What did NAME report?" about erased, never-ingested and present people under four answerers (fixed or
+    calibrated cut-off, with or without the entity check): abstention, leaks and accuracy."""
+    from expunge.rag._answers_bench import AnswersBenchConfig, answers_markdown, run_answers_bench, write_answers_bench
+
+    cfg = AnswersBenchConfig(
+        documents=documents, erase=erase, never=never, present=present, k=k, sample=sample, quantile=quantile,
+        seed=seed,
+    )  # fmt: skip
+    _torch_threads()
+    with console.status("starting") as status:
+        results = run_answers_bench(cfg, progress=lambda msg: status.update(msg))
+    write_answers_bench(results, out)
+    console.print(answers_markdown(results))
     console.print(f"wrote {out / 'results.json'} and {out / 'results.md'}")
 
 

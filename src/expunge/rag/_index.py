@@ -12,13 +12,16 @@ from pathlib import Path
 
 import numpy as np
 
-from expunge.catalog import Catalog
+from expunge.catalog import Catalog, Identifier, Mention
 from expunge.db import Database
 from expunge.errors import RagError, TombstonedContentError
-from expunge.rag._answer import Answer, ExtractiveAnswerer, Generator
+from expunge.rag._answer import Answer, EntityCheck, ExtractiveAnswerer, Generator
 from expunge.rag._cache import MemoryCache, TaggedCache
+from expunge.rag._calibrate import Calibration, calibrate
 from expunge.rag._embed import Embedder
 from expunge.rag._ingest import Chunk, ChunkConfig, Document, Person, chunk_document, find_people, mentions
+from expunge.rag._linked import catalog_names, subject_chunks
+from expunge.rag._names import NameFinder
 from expunge.rag._probe import scan_files
 from expunge.rag._rows import ChunkRow, Fingerprint, Hit, content_fingerprint
 from expunge.rag.stores import Absence, PurgeStats, VectorStore
@@ -29,6 +32,16 @@ ARTIFACT_KINDS = ("chunk", "embedding", "vector_row")
 # Purges per forget before the verification's failure is raised (and the bus retries the event later):
 # a Chroma rebuild now and then writes stale memory holding deleted vectors into its fresh index file.
 PURGE_ATTEMPTS = 3
+# The cut-off of an index nobody calibrated (see rag/_calibrate.py for the calibrated one).
+DEFAULT_MAX_DISTANCE = 0.75
+# Candidates searched for a question that names someone: the entity check keeps those that mention them, so
+# the person's chunk must be among the candidates even when other people's tickets are nearer (MiniLM weighs
+# names lightly: on the 2,000-document demo corpus a person's own ticket is often not in the top 5).
+ENTITY_POOL = 100
+# Chunks of the subjects a question names added to its candidates, at most.
+LINKED_CHUNKS = 1000
+# Larger than any cosine distance: a search that keeps every hit.
+_NO_CUTOFF = 2.0
 
 
 def chunk_uri(index: str, kind: str, chunk_id: str) -> str:
@@ -95,9 +108,19 @@ class RagIndex:
         cache: The tagged cache (embedding, retrieval and generation namespaces).
         name: The index name used in catalog URIs (``rag://NAME/chunk/ID``).
         catalog, db: When given, every document, chunk, embedding and vector row is registered with lineage.
-        generator: Answers from retrieved chunks; default: extractive.
-        max_distance: Cosine distance beyond which a chunk does not count as an answer source.
+        generator: Answers from retrieved chunks; default: extractive, with this index's entity check.
+        max_distance: Cosine distance beyond which a chunk does not count as an answer source; default: the
+            calibration's if given, else :data:`DEFAULT_MAX_DISTANCE`.
+        named_max_distance: The same for a question naming someone, applied after the entity check kept the
+            chunks that mention them; default: the calibration's, else :data:`DEFAULT_MAX_DISTANCE`.
         chunking: How documents are cut.
+        phone_region: Country (ISO 3166-1 alpha-2) of phone numbers written without country code; default: the
+            catalog's, so ingest links numbers the way intake pseudonymises them.
+        entities: The entity check of answers; default: :class:`EntityCheck` with spaCy, loaded on first answer.
+        check_entities: False turns the entity check off, here and in the default generator (what answers did
+            before it existed; the answers benchmark measures both).
+        calibration: A calibrated cut-off (see :meth:`calibrate`), applied when it was measured with this
+            index's embedding model.
     """
 
     def __init__(
@@ -110,24 +133,51 @@ class RagIndex:
         catalog: Catalog | None = None,
         db: Database | None = None,
         generator: Generator | None = None,
-        max_distance: float = 0.75,
+        max_distance: float | None = None,
+        named_max_distance: float | None = None,
         chunking: ChunkConfig | None = None,
+        phone_region: str | None = None,
+        entities: EntityCheck | None = None,
+        check_entities: bool = True,
+        calibration: Calibration | None = None,
     ) -> None:
         if (catalog is None) != (db is None):
             raise RagError("Give both a catalog and its database, or neither.")
+        catalog_region = catalog.pseudonymizer.phone_region if catalog is not None else None
+        if catalog is not None and phone_region is not None and phone_region != catalog_region:
+            raise RagError(
+                f"The index reads phone numbers in region {phone_region!r} but its catalog pseudonymises them in "
+                f"{catalog_region!r}; they must agree (EXPUNGE_DEFAULT_PHONE_REGION sets both)."
+            )
         self.store = store
         self.embedder = embedder
         self.cache = cache if cache is not None else MemoryCache()
         self.name = name
         self.catalog = catalog
         self.db = db
-        self.generator = generator or ExtractiveAnswerer()
-        self.max_distance = max_distance
+        self.phone_region = phone_region if catalog is None else catalog_region
+        self.entities = (entities or EntityCheck(region=self.phone_region)) if check_entities else None
+        self.generator = generator or ExtractiveAnswerer(entities=self.entities, check_entities=check_entities)
+        self.calibration: Calibration | None = None
+        self.max_distance = self.named_max_distance = DEFAULT_MAX_DISTANCE
+        if calibration is not None and calibration.embedding_model == embedder.model_id:
+            self.apply(calibration)
+        if max_distance is not None:
+            self.max_distance = max_distance
+        if named_max_distance is not None:
+            self.named_max_distance = named_max_distance
         self.chunking = chunking or ChunkConfig()
 
     # --- ingest -----------------------------------------------------------------------------------
 
-    def ingest(self, documents: Sequence[Document], *, people: Sequence[Person] = (), **record: str) -> IngestReport:
+    def ingest(
+        self,
+        documents: Sequence[Document],
+        *,
+        people: Sequence[Person] = (),
+        names: NameFinder | None = None,
+        **record: str,
+    ) -> IngestReport:
         """Chunk, embed, register and store ``documents`` (one embedding batch and one store write).
 
         A document whose chunks are already stored unchanged is skipped; a changed one becomes a new version
@@ -135,6 +185,11 @@ class RagIndex:
         stored). Each document is registered in the catalog in its own transaction before its rows are
         written, so nothing lands in the store that the catalog does not know. ``record`` overrides the
         catalog record's ``purpose`` and ``legal_basis``.
+
+        Each person a document mentions is linked to its record as a subject of their own (see
+        :func:`find_people`): the ``people`` given (a subject list), every e-mail address and phone number in
+        the text, and every name ``names`` finds (e.g. :class:`SpacyNameFinder`; None: no names beyond
+        ``people``).
         """
         report = IngestReport()
         latest: dict[tuple[str, str], list[ChunkRow]] = {}
@@ -142,18 +197,23 @@ class RagIndex:
         for i in range(0, len(doc_ids), 500):
             for row in self.store.get(self.store.ids({"doc_id": doc_ids[i : i + 500], "latest": True})):
                 latest.setdefault((row.tenant, row.doc_id), []).append(row)
-        pending: list[tuple[Document, int, list]] = []  # type: ignore[type-arg]
+        changed: list[tuple[Document, int, list[Chunk]]] = []
         assets: dict[str, list[str]] = {}  # chunk ID → the catalog IDs its row derives from (record included)
         for doc in documents:
             report.documents += 1
             old = latest.get((doc.tenant, doc.id), [])
             version = max((r.version for r in old), default=0) + 1
-            chunks = chunk_document(doc, version, self.chunking, people)
+            chunks = chunk_document(doc, version, self.chunking, people, region=self.phone_region)
             if old and sorted(r.content_sha256 for r in old) == sorted(c.content_sha256 for c in chunks):
                 report.unchanged += 1
                 continue
+            changed.append((doc, version, chunks))
+        found = names.find([doc.text for doc, _, _ in changed]) if names is not None and changed else None
+        pending: list[tuple[Document, int, list[Chunk]]] = []
+        for i, (doc, version, chunks) in enumerate(changed):
+            mentioned = find_people(doc.text, people, names=found[i] if found else (), region=self.phone_region)
             try:
-                kept, ids, why = self._register(doc, chunks, find_people(doc.text, people), record)
+                kept, ids, why = self._register(doc, chunks, mentioned, record)
             except TombstonedContentError as err:
                 report.refused.append(f"{doc.source}: {err.message}")
                 continue
@@ -267,7 +327,7 @@ class RagIndex:
             naming_erased = [
                 c
                 for c in chunks
-                if c not in erased_content and any(mentions(c.text, p) for p in erased_people)
+                if c not in erased_content and any(mentions(c.text, p, region=self.phone_region) for p in erased_people)
             ]
             kept = [c for c in chunks if c not in erased_content and c not in naming_erased]
             why = [
@@ -345,38 +405,133 @@ class RagIndex:
         return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
     def retrieve(
-        self, query: str, *, tenant: str = "default", groups: Sequence[str] = ("public",), k: int = 5
+        self,
+        query: str,
+        *,
+        tenant: str = "default",
+        groups: Sequence[str] = ("public",),
+        k: int = 5,
+        max_distance: float | None = None,
     ) -> Retrieval:
-        """The ``k`` nearest permitted chunks: the tenant's, in ``groups``, active, latest, this model's."""
+        """The ``k`` nearest permitted chunks: the tenant's, in ``groups``, active, latest, this model's, within
+        ``max_distance`` (default: the index's cut-off)."""
         if not isinstance(query, str) or not query.strip():
             raise RagError("A query needs some text.")
         if not isinstance(k, int) or not 1 <= k <= 100:
             raise RagError(f"k must be an integer from 1 to 100. Got {k!r}.")
+        cut = self.max_distance if max_distance is None else max_distance
         where = self._where(tenant, groups)
-        key = self._key("retrieval", tenant, sorted(groups), k, self.embedder.model_id, query)
+        key = self._key("retrieval", tenant, sorted(groups), k, cut, self.embedder.model_id, query)
         cached = self.cache.get("retrieval", key)
-        if cached is not None:
-            rows = {r.chunk_id: r for r in self.store.get(cached)}
-            return Retrieval(tuple(Hit(rows[i], 0.0) for i in cached if i in rows), cached=True)
+        if cached is not None:  # [[chunk ID, distance], …]
+            rows = {r.chunk_id: r for r in self.store.get([i for i, _ in cached])}
+            return Retrieval(tuple(Hit(rows[i], float(d)) for i, d in cached if i in rows), cached=True)
         vector = self.embedder.encode([query])[0]
-        hits = tuple(h for h in self.store.search(vector, k, where) if h.distance <= self.max_distance)
+        hits = tuple(h for h in self.store.search(vector, k, where) if h.distance <= cut)
         ids = [h.row.chunk_id for h in hits]
-        self.cache.put("retrieval", key, ids, [*ids, f"tenant:{tenant}"])
+        self.cache.put("retrieval", key, [[h.row.chunk_id, h.distance] for h in hits], [*ids, f"tenant:{tenant}"])
         return Retrieval(hits)
 
     def answer(
         self, question: str, *, tenant: str = "default", groups: Sequence[str] = ("public",), k: int = 5
     ) -> Answer:
-        """Answer from permitted chunks only (abstaining when none is near enough), through the caches."""
-        key = self._key("generation", tenant, sorted(groups), k, self.embedder.model_id, question)
+        """Answer from permitted chunks only, through the caches.
+
+        A question that names someone (see :class:`EntityCheck`) is answered only from permitted chunks that
+        mention them, within ``named_max_distance``: the candidates are the :data:`ENTITY_POOL` nearest ones
+        plus, when the index has a catalog, the chunks of the subjects those names, e-mail addresses and phone
+        numbers are linked to (a small embedding model ranks a person's own chunk low for a question about
+        them). Any other question is answered from the chunks within ``max_distance``. The nearest ``k`` left
+        are the sources; with none left it abstains.
+        """
+        key = self.generation_key(question, tenant=tenant, groups=groups, k=k)
         cached = self.cache.get("generation", key)
         if cached is not None:
             return Answer(cached["text"], tuple(cached["sources"]), cached["abstained"])
-        retrieval = self.retrieve(question, tenant=tenant, groups=groups, k=k)
-        result = self.generator.answer(question, retrieval.hits)
+        check = self.entities
+        named = check.named(question) if check is not None else ()
+        if check is not None and not named and self.catalog is not None and self.db is not None:
+            named = catalog_names(self.catalog, self.db, tenant, question)
+        pool = self.retrieve(
+            question, tenant=tenant, groups=groups, k=max(k, ENTITY_POOL) if named else k, max_distance=_NO_CUTOFF
+        )
+        hits, cut = list(pool.hits), self.max_distance
+        if check is not None and named:
+            hits += self._linked_hits(question, named, tenant, groups, skip=set(pool.chunk_ids))
+            hits = sorted((h for h in hits if check.mentioned(h.row.text, named)), key=lambda h: h.distance)
+            cut = self.named_max_distance
+        hits = [h for h in hits if h.distance <= cut][:k]
+        result = self.generator.answer(question, hits)
         value = {"text": result.text, "sources": list(result.sources), "abstained": result.abstained}
-        self.cache.put("generation", key, value, [*retrieval.chunk_ids, *result.sources, f"tenant:{tenant}"])
+        self.cache.put("generation", key, value, [*pool.chunk_ids, *result.sources, f"tenant:{tenant}"])
         return result
+
+    def generation_key(self, question: str, *, tenant: str, groups: Sequence[str], k: int) -> str:
+        """The generation-cache key of an answer: the question, who asks, and every setting that changes it."""
+        return self._key(
+            "generation", tenant, sorted(groups), k, self.max_distance, self.named_max_distance,
+            self.entities is not None, self.embedder.model_id, question,
+        )  # fmt: skip
+
+    def subject_chunks(self, tenant: str, identifiers: Sequence[Identifier], *, limit: int | None = None) -> list[str]:
+        """IDs of the chunks the catalog derives from records linked to any of ``identifiers`` (empty without a
+        catalog), sorted, the first ``limit`` of them (all when None).
+
+        Raises:
+            InvalidIdentifierError: An identifier is malformed.
+        """
+        if self.catalog is None or self.db is None:
+            return []
+        return subject_chunks(self.catalog, self.db, self.name, tenant, identifiers, limit=limit)
+
+    def _linked_hits(
+        self, question: str, named: Sequence[Mention], tenant: str, groups: Sequence[str], *, skip: set[str]
+    ) -> list[Hit]:
+        """Permitted chunks of the subjects ``named`` identifies, with their distance to ``question``."""
+        identifiers = [Identifier(m.kind, m.canonical) for m in named]
+        ids = [i for i in self.subject_chunks(tenant, identifiers, limit=LINKED_CHUNKS) if i not in skip]
+        where = self._where(tenant, groups)
+        rows = [
+            r
+            for r in self.store.get(ids)
+            if r.tenant == tenant and r.acl in where["acl"] and r.status == "active" and r.latest
+            and r.embedding_model == self.embedder.model_id
+        ]  # fmt: skip
+        if not rows:
+            return []
+        vector = self.embedder.encode([question])[0]
+        vectors = np.stack([r.vector for r in rows]).astype(np.float32)
+        sims = vectors @ vector / (np.linalg.norm(vectors, axis=1) * np.linalg.norm(vector) + 1e-12)
+        return [Hit(r, float(1.0 - s)) for r, s in zip(rows, sims, strict=True)]
+
+    def calibrate(
+        self,
+        *,
+        tenant: str = "default",
+        names: NameFinder | None = None,
+        sample: int = 200,
+        quantile: float = 0.95,
+        seed: int = 0,
+    ) -> Calibration:
+        """Measure the answer cut-offs on this index's chunks and apply them (see :func:`expunge.rag.calibrate`)."""
+        result = calibrate(self, tenant=tenant, names=names, sample=sample, quantile=quantile, seed=seed)
+        self.apply(result)
+        return result
+
+    def apply(self, calibration: Calibration) -> None:
+        """Use the cut-offs of ``calibration``.
+
+        Raises:
+            RagError: It was measured with another embedding model.
+        """
+        if calibration.embedding_model != self.embedder.model_id:
+            raise RagError(
+                f"The calibration was measured with {calibration.embedding_model!r}; this index embeds with "
+                f"{self.embedder.model_id!r}. Calibrate again: expunge rag calibrate"
+            )
+        self.calibration = calibration
+        self.max_distance = calibration.max_distance
+        self.named_max_distance = calibration.named_max_distance
 
     # --- forgetting -------------------------------------------------------------------------------
 
@@ -459,14 +614,26 @@ def open_index(
     embedder: Embedder | None = None,
     catalog: Catalog | None = None,
     db: Database | None = None,
+    phone_region: str | None = None,
+    calibration_path: Path | None = None,
 ) -> RagIndex:
     """Open the index over the store at ``store_url`` with a SQLite cache at ``cache_path`` (in memory if None).
 
-    The embedder defaults to all-MiniLM-L6-v2, loaded on first use (deletion never loads it).
+    The embedder defaults to all-MiniLM-L6-v2, loaded on first use (deletion never loads it). The answer
+    cut-off is the one saved at ``calibration_path`` (by ``expunge rag calibrate``) when there is one.
     """
     from expunge.rag._cache import SqliteCache
     from expunge.rag._embed import MiniLMEmbedder
     from expunge.rag.stores import open_store
 
     cache: TaggedCache = SqliteCache(cache_path, ttl=cache_ttl) if cache_path else MemoryCache(ttl=cache_ttl)
-    return RagIndex(open_store(store_url), embedder or MiniLMEmbedder(), cache=cache, name=name, catalog=catalog, db=db)
+    return RagIndex(
+        open_store(store_url),
+        embedder or MiniLMEmbedder(),
+        cache=cache,
+        name=name,
+        catalog=catalog,
+        db=db,
+        phone_region=phone_region,
+        calibration=Calibration.load(calibration_path) if calibration_path is not None else None,
+    )

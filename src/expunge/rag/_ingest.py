@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from expunge.catalog import Identifier, check_tenant, new_id
+from expunge.catalog import (
+    FoldedText,
+    Identifier,
+    Mention,
+    check_tenant,
+    identifiers_in,
+    new_id,
+    normalise_identifier,
+)
 from expunge.errors import EmptyDocumentError, RagError
 from expunge.rag._rows import sha256_text
 
@@ -21,13 +30,10 @@ __all__ = [
     "sha256_text",
 ]
 
-_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
-_PHONE = re.compile(r"(?<![\w+])\+?\d[\d ().-]{6,}\d(?!\w)")
-
 
 @dataclass(frozen=True)
 class Person:
-    """Someone a corpus may mention, known by any of these identifiers."""
+    """Someone a corpus may mention, known by any of these identifiers (as written; compared normalised)."""
 
     name: str | None = None
     email: str | None = None
@@ -41,6 +47,46 @@ class Person:
     def needles(self) -> list[str]:
         """The raw strings that mark a mention of this person in text."""
         return [v for v in (self.name, self.email, self.phone) if v]
+
+    def mentions(self, *, region: str | None = None) -> tuple[Mention, ...]:
+        """How each identifier is found in text, in any spelling the catalog's normaliser treats as the same.
+
+        Raises:
+            InvalidIdentifierError: An identifier is malformed (e.g. a phone number without country code and
+                no region).
+        """
+        return _mentions_of(self, region)
+
+    def mentioned_in(self, text: FoldedText, *, region: str | None = None) -> bool:
+        """True when the folded ``text`` mentions this person by any of their identifiers."""
+        return any(m.found_in(text) for m in self.mentions(region=region))
+
+    @classmethod
+    def from_values(cls, values: Iterable[str]) -> Person:
+        """A person from identifiers of unstated kind: an e-mail address holds ``@``, a phone number at least
+        seven digits, anything else is a name.
+
+        Raises:
+            RagError: Two values of one kind, or none at all.
+        """
+        fields: dict[str, str] = {}
+        for raw in values:
+            value = raw.strip()
+            if not value:
+                continue
+            kind = "email" if "@" in value else "phone" if sum(c.isdigit() for c in value) >= 7 else "name"
+            if kind in fields:
+                raise RagError(f"Give at most one {kind} per person; got {fields[kind]!r} and {value!r}.")
+            fields[kind] = value
+        if not fields:
+            raise RagError("A person needs a name, an e-mail address or a phone number. Got none.")
+        return cls(**fields)
+
+
+@functools.lru_cache(maxsize=65_536)
+def _mentions_of(person: Person, region: str | None) -> tuple[Mention, ...]:
+    pairs = (("name", person.name), ("email", person.email), ("phone", person.phone))
+    return tuple(Mention.of(kind, value, region=region) for kind, value in pairs if value)
 
 
 @dataclass(frozen=True)
@@ -105,8 +151,13 @@ class Chunk:
     people: tuple[int, ...] = field(default=())
 
 
-def chunk_document(doc: Document, version: int, config: ChunkConfig, people: Sequence[Person] = ()) -> list[Chunk]:
-    """Cut ``doc`` into overlapping chunks; each records which of ``people`` it mentions (by index)."""
+def chunk_document(
+    doc: Document, version: int, config: ChunkConfig, people: Sequence[Person] = (), *, region: str | None = None
+) -> list[Chunk]:
+    """Cut ``doc`` into overlapping chunks; each records which of ``people`` it mentions (by index).
+
+    ``region`` reads phone numbers without country code (see :func:`expunge.catalog.normalise_identifier`).
+    """
     text = " ".join(doc.text.split())
     chunks = []
     start = 0
@@ -121,7 +172,8 @@ def chunk_document(doc: Document, version: int, config: ChunkConfig, people: Seq
             # Random, not derived from the content: a chunk ID appears in receipts and case files, and anyone holding
             # one and a candidate text must not be able to confirm what was erased.
             chunk_id = new_id("chk")
-            mentioned = tuple(i for i, p in enumerate(people) if _mentions(piece, p))
+            folded = FoldedText.of(piece) if people else None
+            mentioned = tuple(i for i, p in enumerate(people) if folded and p.mentioned_in(folded, region=region))
             chunks.append(Chunk(chunk_id, doc.id, version, len(chunks), piece, digest, mentioned))
         if end >= len(text):
             break
@@ -129,36 +181,36 @@ def chunk_document(doc: Document, version: int, config: ChunkConfig, people: Seq
     return chunks
 
 
-def find_people(text: str, known: Sequence[Person] = ()) -> list[Person]:
-    """The people ``text`` mentions: every known person named by name, e-mail or phone, plus each e-mail
-    address and phone number of nobody known (as a person of their own)."""
-    found = [p for p in known if _mentions(text, p)]
-    known_emails = {p.email.lower() for p in known if p.email}
-    known_phones = {_digits(p.phone) for p in known if p.phone}
-    for email in dict.fromkeys(m.lower() for m in _EMAIL.findall(text)):
-        if email not in known_emails:
-            found.append(Person(email=email))
-    for phone in dict.fromkeys(m.strip() for m in _PHONE.findall(text)):
-        if 7 <= len(_digits(phone)) <= 15 and _digits(phone) not in known_phones:
-            found.append(Person(phone=phone))
+def find_people(
+    text: str, known: Sequence[Person] = (), *, names: Sequence[str] = (), region: str | None = None
+) -> list[Person]:
+    """The people ``text`` mentions, each once, as separate subjects.
+
+    - every ``known`` person mentioned by name, e-mail or phone, in any spelling the catalog's normaliser
+      treats as the same (NFD/NFC, case, format characters, any written form of the number);
+    - each e-mail address and phone number of nobody known, as a person of their own (phone numbers as
+      :func:`expunge.catalog.identifiers_in` finds them: international ones always, national ones when valid in
+      ``region``);
+    - each of ``names`` (e.g. what a named-entity recogniser found) that is no known person's name, as a person
+      of their own.
+    """
+    folded = FoldedText.of(text)
+    found = [p for p in known if p.mentioned_in(folded, region=region)]
+    taken = {(m.kind, m.canonical) for p in found for m in p.mentions(region=region)}
+    for kind, canonical in identifiers_in(text, region=region):
+        if (kind, canonical) not in taken:
+            taken.add((kind, canonical))
+            found.append(Person(**{kind: canonical}))
+    for name in names:
+        canonical = normalise_identifier("name", name)
+        if ("name", canonical) not in taken:
+            taken.add(("name", canonical))
+            found.append(Person(name=name))
     return found
 
 
-def mentions(text: str, person: Person) -> bool:
-    """Tell whether ``text`` names ``person`` by name, e-mail address or phone number."""
-    return _mentions(text, person)
 
-
-def _digits(value: str) -> str:
-    return re.sub(r"\D", "", value)
-
-
-def _mentions(text: str, person: Person) -> bool:
-    lowered = text.lower()
-    if person.email and person.email.lower() in lowered:
-        return True
-    if person.phone and (
-        person.phone in text or any(_digits(person.phone) == _digits(m) for m in _PHONE.findall(text))
-    ):
-        return True
-    return bool(person.name and re.search(r"\b" + re.escape(person.name.lower()) + r"\b", lowered))
+def mentions(text: str, person: Person, *, region: str | None = None) -> bool:
+    """Tell whether ``text`` names ``person`` by name, e-mail address or phone number, in any spelling the
+    identifier normaliser folds together (``region``: the country of phone numbers written without one)."""
+    return person.mentioned_in(FoldedText.of(text), region=region)

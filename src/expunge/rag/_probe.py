@@ -2,10 +2,12 @@
 
 A native ``delete()`` only marks rows, so the probe reads the files themselves.
 
-- Raw files: a chunk's text is found if its UTF-8 bytes appear anywhere; a vector is found if its float32
-  values appear as given or L2-normalised, at any of the four byte alignments, within a relative tolerance
-  of 1e-5. Cosine indexes such as Chroma's HNSW keep normalised copies that differ from a local
-  normalisation by a few ULPs, so an exact byte match would miss most of them.
+- Raw files: a chunk's text is found if its UTF-8 bytes appear anywhere; an identifier (a *partial*
+  fingerprint) if the file's bytes, decoded and folded as identifiers are, mention it in any spelling intake
+  treats as the same (``expunge.catalog.Mention``); a vector is found if its float32 values appear as given
+  or L2-normalised, at any of the four byte alignments, within a relative tolerance of 1e-5. Cosine indexes
+  such as Chroma's HNSW keep normalised copies that differ from a local normalisation by a few ULPs, so an
+  exact byte match would miss most of them.
 - Files a decoder understands (Lance data files, whose text columns are compressed on disk) are read as
   tables: every string and every vector row they hold, deleted or not, is compared with the fingerprints.
 - A chunk's ID (``Fingerprint.of_id``) is looked for in decoded row files only: a data file that names it holds
@@ -25,6 +27,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from expunge.catalog import FoldedText
 from expunge.rag._rows import Fingerprint
 
 __all__ = ["ByteScan", "Decoded", "files_under", "scan_files"]
@@ -107,16 +110,19 @@ def scan_files(
                 held = pc.filter(values, pc.is_in(values, value_set=pa.array(list(wanted), pa.string())))
                 for text in set(held.to_pylist()):
                     scan.add(wanted[text].chunk_id, f"{name}: {wanted[text].what}")
-            for fp in partial:
-                if len(values) and pc.any(pc.match_substring(values, fp.text, ignore_case=True)).as_py():
-                    scan.add(fp.chunk_id, f"{name}: {fp.what}")
+            if partial and len(values):
+                # one folded text per file; NUL keeps two values from joining into one name
+                folded = FoldedText.of("\x00".join(v for v in values.to_pylist() if v))
+                for fp in partial:
+                    if fp.found_in(folded):
+                        scan.add(fp.chunk_id, f"{name}: {fp.what}")
             for chunk_id, what in _find_rows(decoded.vectors, probes, owners):
                 scan.add(chunk_id, f"{name}: {what}")
             continue
         scan.bytes += len(data)
-        lowered = data.lower() if partial else b""
+        folded = FoldedText.of(data.decode("utf-8", "replace")) if partial else None
         for fp in fingerprints:
-            if (fp.text.lower().encode() in lowered) if fp.partial else (fp.text.encode() in data):
+            if (folded is not None and fp.found_in(folded)) if fp.partial else (fp.text.encode() in data):
                 scan.add(fp.chunk_id, f"{name}: {fp.what}")
         for chunk_id, what in _find_vectors(data, probes, owners):
             scan.add(chunk_id, f"{name}: {what}")

@@ -10,7 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from expunge.errors import DimensionMismatchError, InvalidFilterError
+from expunge.catalog import FoldedText, Mention
+from expunge.errors import DimensionMismatchError, InvalidFilterError, RagError
 
 __all__ = [
     "FILTER_FIELDS",
@@ -113,9 +114,11 @@ class Fingerprint:
         chunk_id: The chunk (or, for a subject probe, a label such as ``email``).
         vector: Its embedding; a zero-length array probes text only.
         text: Its text.
-        partial: The text may be part of a longer value (an identifier inside a chunk), so it is searched for as a
-            substring, ignoring case, rather than compared whole.
+        partial: The text is an identifier inside longer values (a name in a chunk), so it is looked for with
+            ``mention`` in the folded text of every value, in any spelling the catalog's normaliser treats as the
+            same, rather than compared whole.
         what: How a finding is named: ``text``, or ``id`` for a probe of the chunk's ID (see :meth:`of_id`).
+        mention: How a partial fingerprint is found (required when ``partial``).
     """
 
     chunk_id: str
@@ -123,6 +126,15 @@ class Fingerprint:
     text: str = field(repr=False)
     partial: bool = False
     what: str = "text"
+    mention: Mention | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.partial and self.mention is None:
+            raise RagError("A partial fingerprint needs the mention that finds it (expunge.catalog.Mention).")
+
+    def found_in(self, text: FoldedText) -> bool:
+        """True when a partial fingerprint's identifier is mentioned in the folded ``text``."""
+        return self.mention is not None and self.mention.found_in(text)
 
     @classmethod
     def of_id(cls, chunk_id: str) -> Fingerprint:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from expunge.catalog import closure
+from expunge.catalog import FoldedText
 from expunge.errors import RagError
 from expunge.rag._index import RagIndex
 from expunge.rag._ingest import Person
@@ -57,22 +57,27 @@ def probe_subject(index: RagIndex, person: Person, *, tenant: str = "default", k
 
     - catalog: the chunks ever derived from records linked to the person (when the index has a catalog);
       any of them still in the store is *retrievable* (or *held*, if a legal hold restricted it);
-    - bytes: every file of the store and the caches, searched for the person's name, e-mail and phone;
+    - bytes: every file of the store and the caches, searched for the person's name, e-mail and phone in every
+      spelling intake treats as the same (text is folded as identifiers are: NFKC, case folding, format
+      characters removed, digits made ASCII; the phone number in any written form, see
+      :class:`expunge.catalog.Mention`);
     - kNN: direct and paraphrased questions, searched with every ACL group: no hit may mention the person
-      or be one of their chunks;
+      (compared the same way) or be one of their chunks;
     - cache: no cache entry may be tagged with one of their chunks.
+
+    Raises:
+        RagError: The person has no identifier.
+        InvalidIdentifierError: An identifier is malformed (as intake would refuse it).
     """
-    needles = person.needles()
-    if not needles:
+    if not person.needles():
         raise RagError("A subject probe needs a name, an e-mail address or a phone number.")
+    mentions = person.mentions(region=index.phone_region)
     result = SubjectProbe()
-    result.chunk_ids = _catalog_chunks(index, person, tenant)
+    result.chunk_ids = index.subject_chunks(tenant, person.identifiers())
     for row in index.store.get(result.chunk_ids):
         (result.held if row.status == "restricted" else result.retrievable).append(row.chunk_id)
     fingerprints = [
-        Fingerprint(kind, np.zeros(0, np.float32), value, partial=True)
-        for kind, value in (("name", person.name), ("email", person.email), ("phone", person.phone))
-        if value
+        Fingerprint(m.kind, np.zeros(0, np.float32), m.canonical, partial=True, mention=m) for m in mentions
     ]
     absence = index.store.verify_absent([], fingerprints)
     cache_scan = scan_files(index.cache.files(), fingerprints)
@@ -83,24 +88,11 @@ def probe_subject(index: RagIndex, person: Person, *, tenant: str = "default", k
     questions = questions_about(person)
     result.questions = len(questions)
     where = {"tenant": tenant, "status": "active", "latest": True, "embedding_model": index.embedder.model_id}
-    lowered = [n.lower() for n in needles]
     mine = set(result.chunk_ids)
     for question, vector in zip(questions, index.embedder.encode(questions), strict=True):
         for hit in index.store.search(vector, k, where):
-            text = hit.row.text.lower()
-            if hit.row.chunk_id in mine or any(n in text for n in lowered):
+            folded = FoldedText.of(hit.row.text)
+            if hit.row.chunk_id in mine or any(m.found_in(folded) for m in mentions):
                 result.knn_leaks.append((question, hit.row.chunk_id))
     result.cache_entries = [f"{ns}:{key[:16]}" for ns, key in index.cache.tagged(result.chunk_ids)]
     return result
-
-
-def _catalog_chunks(index: RagIndex, person: Person, tenant: str) -> list[str]:
-    if index.catalog is None or index.db is None:
-        return []
-    prefix = f"rag://{index.name}/chunk/"
-    with index.db.begin() as conn:
-        pseudonyms = index.catalog.pseudonyms(tenant, person.identifiers())
-        subjects = index.catalog.subjects_by_pseudonyms(conn, tenant, pseudonyms)
-        records = index.catalog.records_by_subjects(conn, tenant, subjects) if subjects else []
-        assets = closure(conn, tenant, records) if records else []
-    return sorted(a.uri.removeprefix(prefix) for a in assets if a.uri.startswith(prefix))

@@ -30,6 +30,7 @@ def open_governance(
     subscriber_factories: Mapping[str, Callable[[], Subscriber]] | None = None,
     webhook_endpoints: Mapping[str, str] | None = None,
     payload_retention: timedelta = timedelta(0),
+    phone_region: str | None = None,
 ) -> Governance:
     """Open (and migrate) the database and load, or create, the install's keys under ``keys_dir``.
 
@@ -53,10 +54,11 @@ def open_governance(
         subscriber_factories: Subscribers built when their first event arrives (see :class:`LazySubscribers`).
         webhook_endpoints: External processors by name → URL; enables the ``webhook`` subscriber.
         payload_retention: How long delivered events keep the pseudonyms and content hashes they matched by.
+        phone_region: Country (ISO 3166-1 alpha-2) of phone numbers given without their country code.
     """
     db = database if isinstance(database, Database) else open_database(database, schema=schema)
     keys_dir = Path(keys_dir)
-    catalog = Catalog(Pseudonymizer(load_or_create_secret(keys_dir / "pseudonym.key")))
+    catalog = Catalog(Pseudonymizer(load_or_create_secret(keys_dir / "pseudonym.key"), phone_region=phone_region))
     signer = Signer.load_or_create(keys_dir)
     audit = AuditLog(signer, public_keys=Keyring.of_install(keys_dir))
     with db.read() as conn:
@@ -109,4 +111,5 @@ def open_governance_from_settings(settings: Settings, *, with_rag: bool = True) 
         ),
         subscriber_factories=factories,
         payload_retention=timedelta(days=settings.outbox_payload_retention_days),
+        phone_region=settings.default_phone_region,
     )

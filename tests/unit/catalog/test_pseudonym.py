@@ -36,7 +36,8 @@ def test_pseudonym_depends_on_tenant_kind_and_key():
     ("kind", "value", "fragment"),
     [
         ("email", "not-an-email", "local@domain.tld"),
-        ("phone", "12", "6 to 15 digits"),
+        ("phone", "+12", "possible telephone number"),
+        ("phone", "030 1234567", "needs a default region"),
         ("fax", "123", "Unknown identifier kind 'fax'"),
         ("user_id", "   ", "non-empty"),
         ("user_id", "a\x00b", "non-empty printable"),

@@ -77,6 +77,60 @@ def test_ingest_reads_a_folder_and_refuses_bad_input(home, tmp_path):
     assert small.exit_code == 2 and "--chunk-size" in said(small) and "accepted: 32 to 100000" in said(small)
 
 
+def test_an_erasure_by_name_reaches_documents_ingested_from_a_path(home, tmp_path):
+    """Names are linked at ingest (spaCy, and a subject list for what it misses), so --name erases them."""
+    docs = tmp_path / "tickets"
+    docs.mkdir()
+    problems = ["cannot log in", "was charged twice", "sees a blank screen", "lost her settings", "gets timeouts"]
+    for i, problem in enumerate(problems):
+        (docs / f"dora-{i}.txt").write_text(f"Support ticket {i}. Dora Ruiz {problem} in the mobile app.")
+    (docs / "joerg.txt").write_text("HR note 9. Manager JÖRG WEISS approved the transfer to the Lisbon office.")
+    (docs / "other.txt").write_text("Support ticket 40. Eve Tran reports the router drops Wi-Fi every evening.")
+    people = tmp_path / "people.txt"
+    people.write_text("# subject list\nJörg Weiß; joerg.weiss@example.org\n")
+    result = runner.invoke(app, ["rag", "ingest", str(docs), "--acl", "support", "--people", str(people)])
+    assert result.exit_code == 0, result.output
+    assert "7 chunk(s) stored" in said(result)
+    assert "cut-off not calibrated Calibration needs at least 20 chunks" in said(result)  # 7 chunks: it says so
+    for name, chunks in (("Dora Ruiz", 5), ("Jörg Weiß", 1)):
+        before = runner.invoke(app, ["rag", "probe", "--subject", name.upper(), "--json"])
+        assert before.exit_code == 1 and len(json.loads(before.output)["chunk_ids"]) == chunks, before.output
+        filed = runner.invoke(app, ["dsr", "file", "-t", "default", "--scope", "erasure", "--name", name,
+                                    "--approved-by", "ops"])  # fmt: skip
+        assert filed.exit_code == 0, filed.output
+        assert json.loads(runner.invoke(app, ["dsr", "process"]).output)["dead"] == 0
+        after = runner.invoke(app, ["rag", "probe", "--subject", name.upper(), "--json"])
+        assert after.exit_code == 0 and not json.loads(after.output)["found"], after.output
+    answer = runner.invoke(app, ["rag", "query", "What did Dora Ruiz report?", "--groups", "support", "--json"])
+    assert json.loads(answer.output)["abstained"]
+    kept = runner.invoke(app, ["rag", "query", "What did Eve Tran report?", "--groups", "support", "--json"])
+    assert "router drops Wi-Fi" in json.loads(kept.output)["text"]
+    bad = tmp_path / "bad.txt"
+    bad.write_text("Ann Lee; ann@example.org; bob@example.org\n")
+    refused = runner.invoke(app, ["rag", "ingest", str(docs), "--people", str(bad)])
+    assert refused.exit_code == 2 and "line 1: Give at most one email per person" in said(refused)
+
+
+def test_calibrate_saves_the_cut_offs_that_query_then_uses(home):
+    result = runner.invoke(app, ["rag", "ingest", "--demo", "60", "--no-ner", "--no-calibrate"])
+    assert result.exit_code == 0 and "cut-off" not in said(result)
+    result = runner.invoke(app, ["rag", "calibrate", "--sample", "60", "--json"])
+    assert result.exit_code == 0, result.output
+    calibration = json.loads(result.output)
+    assert calibration["pairs"] >= 20 and 0 < calibration["max_distance"] < calibration["named_max_distance"]
+    saved = json.loads((home / "rag" / "calibration-default.json").read_text())
+    assert saved == calibration
+    from expunge.cli._rag import open_rag_index
+
+    index = open_rag_index(get_settings(), with_catalog=False)  # what `rag query` opens
+    assert (index.max_distance, index.named_max_distance) == (
+        calibration["max_distance"],
+        calibration["named_max_distance"],
+    )
+    bad = runner.invoke(app, ["rag", "calibrate", "--quantile", "0.2"])
+    assert bad.exit_code == 2 and "quantile must be in (0.5, 1]" in said(bad)
+
+
 def test_unknown_store_scheme_lists_the_known_ones(home, monkeypatch):
     monkeypatch.setenv("EXPUNGE_RAG_STORE", "faiss:///tmp/x")
     get_settings.cache_clear()
@@ -106,16 +160,36 @@ def test_bench_rag_small_mode_writes_every_key(tmp_path):
     assert bad.exit_code == 2 and "Available: chroma, lancedb, memory" in said(bad)
 
 
+def test_bench_answers_small_mode_measures_every_answerer(tmp_path):
+    out = tmp_path / "answers"
+    result = runner.invoke(app, ["bench", "answers", "--documents", "60", "--erase", "3", "--never", "3",
+                                 "--present", "8", "--sample", "60", "--out", str(out)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    data = json.loads((out / "results.json").read_text())
+    before = data["answerers"]["fixed 0.75, no entity check (before)"]
+    after = data["answerers"]["calibrated + entity check (after)"]
+    assert before["erased_abstained_pct"] < 100 and before["erased_quoting_email_or_phone"] > 0  # the leak
+    assert after["erased_abstained_pct"] == after["never_ingested_abstained_pct"] == 100.0
+    assert after["erased_quoting_email_or_phone"] == after["never_ingested_quoting_email_or_phone"] == 0
+    assert after["present_accuracy_pct"] >= before["present_accuracy_pct"]
+    assert data["erased_people_still_mentioned"] == 0 and data["calibration"]["pairs"] >= 20
+    assert "| abstained on erased people (%) |" in (out / "results.md").read_text()
+    bad = runner.invoke(app, ["bench", "answers", "--documents", "60", "--present", "100", "--out", str(out)])
+    assert bad.exit_code == 2 and "together at most the corpus's 20 people" in said(bad)
+
+
 def test_every_rag_command_option_and_setting_is_documented():
     from pathlib import Path
 
     doc = (Path(__file__).parents[3] / "docs" / "rag.md").read_text()
-    for command in (["rag", "ingest"], ["rag", "query"], ["rag", "probe"], ["bench", "rag"]):
+    commands = (["rag", "ingest"], ["rag", "calibrate"], ["rag", "query"], ["rag", "probe"], ["bench", "rag"],
+                ["bench", "answers"])  # fmt: skip
+    for command in commands:
         assert f"expunge {' '.join(command)}" in doc, command
         help_text = runner.invoke(app, [*command, "--help"], terminal_width=200).output
         for option in set(re.findall(r"--[a-z][a-z-]+", help_text)) - {"--help"}:
             assert f"`{option}" in doc, f"{' '.join(command)} {option} is not documented"
-    for setting in ("rag_store", "rag_index", "rag_cache_ttl_seconds"):
+    for setting in ("rag_store", "rag_index", "rag_cache_ttl_seconds", "default_phone_region"):
         assert f"`EXPUNGE_{setting.upper()}`" in doc, setting
 
 

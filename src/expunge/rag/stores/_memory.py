@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from expunge.catalog import FoldedText
 from expunge.rag._rows import ChunkRow, Filter, Fingerprint, Hit, check_filter, check_vectors
 from expunge.rag.stores._protocol import Absence, PurgeStats, probe_store, register_store
 
@@ -25,7 +26,7 @@ def _same(old: ChunkRow, fp: Fingerprint) -> bool:
     if fp.what == "id":
         return old.chunk_id == fp.text
     if fp.partial:
-        return fp.text.lower() in old.text.lower()
+        return fp.found_in(FoldedText.of(old.text))
     return old.text == fp.text or (fp.vector.size > 0 and np.array_equal(old.vector, fp.vector))
 
 
