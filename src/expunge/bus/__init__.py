@@ -23,6 +23,7 @@ from expunge.bus.protocol import (
     Subscriber,
     available_subscribers,
     get_subscriber_factory,
+    receipt_digest,
     register_subscriber,
 )
 
@@ -48,6 +49,7 @@ __all__ = [
     "get_subscriber_factory",
     "guard_in_catalog",
     "mark_in_catalog",
+    "receipt_digest",
     "register_subscriber",
     "route",
 ]

@@ -7,27 +7,15 @@ from collections.abc import Sequence
 
 from sqlalchemy import Connection
 
-from expunge.bus.protocol import Event, receipt_for, register_subscriber
+from expunge.bus.protocol import Event, receipt_digest, receipt_for, register_subscriber
 from expunge.catalog import Catalog, hold_exception
 from expunge.db import utcnow
 from expunge.errors import SubscriberFailedError
-from expunge.evidence import Receipt, canonical, sha256_hex
+from expunge.evidence import Receipt, StateDigest
 
 __all__ = ["CatalogSubscriber", "guard_in_catalog", "mark_in_catalog"]
 
 
-def _digest(status: str | None, versions: list[str]) -> str:
-    return sha256_hex(canonical({"status": status, "versions": versions}))
-
-
-_ERASED = _digest("erased", [])  # what every erasure leaves: computed once, not per receipt
-
-
-def _state_hash(catalog: Catalog, conn: Connection, tenant: str, asset_id: str) -> str:
-    versions = [str(v["content_sha256"]) for v in catalog.versions(conn, tenant, asset_id)]
-    kinds = catalog.asset_kinds(conn, tenant, [asset_id])
-    status = catalog.get_record(conn, tenant, asset_id).status if kinds.get(asset_id) == "record" else None
-    return _digest(status, versions)
 
 
 @register_subscriber("catalog")
@@ -36,12 +24,24 @@ class CatalogSubscriber:
 
     Args:
         catalog: The catalog to act on.
+        digest: Keys the receipts' state digests; default the install's (derived from the catalog's secret).
     """
 
     name = "catalog"
 
-    def __init__(self, catalog: Catalog) -> None:
+    def __init__(self, catalog: Catalog, *, digest: StateDigest | None = None) -> None:
         self.catalog = catalog
+        self.digest = digest or receipt_digest(catalog.pseudonymizer)
+        self._erased = self._digest("erased", [])  # what every erasure leaves: computed once, not per receipt
+
+    def _digest(self, status: str | None, versions: list[str]) -> str:
+        return self.digest({"status": status, "versions": versions})
+
+    def _state(self, conn: Connection, tenant: str, asset_id: str) -> str:
+        versions = [str(v["content_sha256"]) for v in self.catalog.versions(conn, tenant, asset_id)]
+        kinds = self.catalog.asset_kinds(conn, tenant, [asset_id])
+        status = self.catalog.get_record(conn, tenant, asset_id).status if kinds.get(asset_id) == "record" else None
+        return self._digest(status, versions)
 
     def handle_many(self, events: Sequence[Event], *, tx: Connection) -> list[Receipt]:
         """Erase many records with a fixed number of statements; other operations go one by one."""
@@ -67,8 +67,8 @@ class CatalogSubscriber:
                     outcome="applied" if result.fresh else "already_applied",
                     started_at=started,
                     finished_at=finished,
-                    before_sha256=_digest(result.status_before, versions),
-                    after_sha256=_ERASED,
+                    before_sha256=self._digest(result.status_before, versions),
+                    after_sha256=self._erased,
                     detail=f"tombstone {tomb.id} supersedes {len(tomb.versions)} version(s)",
                 )
         return [r for r in receipts if r is not None]
@@ -76,7 +76,7 @@ class CatalogSubscriber:
     def handle(self, event: Event, *, tx: Connection) -> Receipt:
         """Erase (tombstone), restrict, opt out (consent off, as a new version) or correct a record."""
         started = utcnow()
-        before = _state_hash(self.catalog, tx, event.tenant, event.asset_id)
+        before = self._state(tx, event.tenant, event.asset_id)
         outcome = "applied"
         detail = ""
         if event.operation == "erase":
@@ -118,7 +118,7 @@ class CatalogSubscriber:
             outcome=outcome,
             started_at=started,
             before_sha256=before,
-            after_sha256=_state_hash(self.catalog, tx, event.tenant, event.asset_id),
+            after_sha256=self._state(tx, event.tenant, event.asset_id),
             detail=detail,
         )
 

@@ -12,7 +12,7 @@ from expunge.bus.protocol import Event, receipt_for, register_subscriber
 from expunge.catalog import new_id
 from expunge.db import utcnow
 from expunge.errors import BusError, SubscriberFailedError
-from expunge.evidence import Receipt, canonical, sha256_hex
+from expunge.evidence import Receipt, StateDigest
 
 __all__ = ["REDACTED", "LogStore", "LogStoreSubscriber"]
 
@@ -81,13 +81,6 @@ class LogStore:
         return [dict(r._mapping) for r in rows]
 
 
-def _digest(rows: Sequence[dict[str, object]]) -> str:
-    if not rows:
-        return _NOTHING
-    return sha256_hex(canonical([{k: str(v) for k, v in sorted(r.items()) if k != "created_at"} for r in rows]))
-
-
-_NOTHING = sha256_hex(canonical([]))
 
 
 @register_subscriber("logstore")
@@ -98,15 +91,27 @@ class LogStoreSubscriber:
         store: The log store.
         mode: ``delete`` removes rows; ``redact`` blanks prompt and response and drops the pseudonym and
             hash, keeping a countable row.
+        digest: Keys the receipts' state digests (the install's, see ``receipt_digest``); default a random key.
     """
 
     name = "logstore"
 
-    def __init__(self, store: LogStore | None = None, *, mode: Literal["delete", "redact"] = "delete") -> None:
+    def __init__(
+        self,
+        store: LogStore | None = None,
+        *,
+        mode: Literal["delete", "redact"] = "delete",
+        digest: StateDigest | None = None,
+    ) -> None:
         if mode not in ("delete", "redact"):
             raise BusError(f"The 'mode' parameter of LogStoreSubscriber must be 'delete' or 'redact'. Got {mode!r}.")
         self.store = store or LogStore()
         self.mode = mode
+        self.digest = digest or StateDigest()
+
+    def _digest(self, rows: Sequence[dict[str, object]]) -> str:
+        """The keyed digest of entries (their prompts and responses are personal: never a plain hash of them)."""
+        return self.digest([{k: str(v) for k, v in sorted(r.items()) if k != "created_at"} for r in rows])
 
     def handle_many(self, events: Sequence[Event], *, tx: Connection) -> list[Receipt]:
         """Apply log-entry events with one lookup and one write; sweeps go one by one."""
@@ -166,7 +171,7 @@ class LogStoreSubscriber:
         entry's artifact ``restricted`` (the dispatcher's hook), which is what every hard filter reads.
         """
         rows = self.store.find(tx, event.tenant, ids=[self._entry_id(event)]) if event.asset_kind == "log_entry" else []
-        digest = _digest(rows)
+        digest = self._digest(rows)
         return receipt_for(
             event,
             subscriber=self.name,
@@ -217,8 +222,8 @@ class LogStoreSubscriber:
             subscriber=self.name,
             outcome="applied" if touched else ("already_applied" if found else "not_found"),
             started_at=started,
-            before_sha256=_digest(before),
-            after_sha256=_digest(after),
+            before_sha256=self._digest(before),
+            after_sha256=self._digest(after),
             artifact_ids=tuple(touched),
             detail=f"{len(touched)} log entr{'y' if len(touched) == 1 else 'ies'} {verb}",
         )

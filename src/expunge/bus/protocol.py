@@ -11,7 +11,7 @@ from sqlalchemy import Connection
 
 from expunge.db import utcnow
 from expunge.errors import BusError, SubscriberFailedError, UnknownSubscriberError, unknown_name_message
-from expunge.evidence import Receipt
+from expunge.evidence import Receipt, StateDigest
 
 __all__ = [
     "BatchSubscriber",
@@ -21,6 +21,7 @@ __all__ = [
     "SubscriberFactory",
     "available_subscribers",
     "get_subscriber_factory",
+    "receipt_digest",
     "receipt_for",
     "register_subscriber",
 ]
@@ -180,6 +181,11 @@ class LazySubscribers(Mapping[str, Subscriber]):
     def __setitem__(self, name: str, subscriber: Subscriber) -> None:
         self._built[name] = subscriber
 
+    def add_factory(self, name: str, factory: Callable[[], Subscriber]) -> None:
+        """Build ``name`` with ``factory`` when its first event arrives (unless one is built already)."""
+        if name not in self._built:
+            self._factories[name] = factory
+
     def __iter__(self) -> Iterator[str]:
         return iter(sorted(self._built.keys() | self._factories.keys()))
 
@@ -188,6 +194,15 @@ class LazySubscribers(Mapping[str, Subscriber]):
 
     def __contains__(self, name: object) -> bool:
         return name in self._built or name in self._factories
+
+
+def receipt_digest(pseudonymizer: Any) -> StateDigest:
+    """Return the install's keyed digest of asset states for receipts (a key derived from its secret).
+
+    Args:
+        pseudonymizer: The install's :class:`~expunge.catalog.Pseudonymizer` (its secret is the root key).
+    """
+    return StateDigest(pseudonymizer.derive("receipt-state-digest"))
 
 
 def receipt_for(

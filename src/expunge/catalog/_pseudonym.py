@@ -225,6 +225,13 @@ class Pseudonymizer:
         """The canonical form of ``identifier`` under this install's region (see :func:`normalise_identifier`)."""
         return normalise_identifier(identifier.kind, identifier.value, region=self.phone_region)
 
+    def derive(self, label: str) -> bytes:
+        """Return a 32-byte key derived from the install's secret for another use (HMAC-SHA256 of ``label``).
+
+        Every process of an install derives the same key; destroying the secret destroys it too.
+        """
+        return hmac.new(self._key, b"expunge/derive/" + label.encode(), hashlib.sha256).digest()
+
     def pseudonym(self, tenant: str, identifier: Identifier) -> str:
         """Return the 64-hex-digit pseudonym of ``identifier`` within ``tenant``.
 

@@ -193,9 +193,11 @@ def _calibrated(result: Calibration) -> str:
 @cli_errors
 def calibrate(
     tenant: TenantOpt = "default",
-    sample: Annotated[int, typer.Option(help="Chunks to sample.")] = 200,
-    quantile: Annotated[float, typer.Option(help="Share of matching question→chunk pairs the cut-off admits.")] = 0.95,
-    seed: Annotated[int, typer.Option(help="Seed of the sample.")] = 0,
+    sample: Annotated[int, typer.Option(help="Chunks to sample.", min=2, max=100_000)] = 200,
+    quantile: Annotated[
+        float, typer.Option(help="Share of matching question→chunk pairs the cut-off admits.", min=0.5, max=1.0)
+    ] = 0.95,
+    seed: SeedOpt = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the calibration as JSON.")] = False,
 ) -> None:
     """Measure the answer cut-offs on the tenant's chunks and save them for `expunge rag query`."""
@@ -316,15 +318,19 @@ def bench_rag(
 
 @cli_errors
 def bench_answers(
-    documents: Annotated[int, typer.Option(help="Demo documents to ingest (Faker, seeded).")] = 2000,
-    erase: Annotated[int, typer.Option(help="People to erase before asking about them.")] = 20,
-    never: Annotated[int, typer.Option(help="Never-ingested people to ask about.")] = 20,
-    present: Annotated[int, typer.Option(help="People still present to ask about.")] = 200,
-    k: Annotated[int, typer.Option(help="Sources per answer.")] = 5,
-    sample: Annotated[int, typer.Option(help="Chunks sampled by the calibration.")] = 200,
-    quantile: Annotated[float, typer.Option(help="Quantile of the calibration.")] = 0.95,
-    seed: Annotated[int, typer.Option(help="Seed of the corpus and of the choices.")] = 0,
-    out: Annotated[Path, typer.Option(help="Folder for results.json and results.md.")] = Path("bench/results/answers"),
+    documents: Annotated[
+        int, typer.Option(help="Demo documents to ingest (Faker, seeded).", min=10, max=100_000)
+    ] = 2000,
+    erase: Annotated[int, typer.Option(help="People to erase before asking about them.", min=1, max=10_000)] = 20,
+    never: Annotated[int, typer.Option(help="Never-ingested people to ask about.", min=1, max=10_000)] = 20,
+    present: Annotated[int, typer.Option(help="People still present to ask about.", min=1, max=10_000)] = 200,
+    k: Annotated[int, typer.Option(help="Sources per answer.", min=1, max=100)] = 5,
+    sample: Annotated[int, typer.Option(help="Chunks sampled by the calibration.", min=2, max=100_000)] = 200,
+    quantile: Annotated[float, typer.Option(help="Quantile of the calibration.", min=0.5, max=1.0)] = 0.95,
+    seed: SeedOpt = 0,
+    out: Annotated[
+        Path, typer.Option(help="Folder for results.json and results.md.", callback=check_output_dir)
+    ] = Path("bench/results/answers"),
 ) -> None:
     """Ask "What did NAME report?" about erased, never-ingested and present people under four answerers (fixed or
     calibrated cut-off, with or without the entity check): abstention, leaks and accuracy."""

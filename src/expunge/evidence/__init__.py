@@ -22,7 +22,7 @@ from expunge.evidence._keys import Keyring, Signer, key_id_of, load_public_key, 
 from expunge.evidence._log import AuditLog
 from expunge.evidence._merkle import Frontier, MerkleTree, leaf_hash, node_hash, verify_consistency, verify_inclusion
 from expunge.evidence._offline import export_entries, parse_export, verify_entries, verify_log
-from expunge.evidence._receipt import OPERATIONS, OUTCOMES, Receipt, canonical, sha256_hex
+from expunge.evidence._receipt import OPERATIONS, OUTCOMES, Receipt, StateDigest, canonical, sha256_hex
 from expunge.evidence._snapshot import LogEntry, LogSnapshot
 
 __all__ = [
@@ -39,6 +39,7 @@ __all__ = [
     "MerkleTree",
     "Receipt",
     "Signer",
+    "StateDigest",
     "canonical",
     "case_file_document",
     "case_sla",

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
+import secrets
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, Literal, get_args
 
 import rfc8785
 
-__all__ = ["OPERATIONS", "OUTCOMES", "Operation", "Outcome", "Receipt", "canonical", "sha256_hex"]
+__all__ = ["OPERATIONS", "OUTCOMES", "Operation", "Outcome", "Receipt", "StateDigest", "canonical", "sha256_hex"]
 
 Operation = Literal["erase", "restrict", "opt_out", "correct", "redact", "notify"]
 OPERATIONS: tuple[str, ...] = get_args(Operation)
@@ -76,6 +78,34 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+class StateDigest:
+    """Keyed digests of an asset's state, for a receipt's ``before_sha256`` and ``after_sha256``.
+
+    HMAC-SHA256 (RFC 2104) of the state's canonical JSON under a secret key. A plain sha256 of a state
+    that holds a content hash (a chunk's text, a record version's) would let anyone holding the receipt
+    and a candidate text (and the public embedding model) recompute it and confirm what was erased;
+    keyed, it still shows that the state changed, and only within the install that holds the key.
+
+    Args:
+        key: At least 32 secret bytes, the same for every process of an install (see
+            ``Pseudonymizer.derive``); default a random key, whose digests compare within this object only.
+
+    Raises:
+        ValueError: The key is shorter than 32 bytes.
+    """
+
+    def __init__(self, key: bytes | None = None) -> None:
+        key = secrets.token_bytes(32) if key is None else key
+        if len(key) < 32:
+            raise ValueError(f"A state digest key must be at least 32 bytes. Got {len(key)}.")
+        self._key = key
+        self.empty = self(None)
+
+    def __call__(self, state: Any) -> str:
+        """Return the 64-hex-digit keyed digest of ``state`` (any JSON value; ``None`` for "nothing")."""
+        return hmac.new(self._key, canonical(state), hashlib.sha256).hexdigest()
+
+
 @dataclass(frozen=True)
 class Receipt:
     """The outcome of one action on one asset, as a subscriber reports it.
@@ -91,8 +121,8 @@ class Receipt:
         outcome: How it ended (one of :data:`OUTCOMES`).
         started_at: When the subscriber started.
         finished_at: When it finished.
-        before_sha256: Digest of the asset's state before, if the store can tell.
-        after_sha256: Digest after (for an erasure, of what is left, often nothing).
+        before_sha256: Keyed digest (:class:`StateDigest`) of the asset's state before, if the store can tell.
+        after_sha256: Keyed digest after (for an erasure, of what is left, often nothing).
         artifact_ids: Backend-side IDs touched (row IDs, cache keys…).
         detail: One sentence for humans; never personal data.
     """

@@ -12,14 +12,12 @@ from expunge.catalog import asset_statuses
 from expunge.config import Settings
 from expunge.db import utcnow
 from expunge.errors import SubscriberFailedError
-from expunge.evidence import Receipt, canonical, sha256_hex
+from expunge.evidence import Receipt, StateDigest, sha256_hex
 from expunge.rag._index import ARTIFACT_KINDS, RagIndex, open_index
 from expunge.rag._rows import ChunkRow, Fingerprint
 from expunge.rag.stores import PurgeStats
 
 __all__ = ["RagSubscriber"]
-
-_NOTHING = sha256_hex(canonical([]))
 
 
 def _dropped_tags(purge: PurgeStats | None) -> str:
@@ -28,13 +26,6 @@ def _dropped_tags(purge: PurgeStats | None) -> str:
     if not tags:
         return ""
     return f"; snapshot tag(s) {', '.join(repr(t) for t in tags)} removed: they pinned erased rows"
-
-
-def _digest(rows: Sequence[ChunkRow]) -> str:
-    """A digest of rows' state that names no content: IDs, content hashes and vector hashes."""
-    return sha256_hex(
-        canonical([[r.chunk_id, r.content_sha256, r.status, sha256_hex(r.vector.tobytes())] for r in rows])
-    )
 
 
 @register_subscriber("rag")
@@ -46,27 +37,39 @@ class RagSubscriber:
     vector or text of it is left; a verification that fails is retried after a second purge, then raised, so
     the event goes back to the bus. ``restrict`` (a legal hold) quarantines the chunk: kept, never retrieved.
     A batch of events is applied with one delete, one purge and one verification.
+
+    Args:
+        index: The index it acts on.
+        digest: Keys the receipts' state digests (the install's, ``expunge.bus.receipt_digest``); default random.
     """
 
     name = "rag"
 
-    def __init__(self, index: RagIndex) -> None:
+    def __init__(self, index: RagIndex, *, digest: StateDigest | None = None) -> None:
         self.index = index
+        self.digest = digest or StateDigest()
         # Fingerprints of chunks deleted by an attempt whose verification failed: a retry (in this process)
         # probes for them again, though their rows are gone. Kept in memory only: they hold personal data.
         self._unverified: dict[str, Fingerprint] = {}
 
+    def _digest(self, rows: Sequence[ChunkRow]) -> str:
+        """A keyed digest of rows' state: IDs, content and vector hashes (keyed: a plain hash would let anyone with a
+        candidate text and the public embedding model confirm an erased chunk)."""
+        return self.digest([[r.chunk_id, r.content_sha256, r.status, sha256_hex(r.vector.tobytes())] for r in rows])
+
     @classmethod
-    def from_settings(cls, settings: Settings) -> RagSubscriber:
-        """The subscriber of the index the settings name (deletion never loads the embedding model)."""
-        return cls(
-            open_index(
-                settings.resolved_rag_store,
-                cache_path=settings.rag_cache_path,
-                cache_ttl=settings.rag_cache_ttl_seconds,
-                name=settings.rag_index,
-            )
+    def from_settings(cls, settings: Settings, *, digest: StateDigest | None = None) -> RagSubscriber:
+        """The subscriber of the index the settings name (deletion never loads the embedding model).
+
+        ``digest``: the install's receipt digest (``expunge.bus.receipt_digest``); default a random key.
+        """
+        index = open_index(
+            settings.resolved_rag_store,
+            cache_path=settings.rag_cache_path,
+            cache_ttl=settings.rag_cache_ttl_seconds,
+            name=settings.rag_index,
         )
+        return cls(index, digest=digest)
 
     def _chunk_id(self, event: Event) -> str:
         _, _, rest = event.uri.partition("://")
@@ -159,8 +162,8 @@ class RagSubscriber:
                 operation="erase",
                 outcome="applied" if fresh else ("already_applied" if done_before else "not_found"),
                 started_at=started,
-                before_sha256=_digest([before[c]] if fresh else []),
-                after_sha256=_NOTHING,
+                before_sha256=self._digest([before[c]] if fresh else []),
+                after_sha256=self._digest([]),
                 artifact_ids=(c,),
                 detail=detail,
             )
@@ -197,8 +200,8 @@ class RagSubscriber:
                 operation="restrict",
                 outcome=outcome if mine else "not_found",
                 started_at=started,
-                before_sha256=_digest([before[c]] if mine else []),
-                after_sha256=_digest([after[c]] if mine and c in after else []),
+                before_sha256=self._digest([before[c]] if mine else []),
+                after_sha256=self._digest([after[c]] if mine and c in after else []),
                 artifact_ids=(c,),
                 detail="quarantined from retrieval (status restricted), caches evicted; kept, not erased",
             )

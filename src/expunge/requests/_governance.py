@@ -23,6 +23,7 @@ from expunge.bus import (
     Outbox,
     RetryPolicy,
     Subscriber,
+    receipt_digest,
 )
 from expunge.catalog import Catalog, Hold, Identifier, check_sha256, check_tenant, new_id
 from expunge.db import Database, Page, keyset_page, utcnow
@@ -105,7 +106,11 @@ class Governance(SettlementMixin):
         self.policy = policy or DeadlinePolicy()
         self.outbox = Outbox(clock=clock)
         self.logstore = LogStore()
-        built = {"catalog": CatalogSubscriber(catalog), "logstore": LogStoreSubscriber(self.logstore)}
+        digest = receipt_digest(catalog.pseudonymizer)
+        built = {
+            "catalog": CatalogSubscriber(catalog, digest=digest),
+            "logstore": LogStoreSubscriber(self.logstore, digest=digest),
+        }
         self.subscribers = LazySubscribers({**built, **(subscribers or {})}, subscriber_factories)
         self.retry = retry or RetryPolicy()
         self.sweepers = tuple(sweepers)

@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
 
-from expunge.bus import RetryPolicy, Subscriber, WebhookSubscriber
+from expunge.bus import RetryPolicy, Subscriber, WebhookSubscriber, receipt_digest
 from expunge.catalog import Catalog, Pseudonymizer, load_or_create_secret
 from expunge.config import Settings
 from expunge.db import Database, open_database
@@ -88,16 +88,7 @@ def open_governance_from_settings(settings: Settings, *, with_rag: bool = True) 
     With ``with_rag``, the RAG index's subscriber is built when the first event for it arrives, so a
     worker started before anything was ingested still serves erasures of chunks ingested later.
     """
-    factories: dict[str, Callable[[], Subscriber]] = {}
-    if with_rag:
-
-        def rag() -> Subscriber:
-            from expunge.rag import RagSubscriber  # heavy (vector stores): only when an event needs it
-
-            return RagSubscriber.from_settings(settings)
-
-        factories["rag"] = rag
-    return open_governance(
+    gov = open_governance(
         settings.resolved_database_url,
         keys_dir=settings.resolved_keys_dir,
         sla_days=settings.sla_days,
@@ -109,7 +100,16 @@ def open_governance_from_settings(settings: Settings, *, with_rag: bool = True) 
             base_seconds=settings.bus_backoff_seconds,
             max_seconds=settings.bus_backoff_max_seconds,
         ),
-        subscriber_factories=factories,
         payload_retention=timedelta(days=settings.outbox_payload_retention_days),
         phone_region=settings.default_phone_region,
     )
+    if with_rag:
+        digest = receipt_digest(gov.catalog.pseudonymizer)
+
+        def rag() -> Subscriber:
+            from expunge.rag import RagSubscriber  # heavy (vector stores): only when an event needs it
+
+            return RagSubscriber.from_settings(settings, digest=digest)
+
+        gov.subscribers.add_factory("rag", rag)
+    return gov

@@ -39,6 +39,7 @@ WORK = [
     ("expunge.unlearn._audit_bench", "prepare_scenario"),
     ("expunge.cli._rag", "open_rag_index"),
     ("expunge.rag._bench", "run_rag_bench"),
+    ("expunge.rag._answers_bench", "run_answers_bench"),
     ("expunge.requests", "bench_dsr"),
     ("expunge.requests", "bench_crash"),
     ("expunge.requests.Governance", "work"),

@@ -347,3 +347,20 @@ def test_a_new_document_naming_an_erased_person_keeps_only_the_chunks_that_do_no
     assert report.chunks >= 1 and "name a person whose erasure was accepted" in report.refused[0]
     assert not any("Ann Lee" in r.text or "ann.lee" in r.text for r in index.store.get(report.chunk_ids))
     assert not probe_subject(index, ANN).retrievable
+
+
+def test_a_receipt_and_a_candidate_text_do_not_confirm_what_was_erased(index, gov):
+    from expunge.evidence import canonical, sha256_hex
+
+    report = index.ingest([Document(TICKET, "t17", acl="support")], people=[ANN])
+    (chunk,) = report.chunk_ids
+    case, _ = erase(gov, ANN)
+    document = build_case_file(gov, "default", case.id, signer=gov.audit.signer)
+    (receipt,) = [r for r in document["receipts"] if r["subscriber"] == "rag" and r["asset_kind"] == "vector_row"]
+    # What an attacker holding the receipt and the candidate text can compute (the embedding model is public).
+    text = " ".join(TICKET.split())
+    vector = index.embedder.encode([text])[0]
+    guess = sha256_hex(canonical([[chunk, sha256_hex(text.encode()), "active", sha256_hex(vector.tobytes())]]))
+    assert receipt["before_sha256"] != guess  # before: equal, so the receipt confirmed the erased text
+    assert receipt["before_sha256"] != receipt["after_sha256"]
+    assert chunk in receipt["artifact_ids"] and TICKET[:20] not in str(document)
