@@ -195,7 +195,8 @@ def calibrate(
     tenant: TenantOpt = "default",
     sample: Annotated[int, typer.Option(help="Chunks to sample.", min=2, max=100_000)] = 200,
     quantile: Annotated[
-        float, typer.Option(help="Share of matching question→chunk pairs the cut-off admits.", min=0.5, max=1.0)
+        float,
+        typer.Option(help="Share of matching question→chunk pairs the cut-off admits.", min=0.5, max=1.0),
     ] = 0.95,
     seed: SeedOpt = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the calibration as JSON.")] = False,

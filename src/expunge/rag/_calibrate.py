@@ -126,7 +126,7 @@ def calibrate(
         names: Finds people's names in chunks; default: spaCy's small English model, PERSON spans (names of one
             word are removed from content questions; questions are asked about names of two words or more).
         sample: Chunks to sample.
-        quantile: Share of matching pairs each cut-off lets through, in (0.5, 1].
+        quantile: Share of matching pairs each cut-off lets through, in [0.5, 1].
         seed: Seed of the sample.
 
     Raises:
@@ -135,8 +135,8 @@ def calibrate(
     """
     if not isinstance(sample, int) or not MIN_PAIRS <= sample <= 10_000:
         raise RagError(f"The calibration sample must be an integer from {MIN_PAIRS} to 10000 chunks. Got {sample!r}.")
-    if not isinstance(quantile, float | int) or not 0.5 < quantile <= 1:
-        raise RagError(f"The calibration quantile must be in (0.5, 1]. Got {quantile!r}.")
+    if not isinstance(quantile, float | int) or not 0.5 <= quantile <= 1:
+        raise RagError(f"The calibration quantile must be in [0.5, 1]. Got {quantile!r}.")
     names = names or SpacyNameFinder(min_words=1)
     where = {"tenant": tenant, "status": "active", "latest": True, "embedding_model": index.embedder.model_id}
     ids = sorted(index.store.ids(where))

@@ -128,7 +128,7 @@ def test_calibrate_saves_the_cut_offs_that_query_then_uses(home):
         calibration["named_max_distance"],
     )
     bad = runner.invoke(app, ["rag", "calibrate", "--quantile", "0.2"])
-    assert bad.exit_code == 2 and "quantile must be in (0.5, 1]" in said(bad)
+    assert bad.exit_code == 2 and "--quantile" in said(bad) and "0.5" in said(bad)
 
 
 def test_unknown_store_scheme_lists_the_known_ones(home, monkeypatch):
