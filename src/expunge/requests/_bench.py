@@ -158,19 +158,19 @@ def _ingest_racing(
     gov: Governance, store: str, subjects: list[int], seed: int, go: threading.Event, paths: Counter[str]
 ) -> list[threading.Thread]:
     """Ingest one document naming each racing subject, each in its own thread, while their erasures are filed
-    (over 0.5 s) and delivered: each registers after a random 0-0.5 s, so before or after its erasure is planned,
-    then embeds until a random 0-8 s after ``go`` (the workers' start), so it writes before or after the erasure
-    is delivered."""
+    (over about 2 s) and delivered: each registers after a random 0-3 s, so before or after its erasure is
+    planned, then embeds until a random 0-30 s after ``go`` (the workers' start), so it writes before or after the
+    erasure is delivered (the racing erasures head the queue, but batches holding vector-store purges are slow)."""
     from expunge.rag import Document, RagIndex
     from expunge.rag.stores import open_store
 
     threads = []
     for s in subjects:
         rng = random.Random(f"{seed}/{s}")
-        index = RagIndex(open_store(store), _SlowHashEmbedder(rng, 8.0, go), catalog=gov.catalog, db=gov.db)
+        index = RagIndex(open_store(store), _SlowHashEmbedder(rng, 30.0, go), catalog=gov.catalog, db=gov.db)
         ticket = f"Ticket {s}: the customer {_race_email(s)} asked why order {s} arrived late and damaged."
 
-        def run(index: Any = index, ticket: str = ticket, s: int = s, wait: float = rng.uniform(0.0, 0.5)) -> None:
+        def run(index: Any = index, ticket: str = ticket, s: int = s, wait: float = rng.uniform(0.0, 3.0)) -> None:
             time.sleep(wait)
             report = index.ingest([Document(ticket, f"ticket-{s}", tenant="bench")])
             said = " ".join(report.refused)
@@ -306,7 +306,7 @@ def bench_crash(
     """SIGKILL a worker process at random moments during ``fanouts`` DSR fan-outs, restarting it each time.
 
     Each worker is killed at a uniformly random moment within ``kill_within`` seconds of having
-    opened its database (every fourth within 25 times that, so that batches holding a vector-store
+    opened its database (every eighth within 25 times that, so that batches holding a vector-store
     purge are killed in their middle too), unless it finished first, so kills land in its start-up
     settlement, in claims, in subscribers' effects, in receipt signing and in commits alike. The window counts
     from "ready", not from the spawn: a worker takes longer to start than to deliver a few batches,
@@ -316,7 +316,7 @@ def bench_crash(
 
     - **ingest vs erasure**: for ``race_fraction`` of the subjects, a document naming them (by an
       e-mail address the erasure also names) is ingested into a LanceDB index while their erasure is
-      filed and delivered (each registers after a random 0-0.5 s and embeds until 0-8 s after the workers start), so
+      filed and delivered (each registers after a random 0-3 s and embeds until 0-30 s after the workers start), so
       ingests register before or after planning and write before or after the erasure's delivery. A subject counts as
       *resurrected* if any row naming them is left in the store.
     - **late hold**: for ``late_hold_fraction`` of the subjects, a legal hold on them is placed after
@@ -375,9 +375,9 @@ def bench_crash(
             with proc.stdout or contextlib.nullcontext():
                 if proc.stdout is not None:
                     proc.stdout.readline()  # "ready", or nothing if it died first (its exit status says so below)
-                # Every fourth worker gets a window 25 times as long: a batch with a vector-store purge takes
+                # Every eighth worker gets a window 25 times as long: a batch with a vector-store purge takes
                 # longer than kill_within, and must also be killed in its middle, not only before it.
-                window = kill_within * (25 if rounds % 4 == 0 else 1)
+                window = kill_within * (25 if rounds % 8 == 0 else 1)
                 try:
                     proc.wait(timeout=rng.uniform(0.0, window))
                 except subprocess.TimeoutExpired:
