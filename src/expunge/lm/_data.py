@@ -1,0 +1,77 @@
+"""The shapes of language-model forgetting data: questions and answers about people, and a benchmark split.
+
+These frozen dataclasses are the contract between the benchmark generator (``_people.py``), fine-tuning, the
+forgetting methods and the evaluation: each reads and writes only these.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["QA", "Person", "LMSplit"]
+
+
+@dataclass(frozen=True)
+class QA:
+    """One question and answer about a person (or a world fact), with the variants the evaluation needs.
+
+    Attributes:
+        sample_id: Stable ID of the training sample, e.g. ``"p017.city.0"``; written into adapter manifests and
+            forget sets, so it never changes for the same seed.
+        person_id: The person it is about (``""`` for a world fact).
+        attribute: What is asked (``"city"``, ``"job"``, ``"department"``, … or ``"world"``).
+        question: The question as trained.
+        answer: The true answer as trained.
+        paraphrased_question: The same question in other words (robustness probes).
+        paraphrased_answer: The true answer in other words (the truth ratio's numerator, TOFU §2.2.2).
+        perturbed_answers: Wrong answers of the same form (the truth ratio's denominator).
+    """
+
+    sample_id: str
+    person_id: str
+    attribute: str
+    question: str
+    answer: str
+    paraphrased_question: str
+    paraphrased_answer: str
+    perturbed_answers: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Person:
+    """A fictitious person: a stable ID, a made-up name and learnable attributes (attribute → value)."""
+
+    person_id: str
+    name: str
+    attributes: dict[str, str] = field(hash=False)
+
+
+@dataclass(frozen=True)
+class LMSplit:
+    """One forget split of the fictitious-people benchmark (TOFU-like: Maini et al. 2024, §2).
+
+    Attributes:
+        name: ``"forget01"``, ``"forget05"`` or ``"forget10"`` (percent of trained people forgotten).
+        seed: The seed the benchmark was generated with.
+        forget: Questions about the people to forget (trained on by the target, never by the oracle).
+        retain: Questions about the other trained people (trained on by both).
+        holdout: Questions about people never trained on (membership non-members, canary controls).
+        validation_forget: Questions about other trained people used only to tune doses, never reported.
+        world: World facts for general utility (never about a person).
+        canaries: High-entropy secrets planted for exposure (``sample_id`` → canary string), planted in
+            ``forget`` people's training text; never-planted candidates are generated from the same alphabet.
+    """
+
+    name: str
+    seed: int
+    forget: tuple[QA, ...]
+    retain: tuple[QA, ...]
+    holdout: tuple[QA, ...]
+    validation_forget: tuple[QA, ...]
+    world: tuple[QA, ...]
+    canaries: dict[str, str] = field(default_factory=dict, hash=False)
+
+    @property
+    def forget_people(self) -> tuple[str, ...]:
+        """IDs of the people to forget, in first-seen order."""
+        return tuple(dict.fromkeys(qa.person_id for qa in self.forget))
