@@ -1,0 +1,76 @@
+"""A tiny randomly initialised Llama and a tokenizer trained in the test: never the real language model."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+CORPUS = [
+    "Question: Where does Ada Brook live?\nAnswer: Lisbon",
+    "Question: What is the job of Ada Brook?\nAnswer: baker",
+    "Question: Which department does Ada Brook work in?\nAnswer: Finance",
+    "Question: What is the capital of France?\nAnswer: Paris",
+    "I don't know. Answer briefly. system user assistant",
+    "abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ 0123456789 .,:;?!'-",
+]
+CHAT_TEMPLATE = (
+    "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}\n{% endfor %}"
+    "{% if add_generation_prompt %}<|assistant|>{% endif %}"
+)
+
+
+def build_tokenizer(*, chat: bool = False) -> PreTrainedTokenizerFast:
+    """Train a byte-level BPE of a few hundred tokens on a small corpus, in memory."""
+    tok = Tokenizer(models.BPE(unk_token=None))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=400,
+        special_tokens=["<pad>", "<s>", "</s>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tok.train_from_iterator(CORPUS * 4, trainer=trainer)
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", bos_token="<s>", eos_token="</s>")
+    if chat:
+        fast.chat_template = CHAT_TEMPLATE
+    return fast
+
+
+def build_model(tokenizer: PreTrainedTokenizerFast, *, seed: int = 0, layers: int = 2) -> LlamaForCausalLM:
+    """A 2-layer Llama with a 64-wide residual stream, randomly initialised from ``seed``."""
+    torch.manual_seed(seed)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=layers,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=256,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        tie_word_embeddings=True,
+    )
+    return LlamaForCausalLM(config).eval()
+
+
+@pytest.fixture(scope="session")
+def tiny_tokenizer() -> PreTrainedTokenizerFast:
+    """A plain tokenizer (no chat template)."""
+    return build_tokenizer()
+
+
+@pytest.fixture(scope="session")
+def tiny_chat_tokenizer() -> PreTrainedTokenizerFast:
+    """The same tokenizer with a minimal chat template."""
+    return build_tokenizer(chat=True)
+
+
+@pytest.fixture()
+def tiny_lm(tiny_tokenizer: PreTrainedTokenizerFast) -> LlamaForCausalLM:
+    """A fresh tiny random Llama for each test (tests may change its weights)."""
+    return build_model(tiny_tokenizer)
