@@ -58,7 +58,9 @@ def encode_pairs(
         ValueError: if the two sequences differ in length or are empty, or an answer is empty.
     """
     if len(prompts) != len(answers) or not prompts:
-        raise ValueError(f"prompts and answers must be non-empty and of equal length; got {len(prompts)} and {len(answers)}.")  # fmt: skip
+        raise ValueError(
+            f"prompts and answers must be non-empty and of equal length; got {len(prompts)} and {len(answers)}."
+        )
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     rows: list[tuple[list[int], list[int]]] = []
     for prompt, answer in zip(prompts, answers, strict=True):
