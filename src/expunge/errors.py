@@ -463,3 +463,46 @@ class DimensionMismatchError(RagError):
     """A vector's dimension differs from the store's."""
 
     code = "rag.dimension_mismatch"
+
+
+# --- lm: language models, adapters, LM forgetting --------------------------------------------------
+#
+#    ExpungeError
+#    └── LMError (ValueError)                      lm.*
+#        ├── NotCausalLMError                      a path that holds no causal language model
+#        ├── ModelFilesMissingError (FileNotFoundError)
+#        ├── AdapterMismatchError                  an adapter trained on other base weights
+#        └── SamplesNotLearntError                 a forget set naming samples an adapter never saw
+#    (an unknown LM method is an UnknownMethodError, a dose out of range an InvalidParameterError)
+
+__all__ += ["AdapterMismatchError", "LMError", "ModelFilesMissingError", "NotCausalLMError", "SamplesNotLearntError"]
+
+
+class LMError(ExpungeError, ValueError):
+    """A language model, an adapter or an LM forget set cannot be used as asked."""
+
+    code = "lm.invalid"
+
+
+class NotCausalLMError(LMError):
+    """A model path holds something other than a causal language model (a classifier, an encoder, no model)."""
+
+    code = "lm.not_causal_lm"
+
+
+class ModelFilesMissingError(LMError, FileNotFoundError):
+    """A model or adapter folder lacks a file it needs (config, weights, tokenizer, manifest)."""
+
+    code = "lm.missing_files"
+
+
+class AdapterMismatchError(LMError):
+    """An adapter is loaded on base weights other than those it was trained on, or its weights were altered."""
+
+    code = "lm.adapter_mismatch"
+
+
+class SamplesNotLearntError(LMError):
+    """A forget set names samples the adapter never learnt; forgetting them would prove nothing."""
+
+    code = "lm.samples_not_learnt"

@@ -60,6 +60,10 @@ class LMSplit:
         world: World facts for general utility (never about a person).
         canaries: High-entropy secrets planted for exposure (``sample_id`` → canary string), planted in
             ``forget`` people's training text; never-planted candidates are generated from the same alphabet.
+        canary_samples: The training samples that plant the canaries (their ``sample_id`` keys ``canaries``,
+            their answer holds the canary): trained on with the forget people, never scored as questions.
+        reference: Questions about other never-trained people, for oracle-free stopping rules of forgetting
+            methods (the level a model that never saw a person reaches); never the evaluation's ``holdout``.
     """
 
     name: str
@@ -70,8 +74,21 @@ class LMSplit:
     validation_forget: tuple[QA, ...]
     world: tuple[QA, ...]
     canaries: dict[str, str] = field(default_factory=dict, hash=False)
+    canary_samples: tuple[QA, ...] = ()
+    reference: tuple[QA, ...] = ()
 
     @property
     def forget_people(self) -> tuple[str, ...]:
         """IDs of the people to forget, in first-seen order."""
         return tuple(dict.fromkeys(qa.person_id for qa in self.forget))
+
+    @property
+    def train(self) -> tuple[QA, ...]:
+        """What the target adapter learns: the forget and retain questions and the canary samples."""
+        return self.forget + self.retain + self.canary_samples
+
+    @property
+    def oracle_train(self) -> tuple[QA, ...]:
+        """What the oracle adapter learns: :attr:`train` without anything about the forget people."""
+        forgotten = set(self.forget_people)
+        return tuple(qa for qa in self.train if qa.person_id not in forgotten)
