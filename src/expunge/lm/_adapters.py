@@ -127,9 +127,13 @@ def _lora_config(recipe: TrainingRecipe) -> Any:
     if modules != "all-linear":
         modules = [m.strip() for m in modules.split(",") if m.strip()]
     return LoraConfig(
-        r=recipe.rank, lora_alpha=recipe.alpha, lora_dropout=recipe.dropout, target_modules=modules, bias="none",
+        r=recipe.rank,
+        lora_alpha=recipe.alpha,
+        lora_dropout=recipe.dropout,
+        target_modules=modules,
+        bias="none",
         task_type="CAUSAL_LM",
-    )  # fmt: skip
+    )
 
 
 def attach_adapter(model: nn.Module, recipe: TrainingRecipe, *, adapter_name: str = "default") -> Any:
@@ -214,7 +218,9 @@ def _portable_name(name: str, adapter_name: str) -> str:
     return name.replace(f".{adapter_name}.", ".").replace(f".{adapter_name}", "")
 
 
-def save_adapter(model: nn.Module, manifest: AdapterManifest, directory: Path | str, *, adapter_name: str = "default") -> Path:
+def save_adapter(
+    model: nn.Module, manifest: AdapterManifest, directory: Path | str, *, adapter_name: str = "default"
+) -> Path:
     """Write one adapter (peft files plus ``manifest.json``) into ``directory``, replacing it atomically.
 
     Raises:
@@ -256,7 +262,9 @@ def read_manifest(directory: Path | str) -> AdapterManifest:
         raise ModelFilesMissingError(f"{str(path)!r} is not a readable adapter manifest: {err}.") from err
 
 
-def load_adapter(model: nn.Module, directory: Path | str, *, adapter_name: str = "default") -> tuple[Any, AdapterManifest]:
+def load_adapter(
+    model: nn.Module, directory: Path | str, *, adapter_name: str = "default"
+) -> tuple[Any, AdapterManifest]:
     """Load an adapter saved by :func:`save_adapter` onto ``model`` (a base model or a ``PeftModel``).
 
     Returns:

@@ -63,9 +63,11 @@ class TrainedAdapter:
 def nll_loss(model: nn.Module, tokenizer: Any, samples: Sequence[QA], *, max_length: int = 128) -> torch.Tensor:
     """Return the mean per-token negative log-likelihood of the samples' answers given their questions."""
     batch = encode_pairs(
-        tokenizer, [format_prompt(tokenizer, qa.question) for qa in samples], [qa.answer for qa in samples],
+        tokenizer,
+        [format_prompt(tokenizer, qa.question) for qa in samples],
+        [qa.answer for qa in samples],
         max_length=max_length,
-    )  # fmt: skip
+    )
     logprobs, mask = answer_logprobs(model, batch)
     return -logprobs.sum() / mask.sum().clamp(min=1.0)
 
@@ -148,8 +150,9 @@ def train_adapter(
             order = torch.randperm(len(ordered), generator=torch.Generator().manual_seed(recipe.seed * 7919 + epoch))
             for i in range(0, len(ordered), recipe.batch_size):
                 idx = order[i : i + recipe.batch_size].tolist()
-                batch = encode_pairs(tokenizer, [prompts[j] for j in idx], [answers[j] for j in idx],
-                                     max_length=recipe.max_length)  # fmt: skip
+                batch = encode_pairs(
+                    tokenizer, [prompts[j] for j in idx], [answers[j] for j in idx], max_length=recipe.max_length
+                )
                 with torch.autocast("cpu", dtype=torch.bfloat16, enabled=recipe.bf16):
                     logprobs, mask = answer_logprobs(model, batch)
                 loss = -logprobs.sum() / mask.sum().clamp(min=1.0)
@@ -161,11 +164,17 @@ def train_adapter(
             if ckpt is not None:
                 ckpt.parent.mkdir(parents=True, exist_ok=True)
                 tmp = ckpt.with_suffix(".tmp")
-                torch.save({
-                    "recipe": recipe.to_json(), "epoch": epoch, "lora": _lora_state(model, adapter_name),
-                    "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                    "seconds": spent + time.perf_counter() - began,
-                }, tmp)  # fmt: skip
+                torch.save(
+                    {
+                        "recipe": recipe.to_json(),
+                        "epoch": epoch,
+                        "lora": _lora_state(model, adapter_name),
+                        "optimizer": optimizer.state_dict(),
+                        "scheduler": scheduler.state_dict(),
+                        "seconds": spent + time.perf_counter() - began,
+                    },
+                    tmp,
+                )
                 tmp.replace(ckpt)
     model.eval()
     for p in params:
@@ -228,19 +237,34 @@ def finetune_adapter(
     folder = Path(cache_dir) / "lm-adapters" / key if cache_dir is not None else None
     if folder is not None and (folder / "manifest.json").is_file():
         peft_model, manifest = load_adapter(model, folder, adapter_name=adapter_name)
-        manifest = replace(manifest, adapter_id=adapter_id, department=department, tenant=tenant,
-                           base_model_id=base_model_id)  # fmt: skip
+        manifest = replace(
+            manifest, adapter_id=adapter_id, department=department, tenant=tenant, base_model_id=base_model_id
+        )
         return TrainedAdapter(peft_model, manifest, manifest.seconds, cached=True)
     peft_model = attach_adapter(model, recipe, adapter_name=adapter_name)
     partial = folder.with_name(key + ".partial") if folder is not None else None
-    seconds = train_adapter(peft_model, tokenizer, ordered, recipe, adapter_name=adapter_name,
-                            checkpoint_dir=partial, progress=progress, description=f"fine-tuning {adapter_id}")  # fmt: skip
+    seconds = train_adapter(
+        peft_model,
+        tokenizer,
+        ordered,
+        recipe,
+        adapter_name=adapter_name,
+        checkpoint_dir=partial,
+        progress=progress,
+        description=f"fine-tuning {adapter_id}",
+    )
     manifest = AdapterManifest(
-        adapter_id=adapter_id, version=1, base_model_id=base_model_id, base_sha256=base_sha,
-        weights_sha256=adapter_sha256(peft_model, adapter_name), recipe=recipe.to_json(),
-        sample_ids=tuple(qa.sample_id for qa in ordered), department=department, tenant=tenant,
+        adapter_id=adapter_id,
+        version=1,
+        base_model_id=base_model_id,
+        base_sha256=base_sha,
+        weights_sha256=adapter_sha256(peft_model, adapter_name),
+        recipe=recipe.to_json(),
+        sample_ids=tuple(qa.sample_id for qa in ordered),
+        department=department,
+        tenant=tenant,
         seconds=round(seconds, 3),
-    )  # fmt: skip
+    )
     if folder is not None:
         save_adapter(peft_model, manifest, folder, adapter_name=adapter_name)
         if partial is not None:

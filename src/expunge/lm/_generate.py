@@ -57,7 +57,9 @@ def generate_answers(
         InvalidParameterError: A budget or batch size out of range.
     """
     if not isinstance(max_new_tokens, int) or not 1 <= max_new_tokens <= MAX_NEW_TOKENS:
-        raise InvalidParameterError(f"max_new_tokens must be an int in [1, {MAX_NEW_TOKENS}]. Got {max_new_tokens!r} instead.")  # fmt: skip
+        raise InvalidParameterError(
+            f"max_new_tokens must be an int in [1, {MAX_NEW_TOKENS}]. Got {max_new_tokens!r} instead."
+        )
     if not isinstance(batch_size, int) or not 1 <= batch_size <= 1024:
         raise InvalidParameterError(f"batch_size must be an int in [1, 1024]. Got {batch_size!r} instead.")
     prompts = list(questions) if formatted else [format_prompt(tokenizer, q) for q in questions]
@@ -71,9 +73,14 @@ def generate_answers(
             ids, mask = _left_padded(tokenizer, prompts[start : start + batch_size])
             if hasattr(model, "generate"):
                 full = model.generate(
-                    input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens, do_sample=False,
-                    pad_token_id=pad_id, eos_token_id=eos, num_beams=1,
-                )  # fmt: skip
+                    input_ids=ids,
+                    attention_mask=mask,
+                    max_new_tokens=max_new_tokens,
+                    do_sample=False,
+                    pad_token_id=pad_id,
+                    eos_token_id=eos,
+                    num_beams=1,
+                )
                 new = full[:, ids.shape[1] :]
             else:
                 new = _greedy_no_cache(model, ids, mask, max_new_tokens=max_new_tokens, eos=eos, pad_id=pad_id)

@@ -156,7 +156,9 @@ def load_causal_lm(path: Path | str | None = None, *, cache_dir: Path | str = Pa
         folder = Path(path).expanduser()
         model_id = folder.name
         if not folder.is_dir():
-            raise ModelFilesMissingError(f"The model folder {str(folder)!r} does not exist; give a Hugging Face model folder.")  # fmt: skip
+            raise ModelFilesMissingError(
+                f"The model folder {str(folder)!r} does not exist; give a Hugging Face model folder."
+            )
         if not (folder / "config.json").is_file():
             raise ModelFilesMissingError(
                 f"{str(folder)!r} has no config.json, so it is not a Hugging Face model folder; give one saved with "
@@ -165,7 +167,9 @@ def load_causal_lm(path: Path | str | None = None, *, cache_dir: Path | str = Pa
     try:
         config = AutoConfig.from_pretrained(str(folder))
     except (ValueError, KeyError, OSError) as err:
-        raise NotCausalLMError(f"{str(folder)!r} holds no model configuration transformers knows: {_first_line(err)}") from err  # fmt: skip
+        raise NotCausalLMError(
+            f"{str(folder)!r} holds no model configuration transformers knows: {_first_line(err)}"
+        ) from err
     try:
         model = AutoModelForCausalLM.from_pretrained(str(folder), config=config, dtype=torch.float32)
     except ValueError as err:
@@ -174,7 +178,9 @@ def load_causal_lm(path: Path | str | None = None, *, cache_dir: Path | str = Pa
             "give a decoder such as Llama, SmolLM2, GPT-2 or Qwen."
         ) from err
     except OSError as err:
-        raise ModelFilesMissingError(f"{str(folder)!r} has a config but no loadable weights: {_first_line(err)}") from err  # fmt: skip
+        raise ModelFilesMissingError(
+            f"{str(folder)!r} has a config but no loadable weights: {_first_line(err)}"
+        ) from err
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(folder))
     except (OSError, ValueError, TypeError) as err:

@@ -192,6 +192,7 @@ def make_people_benchmark(
     *,
     seed: int = 0,
     questions_per_attribute: int = 2,
+    attributes: int = len(ATTRIBUTES),
     perturbed: int = 3,
     holdout: int | None = None,
     reference: int | None = None,
@@ -205,6 +206,7 @@ def make_people_benchmark(
         seed: Seed of names, attributes, question choices, groups and canaries.
         questions_per_attribute: Trained questions per attribute and person (1–3; a further template is the
             paraphrase). Two questions about one fact are correlated: the KS test's n counts both.
+        attributes: How many of :data:`ATTRIBUTES` each person has (1–5, in that order; fewer for quick tests).
         perturbed: Wrong answers per question (3–10), TOFU uses 5.
         holdout: Never-trained people for the evaluation (default ``people // 10``, at least 2).
         reference: Never-trained people for stopping rules (default ``people // 20``, at least 2).
@@ -216,6 +218,7 @@ def make_people_benchmark(
     """
     _check_int("people", people, 20, 100_000)
     _check_int("questions_per_attribute", questions_per_attribute, 1, 3)
+    _check_int("attributes", attributes, 1, len(ATTRIBUTES))
     _check_int("perturbed", perturbed, 3, 10)
     holdout = max(2, people // 10) if holdout is None else holdout
     reference = max(2, people // 20) if reference is None else reference
@@ -240,7 +243,7 @@ def make_people_benchmark(
     persons = {}
     for i, name in enumerate(names):
         pid = f"p{i:04d}"
-        persons[pid] = Person(pid, name, {a: rng.choice(VALUES[a]) for a in ATTRIBUTES})
+        persons[pid] = Person(pid, name, {a: rng.choice(VALUES[a]) for a in ATTRIBUTES[:attributes]})
     ids = list(persons)
     trained, held, ref = ids[:people], ids[people : people + holdout], ids[people + holdout :]
     order = trained[:]

@@ -74,3 +74,16 @@ def tiny_chat_tokenizer() -> PreTrainedTokenizerFast:
 def tiny_lm(tiny_tokenizer: PreTrainedTokenizerFast) -> LlamaForCausalLM:
     """A fresh tiny random Llama for each test (tests may change its weights)."""
     return build_model(tiny_tokenizer)
+
+
+class Builders:
+    """The builders above, for tests that need a fresh model or tokenizer inside a module-scoped fixture."""
+
+    tokenizer = staticmethod(build_tokenizer)
+    model = staticmethod(build_model)
+
+
+@pytest.fixture(scope="session")
+def build() -> type[Builders]:
+    """Access to :func:`build_tokenizer` and :func:`build_model` (test modules cannot import conftest)."""
+    return Builders
