@@ -36,8 +36,9 @@ def _base(build, tokenizer):
 def world(build):
     torch.set_num_threads(1)
     tokenizer = build.tokenizer()
-    split = make_people_benchmark(20, seed=0, questions_per_attribute=1, attributes=2, holdout=2, reference=2,
-                                  validation=2, world=4).split("forget10")  # fmt: skip
+    split = make_people_benchmark(
+        20, seed=0, questions_per_attribute=1, attributes=2, holdout=2, reference=2, validation=2, world=4
+    ).split("forget10")
     target = finetune_adapter(_base(build, tokenizer), tokenizer, split.train, RECIPE, adapter_id="t")
     oracle = finetune_adapter(_base(build, tokenizer), tokenizer, split.oracle_train, RECIPE, adapter_id="o")
     return tokenizer, split, target, oracle, adapter_state(target.model)
@@ -60,7 +61,8 @@ def _logprob(model, tokenizer, qas) -> float:
 
 
 def test_registry_lists_the_issue_methods():
-    assert {"adapter_retrain", "adapter_drop", "sisa", "grad_ascent", "grad_diff", "npo", "simnpo", "idk"} <= set(METHODS)
+    issue = {"adapter_retrain", "adapter_drop", "sisa", "grad_ascent", "grad_diff", "npo", "simnpo", "idk"}
+    assert issue <= set(METHODS)
     with pytest.raises(UnknownMethodError, match="Unknown LM forgetting method 'nope'. Available: adapter_drop"):
         get_lm_method("nope")
 
@@ -100,10 +102,18 @@ def test_approximate_method_lowers_forget_logprob_and_keeps_retain(name, world, 
 
 
 def test_stopping_rule_ends_at_the_reference_level(world, target):
-    tokenizer = world[0]
     data = _data(world, target)
-    result = make_lm_method("grad_ascent", {"lr": 5e-3, "epochs": 20, "batch_size": 4, "check_every": 1,
-                                            "stop_statistic": "logprob", "anchor_weight": 0.0}).forget(target.model, data)  # fmt: skip
+    result = make_lm_method(
+        "grad_ascent",
+        {
+            "lr": 5e-3,
+            "epochs": 20,
+            "batch_size": 4,
+            "check_every": 1,
+            "stop_statistic": "logprob",
+            "anchor_weight": 0.0,
+        },
+    ).forget(target.model, data)
     last = result.trace[-1]
     assert result.stopped_early and result.steps < 20 * 3
     assert last["forget"] <= last["reference"]
@@ -119,7 +129,7 @@ def test_adapter_retrain_equals_the_oracle(world, target):
 
 
 def test_adapter_drop_refuses_collateral_then_returns_the_base(world, target, build):
-    tokenizer, split = world[0], world[1]
+    tokenizer = world[0]
     data = _data(world, target)
     with pytest.raises(LMError, match="also learnt .* sample\\(s\\) that are not being forgotten"):
         make_lm_method("adapter_drop").forget(target.model, data)
@@ -135,7 +145,10 @@ def test_forget_set_naming_unlearnt_samples_is_refused_in_one_sentence(world, ta
     stranger = dataclasses.replace(data.forget[0], sample_id="p9999.city.0")
     bad = dataclasses.replace(data, forget=(*data.forget, stranger))
     before = adapter_sha256(target.model)
-    with pytest.raises(SamplesNotLearntError, match=r"1 of the \d+ samples to forget were never learnt by adapter 't' \('p9999.city.0'\)"):  # fmt: skip
+    with pytest.raises(
+        SamplesNotLearntError,
+        match=r"1 of the \d+ samples to forget were never learnt by adapter 't' \('p9999.city.0'\)",
+    ):
         make_lm_method("npo").forget(target.model, bad)
     assert adapter_sha256(target.model) == before
 
