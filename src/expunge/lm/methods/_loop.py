@@ -247,8 +247,6 @@ def run_approximate(
     if not params.stop or not trace or trace[-1]["step"] != step:
         levels(step)
     model.eval()
-    for p in trainable:
-        p.requires_grad_(False)
     manifest = data.manifest
     if manifest is not None:
         forgotten = data.forget_ids
