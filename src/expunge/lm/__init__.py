@@ -8,3 +8,54 @@ benchmark data.
 Must not touch: the governance half (requests, bus, evidence, service) — like ``unlearn/`` and ``audit/`` it is
 usable alone as a library; the catalog is used only for its identifier normaliser.
 """
+
+# --- model side (loading, people benchmark, adapters, fine-tuning, generation, SISA, methods, tuning) ---------------
+from expunge.lm._adapters import (
+    AdapterManifest,
+    TrainingRecipe,
+    adapter_sha256,
+    adapter_state,
+    attach_adapter,
+    load_adapter,
+    read_manifest,
+    restore_adapter_state,
+    save_adapter,
+)
+from expunge.lm._data import QA, LMSplit, Person
+from expunge.lm._finetune import TrainedAdapter, finetune_adapter, train_adapter
+from expunge.lm._forget import (
+    LMForgetData,
+    LMForgetResult,
+    LMMethod,
+    available_lm_methods,
+    check_lm_forget_data,
+    get_lm_method,
+    make_lm_method,
+    register_lm_method,
+)
+from expunge.lm._generate import generate_answers
+from expunge.lm._load import (
+    DEFAULT_MODEL_ID,
+    CausalLM,
+    PlainPromptWarning,
+    base_sha256,
+    load_causal_lm,
+    tiny_causal_lm,
+)
+from expunge.lm._people import ATTRIBUTES, SPLITS, PeopleBenchmark, make_people_benchmark, world_facts
+from expunge.lm._prompt import format_prompt, prompt_format
+from expunge.lm._sisa import SisaEnsemble, SisaForgetReport, SisaTraining, shard_of, train_sisa
+from expunge.lm._tune import LMTuneResult, tune_lm_dose
+from expunge.lm.methods._loop import knowledge_level
+
+__all__ = [  # the model side's names; the evaluation adds its own (the lead merges the two lists)
+    "ATTRIBUTES", "AdapterManifest", "CausalLM", "DEFAULT_MODEL_ID", "LMForgetData", "LMForgetResult", "LMMethod",
+    "LMSplit", "LMTuneResult", "PeopleBenchmark", "Person", "PlainPromptWarning", "QA", "SPLITS", "SisaEnsemble",
+    "SisaForgetReport", "SisaTraining", "TrainedAdapter", "TrainingRecipe", "adapter_sha256", "adapter_state",
+    "attach_adapter", "available_lm_methods", "base_sha256", "check_lm_forget_data", "finetune_adapter",
+    "format_prompt", "generate_answers", "get_lm_method", "knowledge_level", "load_adapter", "load_causal_lm",
+    "make_lm_method", "make_people_benchmark", "prompt_format", "read_manifest", "register_lm_method",
+    "restore_adapter_state", "save_adapter", "shard_of", "tiny_causal_lm", "train_adapter", "train_sisa",
+    "tune_lm_dose", "world_facts",
+]  # fmt: skip
+# --- end of model-side names -------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ import torch
 from expunge.errors import InvalidParameterError
 from expunge.lm._prompt import format_prompt
 
-__all__ = ["generate_answers"]
+__all__ = ["generate_answers", "greedy_no_cache"]
 
 MAX_NEW_TOKENS = 512
 
@@ -83,7 +83,7 @@ def generate_answers(
                 )
                 new = full[:, ids.shape[1] :]
             else:
-                new = _greedy_no_cache(model, ids, mask, max_new_tokens=max_new_tokens, eos=eos, pad_id=pad_id)
+                new = greedy_no_cache(model, ids, mask, max_new_tokens=max_new_tokens, eos=eos, pad_id=pad_id)
             for row in new.tolist():
                 if eos is not None and eos in row:
                     row = row[: row.index(eos)]
@@ -93,9 +93,14 @@ def generate_answers(
     return out
 
 
-def _greedy_no_cache(
+def greedy_no_cache(
     model: Any, ids: torch.Tensor, mask: torch.Tensor, *, max_new_tokens: int, eos: int | None, pad_id: int
 ) -> torch.Tensor:
+    """Decode greedily step by step, re-running the whole sequence each step; return ``[batch, new]`` tokens.
+
+    For models without ``generate`` or a KV cache (the SISA ensemble). Position IDs follow the attention mask, so
+    left padding does not shift positions; finished rows are padded with ``pad_id``.
+    """
     done = torch.zeros(ids.shape[0], dtype=torch.bool)
     new = []
     for _ in range(max_new_tokens):

@@ -27,7 +27,7 @@ from expunge.lm._adapters import AdapterManifest, TrainingRecipe, adapter_sha256
 from expunge.lm._data import QA
 from expunge.lm._finetune import finetune_adapter, train_adapter
 
-__all__ = ["SisaEnsemble", "SisaForgetReport", "shard_of", "train_sisa"]
+__all__ = ["SisaEnsemble", "SisaForgetReport", "SisaTraining", "shard_of", "train_sisa"]
 
 MAX_SHARDS = 64
 
@@ -110,6 +110,28 @@ class SisaEnsemble(nn.Module):
         for i in range(1, self.shards):
             total = torch.logaddexp(total, shard_logp(i))
         return CausalLMOutput(logits=total - math.log(self.shards))
+
+    @torch.no_grad()
+    def generate(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        *,
+        max_new_tokens: int = 32,
+        pad_token_id: int | None = None,
+        eos_token_id: int | None = None,
+        **_: Any,
+    ) -> torch.Tensor:
+        """Greedy decoding like ``transformers``' ``generate`` (prompt then new tokens, ``[batch, seq + new]``).
+
+        Only greedy decoding exists here: sampling options are ignored, decoding is step by step without a cache.
+        """
+        from expunge.lm._generate import greedy_no_cache
+
+        mask = attention_mask if attention_mask is not None else torch.ones_like(input_ids)
+        pad = pad_token_id if pad_token_id is not None else (eos_token_id if eos_token_id is not None else 0)
+        new = greedy_no_cache(self, input_ids, mask, max_new_tokens=max_new_tokens, eos=eos_token_id, pad_id=pad)
+        return torch.cat([input_ids, new], dim=1)
 
     def forget(
         self, forget_ids: set[str], samples: Sequence[QA], tokenizer: Any, *, progress: bool | None = None

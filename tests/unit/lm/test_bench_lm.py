@@ -1,0 +1,90 @@
+"""The ``expunge bench lm`` driver in --small mode: rows, resumption, the table, refusals."""
+
+from __future__ import annotations
+
+import json
+import math
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from expunge.bench._lm import ROW_KEYS, run_lm_bench
+from expunge.errors import InvalidParameterError, UnknownMethodError
+from expunge.lm import knowledge_level
+
+CALLS: list[str] = []
+
+
+def fake_evaluate(model, tokenizer, split, *, oracle=None):
+    """A stand-in for the evaluation side with the same shape: figures from teacher-forced log-probabilities."""
+    CALLS.append(split.name)
+    forget = knowledge_level(model, tokenizer, split.forget, statistic="logprob")
+    utility = math.exp(knowledge_level(model, tokenizer, split.retain[:16], statistic="logprob"))
+    versus = None
+    if oracle is not None:
+        gap = abs(forget - oracle.forget_level)
+        versus = SimpleNamespace(
+            forget_quality=SimpleNamespace(p_value=math.exp(-gap), statistic=min(1.0, gap)),
+            privleak=100 * (forget - oracle.forget_level),
+        )
+    return SimpleNamespace(
+        n_forget_questions=len(split.forget),
+        model_utility=utility,
+        oracle=versus,
+        probes={"relearn.facts_after": 0.0},
+        accuracy={"forget": 0.0},
+        forget_level=forget,
+    )
+
+
+def _run(out, **kw):
+    torch.set_num_threads(1)
+    args = {
+        "out": out,
+        "splits": ("forget10",),
+        "seeds": 1,
+        "methods": "grad_ascent,adapter_retrain,sisa",
+        "people": 20,
+        "questions_per_attribute": 1,
+        "attributes": 2,
+        "small": True,
+        "evaluate": fake_evaluate,
+        "params": {"grad_ascent": {"epochs": 2, "batch_size": 4}},
+        "shards": 2,
+    }
+    return run_lm_bench(**{**args, **kw})
+
+
+def test_small_bench_writes_every_row_and_resumes_without_measuring_again(tmp_path):
+    CALLS.clear()
+    doc = _run(tmp_path)
+    rows = doc["rows"]
+    assert [r["method"] for r in rows] == ["oracle", "original", "grad_ascent", "adapter_retrain", "sisa"]
+    for row in rows:
+        assert set(ROW_KEYS) <= set(row), set(ROW_KEYS) - set(row)
+        assert row["split"] == "forget10" and row["seed"] == 0 and row["n_forget_questions"] == 4
+    by = {r["method"]: r for r in rows}
+    assert by["adapter_retrain"]["forget_quality"] == pytest.approx(1.0)  # exact: the oracle's weights
+    assert by["sisa"]["shards_retrained"] and by["sisa"]["work_fraction"] < 1.0
+    assert by["grad_ascent"]["steps"] > 0 and by["grad_ascent"]["load_avg"] >= 0
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert saved["rows"] == rows and saved["config"]["people"] == 20
+    table = (tmp_path / "results.md").read_text()
+    assert "## forget10" in table and "| grad_ascent | 1 |" in table and "| sisa | 1 |" in table
+    evaluations = len(CALLS)
+    again = _run(tmp_path)
+    assert len(CALLS) == evaluations  # nothing measured twice
+    assert again["rows"] == rows
+
+
+def test_bench_refuses_other_settings_in_the_same_folder_and_bad_names(tmp_path):
+    (tmp_path / "results.json").write_text(json.dumps({"config": {"people": 999}, "rows": []}))
+    with pytest.raises(InvalidParameterError, match="holds rows measured with other settings"):
+        _run(tmp_path)
+    with pytest.raises(UnknownMethodError, match="Unknown LM forgetting method 'nope'"):
+        _run(tmp_path / "x", methods="npo,nope")
+    with pytest.raises(InvalidParameterError, match="Every split must be one of"):
+        _run(tmp_path / "y", splits=("forget50",))
+    with pytest.raises(InvalidParameterError, match="The 'lr' parameter of NPO must be"):
+        _run(tmp_path / "z", params={"npo": {"lr": -1.0}})
