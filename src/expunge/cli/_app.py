@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from expunge.cli import _audit, _rag, _unlearn, governance
+from expunge.cli import _audit, _lm, _rag, _unlearn, governance
 from expunge.cli._errors import ExpungeGroup, show_tracebacks
 
 app = typer.Typer(
@@ -32,6 +32,7 @@ def _root(
 bench_app = typer.Typer(help="Benchmarks that write results.json and a markdown table.", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
 app.add_typer(_rag.app, name="rag")
+app.add_typer(_lm.app, name="lm")
 
 app.command("unlearn")(_unlearn.unlearn)
 app.command("methods")(_unlearn.methods)
@@ -41,6 +42,7 @@ bench_app.command("classifiers")(_unlearn.bench_classifiers)
 bench_app.command("audit")(_unlearn.bench_audit)
 bench_app.command("rag")(_rag.bench_rag)
 bench_app.command("answers")(_rag.bench_answers)
+bench_app.command("lm")(_lm.bench_lm)
 
 # The governance app's groups and commands join the root; its benchmarks join `expunge bench`.
 for group in governance.app.registered_groups:
