@@ -13,6 +13,8 @@ from expunge.bench._lm import ROW_KEYS, run_lm_bench
 from expunge.errors import InvalidParameterError, UnknownMethodError
 from expunge.lm import knowledge_level
 
+torch.set_num_threads(1)  # the lm tests are timed at one thread (2 shared cores)
+
 CALLS: list[str] = []
 
 

@@ -16,6 +16,7 @@ from expunge.lm import make_people_benchmark, tiny_causal_lm
 
 ROOT = Path(__file__).resolve().parents[3]
 runner = CliRunner()
+torch.set_num_threads(1)  # the lm tests are timed at one thread (2 shared cores)
 SMALL = ["--people", "20", "--attributes", "2", "--questions-per-attribute", "1"]
 
 

@@ -16,6 +16,8 @@ from expunge.lm._people import make_people_benchmark
 from expunge.lm._sisa import SisaEnsemble, train_sisa
 from expunge.lm.methods._loop import knowledge_level
 
+torch.set_num_threads(1)  # the lm tests are timed at one thread (2 shared cores)
+
 RECIPE = TrainingRecipe(rank=8, alpha=16.0, epochs=8, lr=1e-2, batch_size=8, seed=0)
 METHODS = available_lm_methods()
 APPROXIMATE = [m for m in METHODS if not get_lm_method(m).exact]
