@@ -38,7 +38,9 @@ from expunge.unlearn import MethodParams, param
 __all__ = ["ApproximateMethod", "ApproximateParams", "ForgetTerm", "knowledge_level", "run_approximate"]
 
 EVAL_BATCH = 16
-LEVEL_CAP = 200  # questions per side of the stopping statistic: enough for a mean, cheap enough to check often
+# Questions per side of the stopping statistic, spread over the set: a mean of 48 truth ratios moves by ~0.1 nats
+# between checks, and 4 × 96 short sequences cost ~10 s on SmolLM2 at one thread, so checks stay a minor cost.
+LEVEL_CAP = 48
 
 # (model, forget batch, the original's sequence log-probs of those answers) -> loss to minimise
 ForgetTerm = Callable[[Any, AnswerBatch, torch.Tensor], torch.Tensor]
@@ -79,7 +81,7 @@ class ApproximateParams(MethodParams):
         0.0, "Stop when the forget level is at most the reference level plus this.", low=-10.0, high=10.0
     )
     check_every: int = param(
-        0, "Steps between checks of the stopping rule (0: four times per epoch).", low=0, high=100_000
+        0, "Steps between checks of the stopping rule (0: twice per epoch).", low=0, high=100_000
     )
     bf16: bool = param(True, "Train under bfloat16 autocast (the statistics stay fp32).")
 
@@ -111,7 +113,8 @@ def knowledge_level(model: Any, tokenizer: Any, qas: Sequence[QA], *, statistic:
     ``"logprob"``: the trained answers' mean per-token log-probability. ``"truth_ratio"``: minus TOFU's log truth
     ratio, ``log P(paraphrased)^(1/n) − log mean_j P(perturbed_j)^(1/n_j)`` given the paraphrased question.
     """
-    qas = list(qas)[:LEVEL_CAP]
+    qas = list(qas)
+    qas = qas[:: max(1, len(qas) // LEVEL_CAP)][:LEVEL_CAP]
     if not qas:
         return float("nan")
     was_training = model.training
@@ -202,7 +205,7 @@ def run_approximate(
     steps_per_epoch = -(-len(forget) // params.batch_size)
     total = steps_per_epoch * params.epochs
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: max(0.0, 1.0 - s / total))
-    check_every = params.check_every or max(1, steps_per_epoch // 4)
+    check_every = params.check_every or max(1, steps_per_epoch // 2)
     generator = torch.Generator().manual_seed(seed)
     trace: list[dict[str, float]] = []
 
