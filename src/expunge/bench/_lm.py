@@ -13,6 +13,7 @@ driver only reads the figures its rows need (see :func:`row_figures`).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import statistics
@@ -114,13 +115,18 @@ def row_figures(evaluation: Any) -> dict[str, Any]:
     }
 
 
-def _default_evaluate(model: Any, tokenizer: Any, split: Any, *, oracle: Any = None, small: bool = False) -> Any:
+def _default_evaluate(
+    model: Any, tokenizer: Any, split: Any, *, oracle: Any = None, small: bool = False, people: Sequence[Any] = ()
+) -> Any:
+    """:func:`expunge.lm.evaluate_split` with the probes the rows need (relearning) and the robustness ones."""
     from expunge.lm import evaluate_split  # the evaluation side of expunge.lm
 
-    kwargs: dict[str, Any] = {"probes": ("relearn",)}
     if small:
-        kwargs.update(bootstrap=20, max_new_tokens=8)
-    return evaluate_split(model, tokenizer, split, oracle=oracle, **kwargs)
+        return evaluate_split(
+            model, tokenizer, split, oracle=oracle, probes=("relearn",), bootstrap=20, max_new_tokens=8
+        )
+    probes = ("prompt_format", "quantised", "relearn", *(("obfuscation",) if people else ()))
+    return evaluate_split(model, tokenizer, split, oracle=oracle, probes=probes, people=people)
 
 
 def _methods(spec: str) -> list[str]:
@@ -268,7 +274,6 @@ def run_lm_bench(
     for name, values in params.items():
         get_lm_method(name).Params.from_mapping(values)
     recipe = recipe or (small_recipe() if small else TrainingRecipe())
-    evaluate = evaluate or (lambda m, t, s, *, oracle=None: _default_evaluate(m, t, s, oracle=oracle, small=small))
     config = {
         "model": "tiny" if small else str(model_path or "SmolLM2-135M-Instruct"),
         "people": people,
@@ -292,6 +297,9 @@ def run_lm_bench(
             continue
         bench = make_people_benchmark(
             people, seed=seed, questions_per_attribute=questions_per_attribute, attributes=attributes
+        )
+        evaluate_seed = evaluate or functools.partial(
+            _default_evaluate, small=small, people=list(bench.people.values())
         )
         first = bench.split(splits[0])
         texts = [f"{q.question} {q.answer} {q.paraphrased_answer}" for q in first.train + first.holdout + first.world]
@@ -328,7 +336,7 @@ def run_lm_bench(
                 progress=progress,
             )
             model.set_adapter(f"oracle_{split_name}")
-            oracle_eval = evaluate(model, tokenizer, split, oracle=None)
+            oracle_eval = evaluate_seed(model, tokenizer, split, oracle=None)
             oracle_figs = row_figures(oracle_eval)
             common: dict[str, Any] = {
                 "split": split_name,
@@ -368,7 +376,7 @@ def run_lm_bench(
                 _write(out, config, rows)
             if "original" in pending:
                 model.set_adapter("target")
-                record("original", evaluate(model, tokenizer, split, oracle=oracle_eval), 0.0, 0.0, {})
+                record("original", evaluate_seed(model, tokenizer, split, oracle=oracle_eval), 0.0, 0.0, {})
             for method in [m for m in pending if m not in REFERENCE_ROWS]:
                 cls = get_lm_method(method)
                 chosen_params = dict(params.get(method, {}))
@@ -427,7 +435,9 @@ def run_lm_bench(
                 )
                 if method == "sisa":
                     model.set_adapter("shard0")
-                record(method, evaluate(result.model, tokenizer, split, oracle=oracle_eval), seconds, peak[0], extra)
+                record(
+                    method, evaluate_seed(result.model, tokenizer, split, oracle=oracle_eval), seconds, peak[0], extra
+                )
             restore_adapter_state(model, target_state, "target")
     _write(out, config, rows)
     return {"config": config, "rows": rows}

@@ -7,6 +7,7 @@ from expunge.lm.methods import (  # noqa: F401
     grad_diff,
     idk,
     npo,
+    rmu,
     simnpo,
     sisa,
 )

@@ -80,9 +80,7 @@ class ApproximateParams(MethodParams):
     stop_margin: float = param(
         0.0, "Stop when the forget level is at most the reference level plus this.", low=-10.0, high=10.0
     )
-    check_every: int = param(
-        0, "Steps between checks of the stopping rule (0: twice per epoch).", low=0, high=100_000
-    )
+    check_every: int = param(0, "Steps between checks of the stopping rule (0: twice per epoch).", low=0, high=100_000)
     bf16: bool = param(True, "Train under bfloat16 autocast (the statistics stay fp32).")
 
 
