@@ -162,3 +162,10 @@ def test_batched_left_padded_generation_matches_one_by_one(tiny_lm, tiny_tokeniz
     assert together == alone and all(isinstance(a, str) for a in together)
     with pytest.raises(InvalidParameterError, match="max_new_tokens must be an int in"):
         generate_answers(tiny_lm, tiny_tokenizer, questions, max_new_tokens=0)
+
+
+def test_public_names_resolve():
+    import expunge.lm as lm
+
+    missing = [name for name in lm.__all__ if not hasattr(lm, name)]
+    assert not missing and len(set(lm.__all__)) == len(lm.__all__)
