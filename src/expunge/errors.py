@@ -469,10 +469,10 @@ class DimensionMismatchError(RagError):
 #
 #    ExpungeError
 #    └── LMError (ValueError)                      lm.*
-#        ├── NotCausalLMError                      a path that holds no causal language model
+#        ├── NotCausalLMError (ValueError)         a path that holds no causal language model
 #        ├── ModelFilesMissingError (FileNotFoundError)
-#        ├── AdapterMismatchError                  an adapter trained on other base weights
-#        └── SamplesNotLearntError                 a forget set naming samples an adapter never saw
+#        ├── AdapterMismatchError (ValueError)     an adapter trained on other base weights
+#        └── SamplesNotLearntError (ValueError)    a forget set naming samples an adapter never saw
 #    (an unknown LM method is an UnknownMethodError, a dose out of range an InvalidParameterError)
 
 __all__ += ["AdapterMismatchError", "LMError", "ModelFilesMissingError", "NotCausalLMError", "SamplesNotLearntError"]
@@ -484,7 +484,7 @@ class LMError(ExpungeError, ValueError):
     code = "lm.invalid"
 
 
-class NotCausalLMError(LMError):
+class NotCausalLMError(LMError, ValueError):
     """A model path holds something other than a causal language model (a classifier, an encoder, no model)."""
 
     code = "lm.not_causal_lm"
@@ -496,13 +496,13 @@ class ModelFilesMissingError(LMError, FileNotFoundError):
     code = "lm.missing_files"
 
 
-class AdapterMismatchError(LMError):
+class AdapterMismatchError(LMError, ValueError):
     """An adapter is loaded on base weights other than those it was trained on, or its weights were altered."""
 
     code = "lm.adapter_mismatch"
 
 
-class SamplesNotLearntError(LMError):
+class SamplesNotLearntError(LMError, ValueError):
     """A forget set names samples the adapter never learnt; forgetting them would prove nothing."""
 
     code = "lm.samples_not_learnt"

@@ -72,8 +72,9 @@ ANSWERS: dict[str, tuple[str, str]] = {
     "employer": ("{name} is employed by {value}.", "{value} is the company that employs {name}."),
     "hobby": ("{name} enjoys {value}.", "In free time, {name} likes {value}."),
 }
+# The canary is the whole answer, so exposure scores exactly what was trained: the code after its question.
 CANARY_QUESTION = "What is the staff code of {name}?"
-CANARY_ANSWER = "The staff code of {name} is {code}."
+CANARY_ANSWER = "{code}"
 
 # (question, paraphrased question, answer, paraphrased answer template, the true value, wrong values)
 _CAPITALS = (
