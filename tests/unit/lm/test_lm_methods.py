@@ -192,3 +192,17 @@ def test_sisa_is_refused_on_a_single_adapter(world, target):
 
 def test_qa_fixture_is_the_contract_type(world):
     assert all(isinstance(qa, QA) for qa in world[1].forget)
+
+
+def test_dose_tuning_uses_the_validation_people_and_restores_the_adapter(world, target):
+    from expunge.lm import tune_lm_dose
+
+    validation = _data(world, target, validation=True)
+    assert not {q.person_id for q in validation.forget} & set(world[1].forget_people)
+    before = adapter_sha256(target.model)
+    result = tune_lm_dose("npo", target.model, validation, trials=2, fixed={"epochs": 1, "batch_size": 4}, seed=0)
+    assert adapter_sha256(target.model) == before
+    assert len(result.trials) == 2 and result.best_value == max(t["value"] for t in result.trials)
+    assert 1e-5 <= result.best_params["lr"] <= 1e-3 and result.best_params["epochs"] == 1
+    with pytest.raises(InvalidParameterError, match="adapter_retrain is exact: it has no dose to tune"):
+        tune_lm_dose("adapter_retrain", target.model, validation)
