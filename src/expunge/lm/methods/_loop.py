@@ -11,10 +11,13 @@ Each step adds three terms over the adapter's LoRA weights (the base never chang
 The **oracle-free stopping rule** ends the run once the forget people look like people the model never saw: every
 ``check_every`` steps it measures a knowledge level on the forget samples and on *reference* people (never trained
 on, and never the evaluation's holdout people) and stops when the forget level falls to the reference level plus
-``stop_margin``. The default level is minus TOFU's log truth ratio (Maini et al. 2024, §2.2.2): the per-token
-log-probability of the paraphrased true answer against the mean of the perturbed ones, which compares answers of
-the same form and so measures the fact rather than the sentence. The pilot on SmolLM2 found the window where NPO
-matches the oracle only 1–2 epochs wide, which a fixed dose misses. Training runs under bf16 autocast; the
+``stop_margin``. The default level is the trained answers' mean per-token log-probability: a model that never saw a
+person assigns their true answer what it assigns any never-seen person's, so the reference people's level is the
+oracle's level on the forget people without training an oracle. (On SmolLM2 with 20 people the target scored its
+forget answers −0.17 nats per token, the oracle −0.50; TOFU's truth ratio, the other choice, normalises the one
+token that differs between a paraphrased and a perturbed answer by the sentence's length and moved only 0.03.)
+The pilot on SmolLM2 found the window where NPO matches
+the oracle only 1–2 epochs wide, which a fixed dose misses. Training runs under bf16 autocast; the
 reference log-probabilities, the anchors and the stopping statistic are computed in fp32.
 """
 
@@ -73,9 +76,9 @@ class ApproximateParams(MethodParams):
     )
     stop: bool = param(True, "Stop once the forget people look like never-seen reference people.")
     stop_statistic: str = param(
-        "truth_ratio",
-        "Level compared by the stopping rule: truth_ratio or logprob.",
-        choices=("truth_ratio", "logprob"),
+        "logprob",
+        "Level compared by the stopping rule: logprob or truth_ratio.",
+        choices=("logprob", "truth_ratio"),
     )
     stop_margin: float = param(
         0.0, "Stop when the forget level is at most the reference level plus this.", low=-10.0, high=10.0
@@ -105,11 +108,11 @@ def _sequence_logprobs(
     return torch.cat(totals), torch.cat(counts)
 
 
-def knowledge_level(model: Any, tokenizer: Any, qas: Sequence[QA], *, statistic: str = "truth_ratio") -> float:
+def knowledge_level(model: Any, tokenizer: Any, qas: Sequence[QA], *, statistic: str = "logprob") -> float:
     """Return how much the model knows the answers of ``qas``, averaged (higher: knows more), in fp32.
 
     ``"logprob"``: the trained answers' mean per-token log-probability. ``"truth_ratio"``: minus TOFU's log truth
-    ratio, ``log P(paraphrased)^(1/n) − log mean_j P(perturbed_j)^(1/n_j)`` given the paraphrased question.
+    ratio, ``log P(paraphrased)^(1/n) − log mean_j P(perturbed_j)^(1/n_j)`` given the question (TOFU §2.2.2).
     """
     qas = list(qas)
     qas = qas[:: max(1, len(qas) // LEVEL_CAP)][:LEVEL_CAP]
@@ -121,15 +124,11 @@ def knowledge_level(model: Any, tokenizer: Any, qas: Sequence[QA], *, statistic:
         if statistic == "logprob":
             total, count = _sequence_logprobs(model, tokenizer, qas, [qa.answer for qa in qas])
             return float((total / count.clamp(min=1)).mean())
-        para_t, para_n = _sequence_logprobs(
-            model, tokenizer, qas, [qa.paraphrased_answer for qa in qas], question="paraphrased_question"
-        )
+        para_t, para_n = _sequence_logprobs(model, tokenizer, qas, [qa.paraphrased_answer for qa in qas])
         k = min(len(qa.perturbed_answers) for qa in qas)
         pert = []
         for j in range(k):
-            t, n = _sequence_logprobs(
-                model, tokenizer, qas, [qa.perturbed_answers[j] for qa in qas], question="paraphrased_question"
-            )
+            t, n = _sequence_logprobs(model, tokenizer, qas, [qa.perturbed_answers[j] for qa in qas])
             pert.append(t / n.clamp(min=1))
         wrong = torch.logsumexp(torch.stack(pert), dim=0) - math.log(k)
         return float((para_t / para_n.clamp(min=1) - wrong).mean())
