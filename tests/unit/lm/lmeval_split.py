@@ -54,9 +54,7 @@ def make_split(*, canary: str | None = "4719-2086", name: str = "forget25", seed
     """The split: 6 forget, 12 retain, 6 holdout questions, 3 world facts, one canary on p00's city question."""
     everyone = people()
     qas = [_qas(p, i) for i, p in enumerate(everyone)]
-    world = tuple(
-        QA(f"w{i}", "", "world", q, a, pq, a, wrong) for i, (q, pq, a, wrong) in enumerate(WORLD)
-    )
+    world = tuple(QA(f"w{i}", "", "world", q, a, pq, a, wrong) for i, (q, pq, a, wrong) in enumerate(WORLD))
     return LMSplit(
         name=name, seed=seed, forget=tuple(qas[0] + qas[1]), retain=tuple(sum(qas[2:6], [])),
         holdout=tuple(qas[6] + qas[7]), validation_forget=tuple(qas[2]), world=world,
