@@ -248,7 +248,7 @@ class UnsupportedPrecisionError(LMError, ValueError):
 
 
 class LMEvaluationError(LMError, ValueError):
-    """An LM evaluation's inputs do not fit: a canary naming no question, an oracle of another split, no people."""
+    """Inputs of an LM evaluation, probe or refusal guard do not fit (a canary naming no question, a bad threshold)."""
 
     code = "lm.evaluation"
 

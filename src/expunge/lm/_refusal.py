@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from expunge.catalog import normalise_identifier
-from expunge.errors import InvalidIdentifierError, LMError
+from expunge.errors import InvalidIdentifierError, LMEvaluationError
 from expunge.lm._data import Person
 
 __all__ = ["REFUSAL", "GuardedAnswer", "RefusalDecision", "RefusalGuard", "guarded_generate", "refusal_rates"]
@@ -92,7 +92,7 @@ class RefusalGuard:
         semantic_threshold: See ``embed``.
 
     Raises:
-        LMError: A key shorter than 16 bytes or a threshold outside ``(0, 1]``.
+        LMEvaluationError: A key shorter than 16 bytes or a threshold outside ``(0, 1]``.
     """
 
     def __init__(
@@ -106,13 +106,13 @@ class RefusalGuard:
         semantic_threshold: float = 0.8,
     ) -> None:
         if not isinstance(key, bytes) or len(key) < 16:
-            raise LMError("The refusal guard's key must be at least 16 random bytes.")
+            raise LMEvaluationError("The refusal guard's key must be at least 16 random bytes.")
         for name, value in (("name_threshold", name_threshold), ("word_min", word_min),
                             ("semantic_threshold", semantic_threshold)):  # fmt: skip
             if not (0.0 < value <= 1.0):
-                raise LMError(f"The refusal guard's {name} must be in (0, 1]; got {value!r}.")
+                raise LMEvaluationError(f"The refusal guard's {name} must be in (0, 1]; got {value!r}.")
         if profile_min < 1:
-            raise LMError(f"The refusal guard's profile_min must be at least 1; got {profile_min!r}.")
+            raise LMEvaluationError(f"The refusal guard's profile_min must be at least 1; got {profile_min!r}.")
         self._key = key
         self.name_threshold = name_threshold
         self.word_min = word_min
@@ -287,13 +287,13 @@ def guarded_generate(
         prompts: The questions as users asked them.
 
     Raises:
-        LMError: ``generate_fn`` returned another number of answers than prompts it was given.
+        LMEvaluationError: ``generate_fn`` returned another number of answers than prompts it was given.
     """
     decisions = [guard.check(p) for p in prompts]
     allowed = [p for p, d in zip(prompts, decisions, strict=True) if not d.refused]
     answers = list(generate_fn(allowed)) if allowed else []
     if len(answers) != len(allowed):
-        raise LMError(f"The generator returned {len(answers)} answers for {len(allowed)} prompts.")
+        raise LMEvaluationError(f"The generator returned {len(answers)} answers for {len(allowed)} prompts.")
     it = iter(answers)
     out = []
     for prompt, decision in zip(prompts, decisions, strict=True):
@@ -313,11 +313,11 @@ def refusal_rates(guard: RefusalGuard, probes: Mapping[str, Sequence[str]]) -> d
     ``obfuscated.initials`` about erased people; ``other_people`` and ``world`` for false refusals).
 
     Raises:
-        LMError: A group is empty.
+        LMEvaluationError: A group is empty.
     """
     out = {}
     for name, prompts in probes.items():
         if not prompts:
-            raise LMError(f"The refusal probe group {name!r} is empty; every group needs at least one prompt.")
+            raise LMEvaluationError(f"The refusal probe group {name!r} is empty; give each group a prompt or more.")
         out[name] = sum(guard.check(p).refused for p in prompts) / len(prompts)
     return out

@@ -7,7 +7,7 @@ import json
 import pytest
 from faker import Faker
 
-from expunge.errors import InvalidIdentifierError, LMError
+from expunge.errors import InvalidIdentifierError, LMEvaluationError
 from expunge.lm._data import Person
 from expunge.lm._probes import OBFUSCATIONS, obfuscate_name
 from expunge.lm._refusal import REFUSAL, RefusalGuard, guarded_generate, refusal_rates
@@ -117,18 +117,18 @@ def test_guarded_generation_never_asks_the_model_about_an_erased_person(erased_a
     assert [a.stage for a in answers] == ["prompt", "", "output"]
     assert answers[0].text == REFUSAL and answers[1].text == "Lisbon." and answers[2].text == REFUSAL
     assert seen == prompts[1:]  # the refused prompt never reached the model
-    with pytest.raises(LMError, match="answers"):
+    with pytest.raises(LMEvaluationError, match="answers"):
         guarded_generate(guard, lambda ps: [], [prompts[1]])
 
 
 def test_bad_guard_settings_are_refused():
-    with pytest.raises(LMError, match="16"):
+    with pytest.raises(LMEvaluationError, match="16"):
         RefusalGuard(b"short")
-    with pytest.raises(LMError, match="name_threshold"):
+    with pytest.raises(LMEvaluationError, match="name_threshold"):
         RefusalGuard(KEY, name_threshold=0.0)
     with pytest.raises(InvalidIdentifierError):
         RefusalGuard(KEY).erase("   ")
-    with pytest.raises(LMError, match="empty"):
+    with pytest.raises(LMEvaluationError, match="empty"):
         refusal_rates(RefusalGuard(KEY), {"direct": []})
 
 
