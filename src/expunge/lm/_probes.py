@@ -128,6 +128,8 @@ def quantised_probe(
 ) -> dict[str, float]:
     """Quantise a copy's ``Linear`` layers to dynamic int8 (``torch.ao.quantization.quantize_dynamic``), re-probe.
 
+    A ``peft`` model's copy is merged (``merge_and_unload``) before it is quantised.
+
     Returns ``quantised.forget_accuracy``, ``quantised.retain_accuracy`` and
     ``quantised.forget_exact_memorisation`` (teacher-forced).
     """
@@ -135,7 +137,10 @@ def quantised_probe(
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch.ao's deprecation notice (it points to torchao, not installed)
-        quantised = quantize_dynamic(copy.deepcopy(model), {torch.nn.Linear}, dtype=torch.qint8)
+        clone = copy.deepcopy(model)
+        # a LoRA model is merged first, as it would be deployed: peft's adapter layers cannot run quantised
+        clone = clone.merge_and_unload() if hasattr(clone, "merge_and_unload") else clone
+        quantised = quantize_dynamic(clone, {torch.nn.Linear}, dtype=torch.qint8)
     out: dict[str, float] = {}
     for name, qas in (("forget", split.forget), ("retain", split.retain)):
         prompts = [format_prompt(tokenizer, qa.question) for qa in qas]

@@ -155,3 +155,19 @@ def test_obfuscated_names():
         obfuscate_name("Ada", "initials")
     with pytest.raises(LMEvaluationError, match="Unknown obfuscation"):
         obfuscate_name("Ada Brook", "leet")
+
+
+def test_probes_run_on_a_lora_model_and_leave_it_alone(tiny_tokenizer, lm_pair, lm_split):
+    from peft import LoraConfig, get_peft_model
+
+    from expunge.lm._probes import quantised_probe
+
+    _, oracle = lm_pair
+    model = get_peft_model(copy.deepcopy(oracle), LoraConfig(r=2, target_modules=["q_proj", "v_proj", "down_proj"]))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    figures = quantised_probe(model, tiny_tokenizer, lm_split, max_new_tokens=6)  # merged, then int8
+    assert figures["quantised.retain_accuracy"] >= 0.5  # the oracle's retained facts survive int8
+    result = relearn_probe(model, tiny_tokenizer, lm_split, steps=2, lr=1e-2, max_new_tokens=6)
+    assert result.n_facts == 2
+    after = model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
