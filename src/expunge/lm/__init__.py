@@ -10,7 +10,15 @@ usable alone as a library; the catalog is used only for its identifier normalise
 """
 
 # --- evaluation (metrics, evaluate, probes, refusal layer, gate, report) ---------------------------------------------
-from expunge.lm._evaluate import ATTACKS, PROBES, LMEvaluation, OracleComparison, compare, evaluate_split
+from expunge.lm._evaluate import (
+    ATTACKS,
+    PROBES,
+    LMEvaluation,
+    OracleComparison,
+    bench_figures,
+    compare,
+    evaluate_split,
+)
 from expunge.lm._gate import FALSE_REFUSAL_GROUPS, GateCheck, GateResult, LMPolicy, gate, load_lm_policy
 from expunge.lm._html import render_lm_html, write_lm_report
 from expunge.lm._metrics import (
@@ -49,10 +57,10 @@ from expunge.lm._refusal import REFUSAL, GuardedAnswer, RefusalDecision, Refusal
 __all__ = [  # the evaluation names; the model side adds its own (the lead merges the two lists)
     "ATTACKS", "AUCFigure", "FALSE_REFUSAL_GROUPS", "GateCheck", "GateResult", "GuardedAnswer", "KSResult",
     "LMEvaluation", "LMPolicy", "OBFUSCATIONS", "OracleComparison", "PROBES", "REFUSAL", "RefusalDecision",
-    "RefusalGuard", "RelearnResult", "anchor_kl", "answer_correct", "canary_candidates", "compare", "evaluate_split",
-    "exact_memorisation", "exposure", "extraction_strength", "forget_quality", "gate", "guarded_generate",
-    "harmonic_mean", "load_lm_policy", "loss_scores", "mia_auc", "min_k_plus_plus_scores", "min_k_scores",
-    "obfuscate_name", "obfuscation_probe", "per_token_probability", "privleak", "prompt_format_probe",
+    "RefusalGuard", "RelearnResult", "anchor_kl", "answer_correct", "bench_figures", "canary_candidates", "compare",
+    "evaluate_split", "exact_memorisation", "exposure", "extraction_strength", "forget_quality", "gate",
+    "guarded_generate", "harmonic_mean", "load_lm_policy", "loss_scores", "mia_auc", "min_k_plus_plus_scores",
+    "min_k_scores", "obfuscate_name", "obfuscation_probe", "per_token_probability", "privleak", "prompt_format_probe",
     "quantised_probe", "refusal_rates", "relearn_probe", "render_lm_html", "rouge_l_recall", "truth_ratio",
     "truth_score", "write_lm_report", "zlib_scores",
 ]  # fmt: skip

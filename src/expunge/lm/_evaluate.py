@@ -23,7 +23,7 @@ from expunge.lm._data import QA, LMSplit, Person
 from expunge.lm._prompt import format_prompt
 from expunge.lm._scoring import TokenScores, check_fp32, greedy_generate, teacher_forced
 
-__all__ = ["ATTACKS", "PROBES", "LMEvaluation", "OracleComparison", "compare", "evaluate_split"]
+__all__ = ["ATTACKS", "PROBES", "LMEvaluation", "OracleComparison", "bench_figures", "compare", "evaluate_split"]
 
 ATTACKS = ("loss", "zlib", "min_k", "min_k_plus_plus")
 PRIVLEAK_ATTACK = "min_k"  # MUSE §3 reports PrivLeak with Min-K% Prob
@@ -62,6 +62,7 @@ class LMEvaluation:
         split: The split's name (``forget05`` …).
         seed: The split's seed.
         n_forget_questions: Forget-set questions (the KS test's ``n``).
+        n_questions: Questions evaluated by set (``retain`` may be a seeded subset: ``max_retain``).
         accuracy: Greedy-generation accuracy by set: ``forget``, ``forget_paraphrased``, ``retain``,
             ``retain_paraphrased``, ``world``, ``world_paraphrased``, ``holdout``.
         rouge_l: ROUGE-L recall of the greedy answers by set (direct questions).
@@ -81,6 +82,7 @@ class LMEvaluation:
     split: str
     seed: int
     n_forget_questions: int
+    n_questions: dict[str, int]
     accuracy: dict[str, float]
     rouge_l: dict[str, float]
     exact_memorisation: dict[str, float]
@@ -143,6 +145,32 @@ def compare(evaluation: LMEvaluation, oracle: LMEvaluation) -> OracleComparison:
         forget_accuracy_gap=evaluation.accuracy["forget"] - oracle.accuracy["forget"],
         exposure_gap=evaluation.mean_exposure - oracle.mean_exposure,
     )
+
+
+def bench_figures(evaluation: LMEvaluation, oracle: LMEvaluation) -> dict[str, float | int]:
+    """Return the figures a benchmark row carries (issue 13's ``results.json`` keys), model against oracle.
+
+    Keys: ``forget_quality``, ``ks_stat``, ``n_forget_questions``, ``model_utility``, ``oracle_model_utility``,
+    ``privleak``, ``forget_accuracy``, ``oracle_forget_accuracy``, ``exposure``, ``oracle_exposure``, and
+    ``relearn_facts`` / ``oracle_relearn_facts`` when the relearn probe ran on both.
+    """
+    cmp = compare(evaluation, oracle)
+    row: dict[str, float | int] = {
+        "forget_quality": cmp.forget_quality.p_value,
+        "ks_stat": cmp.forget_quality.statistic,
+        "n_forget_questions": evaluation.n_forget_questions,
+        "model_utility": cmp.model_utility,
+        "oracle_model_utility": cmp.oracle_model_utility,
+        "privleak": cmp.privleak,
+        "forget_accuracy": evaluation.accuracy["forget"],
+        "oracle_forget_accuracy": oracle.accuracy["forget"],
+        "exposure": evaluation.mean_exposure,
+        "oracle_exposure": oracle.mean_exposure,
+    }
+    if "relearn.facts_after" in evaluation.probes and "relearn.facts_after" in oracle.probes:
+        row["relearn_facts"] = int(evaluation.probes["relearn.facts_after"])
+        row["oracle_relearn_facts"] = int(oracle.probes["relearn.facts_after"])
+    return row
 
 
 def _prompts(tokenizer: Any, qas: Sequence[QA], *, paraphrased: bool = False) -> list[str]:
@@ -232,6 +260,7 @@ def evaluate_split(
     relearn_steps: int = 10,
     relearn_fraction: float = 0.5,
     bootstrap: int = 200,
+    max_retain: int | None = 200,
 ) -> LMEvaluation:
     """Evaluate ``model`` on ``split`` (fp32, fixed batch size), relative to ``oracle`` when given.
 
@@ -249,6 +278,8 @@ def evaluate_split(
         relearn_steps: Adam steps of the ``relearn`` probe.
         relearn_fraction: Share of each forgotten person's attributes the ``relearn`` probe trains on.
         bootstrap: Bootstrap replicates of each membership AUC.
+        max_retain: Retain questions evaluated, at most: a subset drawn with the split's seed (the same for the
+            model and its oracle), as TOFU evaluates a 400-question retain subset; ``None``: all of them.
 
     Raises:
         UnsupportedPrecisionError: The model (or reference) is not fp32.
@@ -263,6 +294,9 @@ def evaluate_split(
     unknown = sorted(set(probes) - set(PROBES))
     if unknown:
         raise LMEvaluationError(f"Unknown probe(s) {unknown}; known: {', '.join(PROBES)}.")
+    if max_retain is not None and len(split.retain) > max_retain:
+        keep = np.sort(np.random.default_rng(split.seed).choice(len(split.retain), size=max_retain, replace=False))
+        split = dataclasses.replace(split, retain=tuple(split.retain[i] for i in keep))
     sets = {"forget": split.forget, "retain": split.retain, "holdout": split.holdout, "world": split.world}
     empty = [name for name, qas in sets.items() if not qas]
     if empty:
@@ -352,6 +386,7 @@ def evaluate_split(
             split=split.name,
             seed=split.seed,
             n_forget_questions=len(split.forget),
+            n_questions={n: len(qas) for n, qas in sets.items()},
             accuracy=acc,
             rouge_l=rouge,
             exact_memorisation={

@@ -96,8 +96,11 @@ def teacher_forced(
             mask = targets != IGNORE_INDEX
             chosen = logp.gather(-1, targets.clamp(min=0).unsqueeze(-1)).squeeze(-1)
             probs = logp.exp()
-            mu = (probs * logp).sum(-1)
-            sigma = ((probs * logp.square()).sum(-1) - mu.square()).clamp(min=0).sqrt()
+            # a token masked to -inf has probability 0: it adds nothing (0 · -inf would be nan)
+            plogp = torch.where(probs > 0, probs * logp, torch.zeros_like(logp))
+            mu = plogp.sum(-1)
+            sigma = (torch.where(probs > 0, plogp * logp, torch.zeros_like(logp))).sum(-1) - mu.square()
+            sigma = sigma.clamp(min=0).sqrt()
             hits = logp.argmax(-1) == targets
             if on_logprobs is not None:
                 on_logprobs(start, logp, mask)

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from expunge.errors import InsufficientDataError, LMEvaluationError, UnsupportedPrecisionError
-from expunge.lm._evaluate import ATTACKS, LMEvaluation, compare, evaluate_split
+from expunge.lm._evaluate import ATTACKS, LMEvaluation, bench_figures, compare, evaluate_split
 from expunge.lm._probes import obfuscate_name, relearn_probe
 from expunge.lm._prompt import format_prompt
 from expunge.lm._scoring import greedy_generate, teacher_forced
@@ -115,8 +115,9 @@ def test_probes_bend_the_question_and_the_model(tiny_tokenizer, lm_pair, lm_spli
 
     target, _ = lm_pair
     before = [p.detach().clone() for p in target.parameters()]
-    evaluation = evaluate_split(target, tiny_tokenizer, lm_split, people=people(), bootstrap=10,
+    evaluation = evaluate_split(target, tiny_tokenizer, lm_split, people=people(), bootstrap=10, max_retain=4,
                                 probes=("prompt_format", "quantised", "obfuscation"))  # fmt: skip
+    assert evaluation.n_questions == {"forget": 6, "retain": 4, "holdout": 6, "world": 3}  # a seeded subset
     probes = evaluation.probes
     for style in ("initials", "misspelt", "reordered", "lowercase"):
         assert 0.0 <= probes[f"obfuscation.{style}.forget_accuracy"] <= 1.0
@@ -171,3 +172,23 @@ def test_probes_run_on_a_lora_model_and_leave_it_alone(tiny_tokenizer, lm_pair, 
     assert result.n_facts == 2
     after = model.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_bench_rows_carry_the_issue_keys(lm_evaluations):
+    target, oracle = lm_evaluations
+    row = bench_figures(target, oracle)
+    assert row["forget_quality"] == target.oracle.forget_quality.p_value and row["n_forget_questions"] == 6
+    assert row["ks_stat"] == target.oracle.forget_quality.statistic and row["privleak"] == target.oracle.privleak
+    assert row["oracle_model_utility"] == oracle.model_utility and "relearn_facts" not in row
+    with_relearn = bench_figures(dataclasses.replace(target, probes={"relearn.facts_after": 2.0}),
+                                 dataclasses.replace(oracle, probes={"relearn.facts_after": 0.0}))  # fmt: skip
+    assert (with_relearn["relearn_facts"], with_relearn["oracle_relearn_facts"]) == (2, 0)
+
+
+def test_public_names_are_exported_and_documented():
+    import expunge.lm as lm
+
+    for name in lm.__all__:
+        obj = getattr(lm, name)
+        if callable(obj):
+            assert obj.__doc__ and obj.__doc__.strip(), name
