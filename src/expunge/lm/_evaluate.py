@@ -230,17 +230,22 @@ def _canaries(model, tokenizer, split: LMSplit, *, batch_size: int) -> dict[str,
 def _anchor_kl(model, reference, tokenizer, qas: Sequence[QA], *, batch_size: int) -> float:
     prompts = _prompts(tokenizer, qas)
     answers = [qa.answer for qa in qas]
-    ref: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
-    teacher_forced(reference, tokenizer, prompts, answers, batch_size=batch_size,
-                   on_logprobs=lambda at, logp, mask: ref.__setitem__(at, (logp, mask)))  # fmt: skip
-    total, count = 0.0, 0.0
+    ref: dict[int, torch.Tensor] = {}
+    teacher_forced(
+        reference,
+        tokenizer,
+        prompts,
+        answers,
+        batch_size=batch_size,
+        on_logprobs=lambda at, logp: ref.__setitem__(at, logp),
+    )
+    total, count = 0.0, 0
 
-    def add(at: int, logp: torch.Tensor, mask: torch.Tensor) -> None:
+    def add(at: int, logp: torch.Tensor) -> None:
         nonlocal total, count
-        r, m = ref[at]
-        weight = float(m.sum())
-        total += M.anchor_kl(r.numpy(), logp.numpy(), m.numpy()) * weight
-        count += weight
+        n = logp.shape[0]
+        total += M.anchor_kl(ref[at].numpy()[None], logp.numpy()[None], np.ones((1, n))) * n
+        count += n
 
     teacher_forced(model, tokenizer, prompts, answers, batch_size=batch_size, on_logprobs=add)
     return total / count

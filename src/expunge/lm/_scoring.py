@@ -72,7 +72,7 @@ def teacher_forced(
     answers: Sequence[str],
     *,
     batch_size: int,
-    on_logprobs: Callable[[int, torch.Tensor, torch.Tensor], None] | None = None,
+    on_logprobs: Callable[[int, torch.Tensor], None] | None = None,
 ) -> TokenScores:
     """Score ``answers[i]`` given ``prompts[i]`` token by token (no end-of-sequence token), in fp32.
 
@@ -82,8 +82,8 @@ def teacher_forced(
         prompts: Formatted prompts.
         answers: One answer per prompt.
         batch_size: Pairs per forward pass.
-        on_logprobs: Called with ``(offset, log_softmax [b, T, V], answer mask [b, T])`` of each batch, for a
-            caller that needs the whole distribution (anchor KL).
+        on_logprobs: Called with ``(offset, log_softmax [N, V])`` of each batch's ``N`` answer positions (in
+            row order), for a caller that needs the whole distribution (anchor KL).
     """
     rows: dict[str, list[np.ndarray]] = {"logprobs": [], "hits": [], "mu": [], "sigma": []}
     with torch.autocast("cpu", enabled=False):
@@ -91,25 +91,25 @@ def teacher_forced(
             batch = encode_pairs(tokenizer, prompts[start : start + batch_size], answers[start : start + batch_size],
                                  add_eos=False)  # fmt: skip
             logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits[:, :-1, :]
-            logp = torch.log_softmax(logits.float(), dim=-1)
             targets = batch.labels[:, 1:]
             mask = targets != IGNORE_INDEX
-            chosen = logp.gather(-1, targets.clamp(min=0).unsqueeze(-1)).squeeze(-1)
+            # only the answer positions: [N, V] instead of [b, T, V] (a chat prompt is most of the sequence)
+            logp = torch.log_softmax(logits[mask].float(), dim=-1)
+            wanted = targets[mask]
+            chosen = logp.gather(-1, wanted.unsqueeze(-1)).squeeze(-1)
             probs = logp.exp()
             # a token masked to -inf has probability 0: it adds nothing (0 · -inf would be nan)
             plogp = torch.where(probs > 0, probs * logp, torch.zeros_like(logp))
             mu = plogp.sum(-1)
-            sigma = (torch.where(probs > 0, plogp * logp, torch.zeros_like(logp))).sum(-1) - mu.square()
-            sigma = sigma.clamp(min=0).sqrt()
-            hits = logp.argmax(-1) == targets
+            sigma = (
+                (torch.where(probs > 0, plogp * logp, torch.zeros_like(logp)).sum(-1) - mu.square()).clamp(min=0).sqrt()
+            )
+            hits = logp.argmax(-1) == wanted
             if on_logprobs is not None:
-                on_logprobs(start, logp, mask)
-            for i in range(len(targets)):
-                m = mask[i]
-                rows["logprobs"].append(chosen[i][m].double().numpy())
-                rows["hits"].append(hits[i][m].double().numpy())
-                rows["mu"].append(mu[i][m].double().numpy())
-                rows["sigma"].append(sigma[i][m].double().numpy())
+                on_logprobs(start, logp)
+            counts = mask.sum(1).tolist()
+            for name, values in (("logprobs", chosen), ("hits", hits), ("mu", mu), ("sigma", sigma)):
+                rows[name].extend(part.double().numpy() for part in torch.split(values, counts))
     width = max(r.size for r in rows["logprobs"])
     mask_rows = [np.ones(r.size) for r in rows["logprobs"]]
     return TokenScores(**{k: _pad(v, width) for k, v in rows.items()}, mask=_pad(mask_rows, width))
