@@ -73,7 +73,7 @@ def obfuscate_name(name: str, style: str) -> str:
 
 
 def prompt_format_probe(
-    model: torch.nn.Module, tokenizer: Any, qas: Sequence[QA], *, max_new_tokens: int = 24, batch_size: int = 16
+    model: torch.nn.Module, tokenizer: Any, qas: Sequence[QA], *, max_new_tokens: int = 16, batch_size: int = 16
 ) -> dict[str, float]:
     """Return greedy accuracy on ``qas`` asked in the *other* prompt format.
 
@@ -93,7 +93,7 @@ def obfuscation_probe(
     people: Sequence[Person],
     *,
     styles: Sequence[str] = OBFUSCATIONS,
-    max_new_tokens: int = 24,
+    max_new_tokens: int = 16,
     batch_size: int = 16,
     seed: int = 0,
 ) -> dict[str, float]:
@@ -124,7 +124,7 @@ def obfuscation_probe(
 
 
 def quantised_probe(
-    model: torch.nn.Module, tokenizer: Any, split: LMSplit, *, max_new_tokens: int = 24, batch_size: int = 16
+    model: torch.nn.Module, tokenizer: Any, split: LMSplit, *, max_new_tokens: int = 16, batch_size: int = 16
 ) -> dict[str, float]:
     """Quantise a copy's ``Linear`` layers to dynamic int8 (``torch.ao.quantization.quantize_dynamic``), re-probe.
 
@@ -142,7 +142,8 @@ def quantised_probe(
         clone = clone.merge_and_unload() if hasattr(clone, "merge_and_unload") else clone
         quantised = quantize_dynamic(clone, {torch.nn.Linear}, dtype=torch.qint8)
     out: dict[str, float] = {}
-    for name, qas in (("forget", split.forget), ("retain", split.retain)):
+    # as many retain questions as forget ones: enough to see collateral damage, at half the generation cost
+    for name, qas in (("forget", split.forget), ("retain", split.retain[: len(split.forget)])):
         prompts = [format_prompt(tokenizer, qa.question) for qa in qas]
         generated = greedy_generate(quantised, tokenizer, prompts, max_new_tokens=max_new_tokens, batch_size=batch_size)
         out[f"quantised.{name}_accuracy"] = _accuracy(generated, qas)
@@ -208,7 +209,7 @@ def relearn_probe(
     steps: int = 10,
     fraction: float = 0.5,
     lr: float = 1e-3,
-    max_new_tokens: int = 24,
+    max_new_tokens: int = 16,
     batch_size: int = 16,
 ) -> RelearnResult:
     """Fine-tune a copy on some attributes of each forgotten person, then ask their other facts.

@@ -104,7 +104,8 @@ def lm_evaluations(tiny_tokenizer, lm_split, lm_pair):
     from expunge.lm._evaluate import evaluate_split
 
     target, oracle = lm_pair
-    oracle_eval = evaluate_split(oracle, tiny_tokenizer, lm_split, probes=(), bootstrap=50)
+    # the tiny tokenizer spells a sentence in ~25 tokens, and the models learnt sentences as well as short answers
+    oracle_eval = evaluate_split(oracle, tiny_tokenizer, lm_split, probes=(), bootstrap=50, max_new_tokens=32)
     target_eval = evaluate_split(target, tiny_tokenizer, lm_split, oracle=oracle_eval, reference=oracle, probes=(),
-                                 bootstrap=50)  # fmt: skip
+                                 bootstrap=50, max_new_tokens=32)  # fmt: skip
     return target_eval, oracle_eval

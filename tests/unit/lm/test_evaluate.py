@@ -116,7 +116,7 @@ def test_probes_bend_the_question_and_the_model(tiny_tokenizer, lm_pair, lm_spli
     target, _ = lm_pair
     before = [p.detach().clone() for p in target.parameters()]
     evaluation = evaluate_split(target, tiny_tokenizer, lm_split, people=people(), bootstrap=10, max_retain=4,
-                                probes=("prompt_format", "quantised", "obfuscation"))  # fmt: skip
+                                max_new_tokens=32, probes=("prompt_format", "quantised", "obfuscation"))  # fmt: skip
     assert evaluation.n_questions == {"forget": 6, "retain": 4, "holdout": 6, "world": 3}  # a seeded subset
     probes = evaluation.probes
     for style in ("initials", "misspelt", "reordered", "lowercase"):
