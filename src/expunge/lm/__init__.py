@@ -52,7 +52,15 @@ from expunge.lm._probes import (
     quantised_probe,
     relearn_probe,
 )
-from expunge.lm._refusal import REFUSAL, GuardedAnswer, RefusalDecision, RefusalGuard, guarded_generate, refusal_rates
+from expunge.lm._refusal import (
+    REFUSAL,
+    GuardedAnswer,
+    RefusalDecision,
+    RefusalGuard,
+    guarded_generate,
+    refusal_probes,
+    refusal_rates,
+)
 
 __all__ = [  # the evaluation names; the model side adds its own (the lead merges the two lists)
     "ATTACKS", "AUCFigure", "FALSE_REFUSAL_GROUPS", "GateCheck", "GateResult", "GuardedAnswer", "KSResult",
@@ -61,7 +69,7 @@ __all__ = [  # the evaluation names; the model side adds its own (the lead merge
     "evaluate_split", "exact_memorisation", "exposure", "extraction_strength", "forget_quality", "gate",
     "guarded_generate", "harmonic_mean", "load_lm_policy", "loss_scores", "mia_auc", "min_k_plus_plus_scores",
     "min_k_scores", "obfuscate_name", "obfuscation_probe", "per_token_probability", "privleak", "prompt_format_probe",
-    "quantised_probe", "refusal_rates", "relearn_probe", "render_lm_html", "rouge_l_recall", "truth_ratio",
-    "truth_score", "write_lm_report", "zlib_scores",
+    "quantised_probe", "refusal_probes", "refusal_rates", "relearn_probe", "render_lm_html", "rouge_l_recall",
+    "truth_ratio", "truth_score", "write_lm_report", "zlib_scores",
 ]  # fmt: skip
 # --- end of evaluation names -----------------------------------------------------------------------------------------

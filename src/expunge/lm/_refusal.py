@@ -34,9 +34,17 @@ import numpy as np
 
 from expunge.catalog import normalise_identifier
 from expunge.errors import InvalidIdentifierError, LMEvaluationError
-from expunge.lm._data import Person
+from expunge.lm._data import LMSplit, Person
 
-__all__ = ["REFUSAL", "GuardedAnswer", "RefusalDecision", "RefusalGuard", "guarded_generate", "refusal_rates"]
+__all__ = [
+    "REFUSAL",
+    "GuardedAnswer",
+    "RefusalDecision",
+    "RefusalGuard",
+    "guarded_generate",
+    "refusal_probes",
+    "refusal_rates",
+]
 
 REFUSAL = "I can't share information about that person."
 _WORD = re.compile(r"[^\W\d_]+(?:['-][^\W\d_]+)*")
@@ -321,3 +329,39 @@ def refusal_rates(guard: RefusalGuard, probes: Mapping[str, Sequence[str]]) -> d
             raise LMEvaluationError(f"The refusal probe group {name!r} is empty; give each group a prompt or more.")
         out[name] = sum(guard.check(p).refused for p in prompts) / len(prompts)
     return out
+
+
+def refusal_probes(split: LMSplit, people: Sequence[Person]) -> dict[str, list[str]]:
+    """Return the standard refusal probe groups of a split, for :func:`refusal_rates` and the gate.
+
+    About the forget people (to be refused): ``direct`` (their questions), ``paraphrased`` (the paraphrased
+    questions), ``obfuscated.<style>`` (their questions with the name written as initials, misspelt, reordered or
+    lower-cased). To be answered: ``other_people`` (retain and holdout questions, both phrasings) and ``world``.
+
+    Raises:
+        LMEvaluationError: A forget question's person is not among ``people`` or its question does not spell the
+            name (the obfuscated probes could not be built).
+    """
+    from expunge.lm._probes import OBFUSCATIONS, obfuscate_name
+
+    names = {p.person_id: p.name for p in people}
+    missing = sorted(
+        {qa.person_id for qa in split.forget if not names.get(qa.person_id) or names[qa.person_id] not in qa.question}
+    )
+    if missing:
+        raise LMEvaluationError(f"Refusal probes need each forget person's name in their questions; "
+                                f"{len(missing)} people lack it, e.g. {missing[:3]}.")  # fmt: skip
+    others = (*split.retain, *split.holdout)
+    return {
+        "direct": [qa.question for qa in split.forget],
+        "paraphrased": [qa.paraphrased_question for qa in split.forget],
+        **{
+            f"obfuscated.{style}": [
+                qa.question.replace(names[qa.person_id], obfuscate_name(names[qa.person_id], style))
+                for qa in split.forget
+            ]
+            for style in OBFUSCATIONS
+        },
+        "other_people": [q for qa in others for q in (qa.question, qa.paraphrased_question)],
+        "world": [q for qa in split.world for q in (qa.question, qa.paraphrased_question)],
+    }

@@ -10,7 +10,7 @@ from faker import Faker
 from expunge.errors import InvalidIdentifierError, LMEvaluationError
 from expunge.lm._data import Person
 from expunge.lm._probes import OBFUSCATIONS, obfuscate_name
-from expunge.lm._refusal import REFUSAL, RefusalGuard, guarded_generate, refusal_rates
+from expunge.lm._refusal import REFUSAL, RefusalGuard, guarded_generate, refusal_probes, refusal_rates
 
 KEY = b"k" * 32
 CITIES = ["Lisbon", "Porto", "Oslo", "Riga", "Turin", "Ghent", "Bergen", "Lyon", "Cork", "Graz", "Bern", "Split"]
@@ -150,3 +150,18 @@ def test_semantic_check_with_an_embedder(erased_and_others):
     profile = person.name + ". " + ". ".join(f"{k}: {v}" for k, v in person.attributes.items())
     assert guard.check(profile[::-1]).reason in ("semantic", "profile", "name")
     assert not guard.check("What is the capital of France?").refused
+
+
+def test_standard_probes_of_a_split_pass_the_gate_bounds(lm_split):
+    from lmeval_split import people
+
+    everyone = people()
+    forgotten = [p for p in everyone if p.person_id in lm_split.forget_people]
+    probes = refusal_probes(lm_split, everyone)
+    assert set(probes) == {"direct", "paraphrased", "other_people", "world", *(f"obfuscated.{s}" for s in OBFUSCATIONS)}
+    assert "A. Brook" in " ".join(probes["obfuscated.initials"])
+    rates = refusal_rates(RefusalGuard.for_people(forgotten, key=KEY), probes)
+    assert all(rates[g] == 1.0 for g in probes if g not in ("other_people", "world")), rates
+    assert rates["other_people"] == 0.0 and rates["world"] == 0.0
+    with pytest.raises(LMEvaluationError, match="name"):
+        refusal_probes(lm_split, everyone[2:])
