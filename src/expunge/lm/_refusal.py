@@ -7,14 +7,16 @@ held as keyed hashes (HMAC-SHA256 under the caller's secret key, truncated to 64
 - the character bigrams of each word of their normalised name (``normalise_identifier("name", …)``, the one
   normaliser of ``expunge.catalog``), so a misspelt word still shares most of its bigrams (Dice similarity);
 - the first letter of each name word, so initials ("A. Brook") match;
-- their attribute values (1–3-word shingles), for the profile check: a prompt that names two of an erased
-  person's attributes ("the baker from Lisbon") is about them even without a name.
+- the sorted letters of each name word, so a transposition ("Jcaob") matches where bigrams of a short word fail;
+- their attribute values (up to three words, matched against the 1–3-word shingles of a prompt), for the
+  profile check: a prompt that names two of an erased person's attributes ("the baker from Lisbon") is about
+  them even without a name.
 
-A prompt is refused when every word of an erased name is matched by a prompt word (exactly, as an initial, or
-fuzzily: Dice ≥ ``word_min``) with a mean similarity ≥ ``name_threshold``; or when it holds ``profile_min``
-attribute values of one erased person; or one attribute value and a name word matched exactly. Reordered and
-lower-cased names match because words are compared as a set after normalisation. An optional embedder adds a
-semantic check against each person's profile embedding (the vector only, never the text).
+A prompt is refused when every word of an erased name is matched by a prompt word (exactly, as an initial, as
+an anagram, or fuzzily: Dice ≥ ``word_min``) with a mean similarity ≥ ``name_threshold``; or when it holds
+``profile_min`` attribute values of one erased person; or one attribute value and a name word matched exactly.
+Reordered and lower-cased names match because words are compared as a set after normalisation. An optional
+embedder adds a semantic check against each person's profile embedding (the vector only, never the text).
 
 The guard scans every word rather than running a named-entity recogniser: the small spaCy model misses lower-cased
 and misspelt names (``rag/_names.py`` measured ~92 % recall on clean names), exactly the obfuscations an attacker
@@ -83,7 +85,6 @@ class _Entry:
     exact: tuple[str, ...]  # keyed hash of each whole name word
     initials: tuple[str, ...]  # keyed hash of each word's first letter
     anagrams: tuple[str, ...]  # keyed hash of each word's letters, sorted (a transposition keeps them)
-    values: frozenset[str]  # keyed hashes of attribute-value shingles
     attributes: tuple[frozenset[str], ...]  # per attribute: the keyed hashes of its whole value
 
 
@@ -142,7 +143,7 @@ class RefusalGuard:
     def _shingles(self, words: Sequence[str]) -> set[str]:
         return {self._h("value", " ".join(words[i : i + n])) for n in (1, 2, 3) for i in range(len(words) - n + 1)}
 
-    def erase(self, name: str, attributes: Mapping[str, str] = {}) -> None:  # noqa: B006 - read only
+    def erase(self, name: str, attributes: Mapping[str, str] | None = None) -> None:
         """Add an erased person: their name and, for the profile check, their attribute values.
 
         Raises:
@@ -151,16 +152,17 @@ class RefusalGuard:
         words = _norm_words(normalise_identifier("name", name))
         if not words:
             raise InvalidIdentifierError("An erased person's name must hold at least one word.")
+        attributes = dict(attributes or {})
         attribute_hashes = tuple(
             frozenset({self._h("value", " ".join(_norm_words(value)))})
             for value in attributes.values()
-            if _norm_words(value)  # noqa: E501
+            if _norm_words(value)
         )
         self._entries.append(_Entry(
             words=tuple(self._bigrams(w) for w in words), exact=tuple(self._h("word", w) for w in words),
             initials=tuple(self._h("initial", w[0]) for w in words),
             anagrams=tuple(self._h("anagram", "".join(sorted(w))) for w in words),
-            values=frozenset(h for a in attribute_hashes for h in a), attributes=attribute_hashes,
+            attributes=attribute_hashes,
         ))  # fmt: skip
         if self._embed is not None:
             profile = name + ". " + ". ".join(f"{k}: {v}" for k, v in attributes.items())
@@ -196,8 +198,7 @@ class RefusalGuard:
             attributes = tuple(frozenset(a) for a in e["attributes"])
             guard._entries.append(_Entry(
                 words=tuple(frozenset(w) for w in e["words"]), exact=tuple(e["exact"]), initials=tuple(e["initials"]),
-                anagrams=tuple(e["anagrams"]),
-                values=frozenset(h for a in attributes for h in a), attributes=attributes,
+                anagrams=tuple(e["anagrams"]), attributes=attributes,
             ))  # fmt: skip
         guard._vectors = [np.asarray(v, dtype=np.float32) for v in state["vectors"]]
         return guard
