@@ -264,6 +264,7 @@ def evaluate_split(
     probes: Sequence[str] = ("prompt_format", "quantised"),
     relearn_steps: int = 10,
     relearn_fraction: float = 0.5,
+    relearn_lr: float = 1e-3,
     bootstrap: int = 200,
     max_retain: int | None = 200,
 ) -> LMEvaluation:
@@ -282,6 +283,7 @@ def evaluate_split(
         probes: Robustness probes to run, from :data:`PROBES`.
         relearn_steps: Adam steps of the ``relearn`` probe.
         relearn_fraction: Share of each forgotten person's attributes the ``relearn`` probe trains on.
+        relearn_lr: Adam learning rate of the ``relearn`` probe (use the same for the model and its oracle).
         bootstrap: Bootstrap replicates of each membership AUC.
         max_retain: Retain questions evaluated, at most: a subset drawn with the split's seed (the same for the
             model and its oracle), as TOFU evaluates a 400-question retain subset; ``None``: all of them.
@@ -384,6 +386,7 @@ def evaluate_split(
                 split,
                 steps=relearn_steps,
                 fraction=relearn_fraction,
+                lr=relearn_lr,
                 max_new_tokens=max_new_tokens,
                 batch_size=batch_size,
             )

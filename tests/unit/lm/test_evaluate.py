@@ -116,7 +116,8 @@ def test_probes_bend_the_question_and_the_model(tiny_tokenizer, lm_pair, lm_spli
     target, _ = lm_pair
     before = [p.detach().clone() for p in target.parameters()]
     evaluation = evaluate_split(target, tiny_tokenizer, lm_split, people=people(), bootstrap=10, max_retain=4,
-                                max_new_tokens=32, probes=("prompt_format", "quantised", "obfuscation"))  # fmt: skip
+                                max_new_tokens=32, relearn_steps=2, relearn_lr=1e-4,
+                                probes=("prompt_format", "quantised", "obfuscation", "relearn"))  # fmt: skip
     assert evaluation.n_questions == {"forget": 6, "retain": 4, "holdout": 6, "world": 3}  # a seeded subset
     probes = evaluation.probes
     for style in ("initials", "misspelt", "reordered", "lowercase"):
@@ -125,6 +126,7 @@ def test_probes_bend_the_question_and_the_model(tiny_tokenizer, lm_pair, lm_spli
     assert probes["quantised.forget_accuracy"] >= evaluation.accuracy["forget"] - 0.34
     assert probes["quantised.forget_exact_memorisation"] > 0.5
     assert 0.0 <= probes["prompt_format.forget_accuracy"] <= 1.0
+    assert probes["relearn.n_facts"] == 2 and probes["relearn.facts_before"] == probes["relearn.facts_after"] == 2
     assert all(torch.equal(a, b) for a, b in zip(before, target.parameters(), strict=True))  # copies only
 
 
