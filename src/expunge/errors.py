@@ -27,6 +27,9 @@ keeps working for callers who do not know expunge::
     │   ├── InvalidDatabaseError (ValueError)
     │   └── DatabaseBusyError
     ├── InvalidPageError (ValueError)              page.invalid
+    ├── LMError                                    lm.*
+    │   ├── UnsupportedPrecisionError (ValueError)
+    │   └── LMEvaluationError (ValueError)
     └── EvidenceError                              evidence.*
         └── TamperedEvidenceError
             └── EmptyLogError
@@ -56,6 +59,8 @@ __all__ = [
     "InvalidPageError",
     "InvalidParameterError",
     "InvalidTransition",
+    "LMError",
+    "LMEvaluationError",
     "MethodError",
     "ModelError",
     "RequestError",
@@ -65,6 +70,7 @@ __all__ = [
     "UnknownBackendError",
     "UnknownDatasetError",
     "UnknownMethodError",
+    "UnsupportedPrecisionError",
     "unknown_name_message",
 ]
 
@@ -227,6 +233,24 @@ class EmptyLogError(TamperedEvidenceError):
     """There is no log entry to verify: an emptied log looks the same as a new one, so nothing verifies."""
 
     code = "evidence.empty_log"
+
+
+class LMError(ExpungeError):
+    """A language model, adapter, tokenizer or LM evaluation cannot be used as asked."""
+
+    code = "lm.error"
+
+
+class UnsupportedPrecisionError(LMError, ValueError):
+    """An LM evaluation was asked of a model that is not fp32 (truth ratios are meaningless in fp16/bf16)."""
+
+    code = "lm.unsupported_precision"
+
+
+class LMEvaluationError(LMError, ValueError):
+    """Inputs of an LM evaluation, probe or refusal guard do not fit (a canary naming no question, a bad threshold)."""
+
+    code = "lm.evaluation"
 
 
 def unknown_name_message(kind: str, name: object, available: Iterable[str]) -> str:

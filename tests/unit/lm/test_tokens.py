@@ -30,9 +30,7 @@ def test_sequence_logprob_matches_a_naive_loop(tiny_tokenizer, tiny_lm):
             n = int(batch.attention_mask[i].sum())
             ids = batch.input_ids[i : i + 1, :n]
             logp = torch.log_softmax(tiny_lm(input_ids=ids).logits[0].float(), dim=-1)
-            want = sum(
-                float(logp[t - 1, ids[0, t]]) for t in range(1, n) if batch.labels[i, t] != IGNORE_INDEX
-            )
+            want = sum(float(logp[t - 1, ids[0, t]]) for t in range(1, n) if batch.labels[i, t] != IGNORE_INDEX)
             assert float(got[i]) == pytest.approx(want, abs=1e-4)
 
 
