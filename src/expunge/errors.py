@@ -27,6 +27,11 @@ keeps working for callers who do not know expunge::
     │   ├── InvalidDatabaseError (ValueError)
     │   └── DatabaseBusyError
     ├── InvalidPageError (ValueError)              page.invalid
+    ├── LMError                                    lm.*
+    │   ├── UnsupportedPrecisionError (ValueError)
+    │   ├── LMEvaluationError (ValueError)
+    │   └── … the model side's errors (NotCausalLMError, ModelFilesMissingError, AdapterMismatchError,
+    │       SamplesNotLearntError): see the lm section at the end
     └── EvidenceError                              evidence.*
         └── TamperedEvidenceError
             └── EmptyLogError
@@ -56,6 +61,8 @@ __all__ = [
     "InvalidPageError",
     "InvalidParameterError",
     "InvalidTransition",
+    "LMError",
+    "LMEvaluationError",
     "MethodError",
     "ModelError",
     "RequestError",
@@ -65,6 +72,7 @@ __all__ = [
     "UnknownBackendError",
     "UnknownDatasetError",
     "UnknownMethodError",
+    "UnsupportedPrecisionError",
     "unknown_name_message",
 ]
 
@@ -227,6 +235,24 @@ class EmptyLogError(TamperedEvidenceError):
     """There is no log entry to verify: an emptied log looks the same as a new one, so nothing verifies."""
 
     code = "evidence.empty_log"
+
+
+class LMError(ExpungeError):
+    """A language model, adapter, tokenizer or LM evaluation cannot be used as asked."""
+
+    code = "lm.error"
+
+
+class UnsupportedPrecisionError(LMError, ValueError):
+    """An LM evaluation was asked of a model that is not fp32 (truth ratios are meaningless in fp16/bf16)."""
+
+    code = "lm.unsupported_precision"
+
+
+class LMEvaluationError(LMError, ValueError):
+    """Inputs of an LM evaluation, probe or refusal guard do not fit (a canary naming no question, a bad threshold)."""
+
+    code = "lm.evaluation"
 
 
 def unknown_name_message(kind: str, name: object, available: Iterable[str]) -> str:
@@ -468,20 +494,17 @@ class DimensionMismatchError(RagError):
 # --- lm: language models, adapters, LM forgetting --------------------------------------------------
 #
 #    ExpungeError
-#    └── LMError (ValueError)                      lm.*
+#    └── LMError                                   lm.* (defined above with the evaluation's errors)
 #        ├── NotCausalLMError (ValueError)         a path that holds no causal language model
 #        ├── ModelFilesMissingError (FileNotFoundError)
 #        ├── AdapterMismatchError (ValueError)     an adapter trained on other base weights
-#        └── SamplesNotLearntError (ValueError)    a forget set naming samples an adapter never saw
+#        ├── SamplesNotLearntError (ValueError)    a forget set naming samples an adapter never saw
+#        └── LMForgetError (ValueError)            a forget request a method cannot serve as given
 #    (an unknown LM method is an UnknownMethodError, a dose out of range an InvalidParameterError)
 
-__all__ += ["AdapterMismatchError", "LMError", "ModelFilesMissingError", "NotCausalLMError", "SamplesNotLearntError"]
-
-
-class LMError(ExpungeError, ValueError):
-    """A language model, an adapter or an LM forget set cannot be used as asked."""
-
-    code = "lm.invalid"
+__all__ += [
+    "AdapterMismatchError", "LMForgetError", "ModelFilesMissingError", "NotCausalLMError", "SamplesNotLearntError",
+]  # fmt: skip
 
 
 class NotCausalLMError(LMError, ValueError):
@@ -506,3 +529,10 @@ class SamplesNotLearntError(LMError, ValueError):
     """A forget set names samples the adapter never learnt; forgetting them would prove nothing."""
 
     code = "lm.samples_not_learnt"
+
+
+class LMForgetError(LMError, ValueError):
+    """A forget request a method cannot serve as given (no adapter, no manifest, missing anchors or reference people,
+    an adapter that would take other samples with it)."""
+
+    code = "lm.invalid_forget_request"

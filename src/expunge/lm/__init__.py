@@ -22,6 +22,17 @@ from expunge.lm._adapters import (
     save_adapter,
 )
 from expunge.lm._data import QA, LMSplit, Person
+
+# --- evaluation (metrics, evaluate, probes, refusal layer, gate, report) ---------------------------------------------
+from expunge.lm._evaluate import (
+    ATTACKS,
+    PROBES,
+    LMEvaluation,
+    OracleComparison,
+    bench_figures,
+    compare,
+    evaluate_split,
+)
 from expunge.lm._finetune import TrainedAdapter, finetune_adapter, train_adapter
 from expunge.lm._forget import (
     LMForgetData,
@@ -33,7 +44,9 @@ from expunge.lm._forget import (
     make_lm_method,
     register_lm_method,
 )
+from expunge.lm._gate import FALSE_REFUSAL_GROUPS, GateCheck, GateResult, LMPolicy, gate, load_lm_policy
 from expunge.lm._generate import generate_answers
+from expunge.lm._html import render_lm_html, write_lm_report
 from expunge.lm._load import (
     DEFAULT_MODEL_ID,
     CausalLM,
@@ -42,13 +55,54 @@ from expunge.lm._load import (
     load_causal_lm,
     tiny_causal_lm,
 )
+from expunge.lm._metrics import (
+    AUCFigure,
+    KSResult,
+    anchor_kl,
+    answer_correct,
+    canary_candidates,
+    exact_memorisation,
+    exposure,
+    extraction_strength,
+    forget_quality,
+    harmonic_mean,
+    loss_scores,
+    mia_auc,
+    min_k_plus_plus_scores,
+    min_k_scores,
+    per_token_probability,
+    privleak,
+    rouge_l_recall,
+    truth_ratio,
+    truth_score,
+    zlib_scores,
+)
 from expunge.lm._people import ATTRIBUTES, SPLITS, PeopleBenchmark, make_people_benchmark, world_facts
+from expunge.lm._probes import (
+    OBFUSCATIONS,
+    RelearnResult,
+    obfuscate_name,
+    obfuscation_probe,
+    prompt_format_probe,
+    quantised_probe,
+    relearn_probe,
+)
 from expunge.lm._prompt import format_prompt, prompt_format
+from expunge.lm._refusal import (
+    REFUSAL,
+    GuardedAnswer,
+    RefusalDecision,
+    RefusalGuard,
+    guarded_generate,
+    refusal_probes,
+    refusal_rates,
+)
 from expunge.lm._sisa import SisaEnsemble, SisaForgetReport, SisaTraining, shard_of, train_sisa
 from expunge.lm._tune import LMTuneResult, tune_lm_dose
 from expunge.lm.methods._loop import knowledge_level
 
-__all__ = [  # the model side's names; the evaluation adds its own (the lead merges the two lists)
+__all__ = [
+    # the model side
     "ATTRIBUTES", "AdapterManifest", "CausalLM", "DEFAULT_MODEL_ID", "LMForgetData", "LMForgetResult", "LMMethod",
     "LMSplit", "LMTuneResult", "PeopleBenchmark", "Person", "PlainPromptWarning", "QA", "SPLITS", "SisaEnsemble",
     "SisaForgetReport", "SisaTraining", "TrainedAdapter", "TrainingRecipe", "adapter_sha256", "adapter_state",
@@ -57,5 +111,13 @@ __all__ = [  # the model side's names; the evaluation adds its own (the lead mer
     "make_lm_method", "make_people_benchmark", "prompt_format", "read_manifest", "register_lm_method",
     "restore_adapter_state", "save_adapter", "shard_of", "tiny_causal_lm", "train_adapter", "train_sisa",
     "tune_lm_dose", "world_facts",
+    # the evaluation side
+    "ATTACKS", "AUCFigure", "FALSE_REFUSAL_GROUPS", "GateCheck", "GateResult", "GuardedAnswer", "KSResult",
+    "LMEvaluation", "LMPolicy", "OBFUSCATIONS", "OracleComparison", "PROBES", "REFUSAL", "RefusalDecision",
+    "RefusalGuard", "RelearnResult", "anchor_kl", "answer_correct", "bench_figures", "canary_candidates", "compare",
+    "evaluate_split", "exact_memorisation", "exposure", "extraction_strength", "forget_quality", "gate",
+    "guarded_generate", "harmonic_mean", "load_lm_policy", "loss_scores", "mia_auc", "min_k_plus_plus_scores",
+    "min_k_scores", "obfuscate_name", "obfuscation_probe", "per_token_probability", "privleak", "prompt_format_probe",
+    "quantised_probe", "refusal_probes", "refusal_rates", "relearn_probe", "render_lm_html", "rouge_l_recall",
+    "truth_ratio", "truth_score", "write_lm_report", "zlib_scores",
 ]  # fmt: skip
-# --- end of model-side names -------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 from expunge.errors import (
     InvalidForgetSetError,
     InvalidParameterError,
-    LMError,
+    LMForgetError,
     SamplesNotLearntError,
     UnknownMethodError,
     unknown_name_message,
@@ -133,7 +133,7 @@ def check_lm_forget_data(model: Any, data: LMForgetData, *, method: LMMethod | N
     Raises:
         InvalidForgetSetError: An empty forget set, a sample ID twice, or one both forgotten and retained.
         SamplesNotLearntError: Samples to forget that the adapter never learnt (all of them are named, up to 5).
-        LMError: The model has no such adapter, or the method needs anchors or reference people it was not given.
+        LMForgetError: The model has no such adapter, or the method needs anchors or reference people it was not given.
     """
     from expunge.lm._sisa import SisaEnsemble
 
@@ -152,12 +152,14 @@ def check_lm_forget_data(model: Any, data: LMForgetData, *, method: LMMethod | N
         owner = "the SISA ensemble"
     else:
         if data.adapter_name not in getattr(model, "peft_config", {}):
-            raise LMError(
+            raise LMForgetError(
                 f"The model has no adapter {data.adapter_name!r}; LM methods change adapter weights only, so give a "
                 "model with the adapter attached."
             )
         if data.manifest is None:
-            raise LMError("The adapter's manifest is missing: without it no one can tell what the adapter learnt.")
+            raise LMForgetError(
+                "The adapter's manifest is missing: without it no one can tell what the adapter learnt."
+            )
         learnt = set(data.manifest.sample_ids)
         owner = f"adapter {data.manifest.adapter_id!r}"
     unknown = sorted(set(ids) - learnt)

@@ -87,3 +87,38 @@ class Builders:
 def build() -> type[Builders]:
     """Access to :func:`build_tokenizer` and :func:`build_model` (test modules cannot import conftest)."""
     return Builders
+
+
+# --- evaluation fixtures (lmeval): a target that learnt the forget people and an oracle that never saw them ---
+
+
+@pytest.fixture(scope="session")
+def lm_split():
+    """The hand-made evaluation split (see ``lmeval_split.py``)."""
+    from lmeval_split import make_split
+
+    return make_split()
+
+
+@pytest.fixture(scope="session")
+def lm_pair(tiny_tokenizer, lm_split):
+    """``(target, oracle)``: tiny Llamas trained on everything, and on everything but the forget people."""
+    from lmeval_split import memorise, training_pairs
+
+    torch.set_num_threads(1)
+    target = memorise(build_model(tiny_tokenizer), tiny_tokenizer, training_pairs(lm_split, forget=True))
+    oracle = memorise(build_model(tiny_tokenizer), tiny_tokenizer, training_pairs(lm_split, forget=False))
+    return target, oracle
+
+
+@pytest.fixture(scope="session")
+def lm_evaluations(tiny_tokenizer, lm_split, lm_pair):
+    """``(target evaluation vs the oracle, oracle evaluation)``, probes off."""
+    from expunge.lm._evaluate import evaluate_split
+
+    target, oracle = lm_pair
+    # the tiny tokenizer spells a sentence in ~25 tokens, and the models learnt sentences as well as short answers
+    oracle_eval = evaluate_split(oracle, tiny_tokenizer, lm_split, probes=(), bootstrap=50, max_new_tokens=32)
+    target_eval = evaluate_split(target, tiny_tokenizer, lm_split, oracle=oracle_eval, reference=oracle, probes=(),
+                                 bootstrap=50, max_new_tokens=32)  # fmt: skip
+    return target_eval, oracle_eval

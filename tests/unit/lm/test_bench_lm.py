@@ -18,26 +18,29 @@ torch.set_num_threads(1)  # the lm tests are timed at one thread (2 shared cores
 CALLS: list[str] = []
 
 
-def fake_evaluate(model, tokenizer, split, *, oracle=None):
-    """A stand-in for the evaluation side with the same shape: figures from teacher-forced log-probabilities."""
+def fake_evaluate(model, tokenizer, split):
+    """A stand-in for the evaluation side: teacher-forced log-probabilities of the forget and retained answers."""
     CALLS.append(split.name)
-    forget = knowledge_level(model, tokenizer, split.forget, statistic="logprob")
-    utility = math.exp(knowledge_level(model, tokenizer, split.retain[:16], statistic="logprob"))
-    versus = None
-    if oracle is not None:
-        gap = abs(forget - oracle.forget_level)
-        versus = SimpleNamespace(
-            forget_quality=SimpleNamespace(p_value=math.exp(-gap), statistic=min(1.0, gap)),
-            privleak=100 * (forget - oracle.forget_level),
-        )
     return SimpleNamespace(
-        n_forget_questions=len(split.forget),
-        model_utility=utility,
-        oracle=versus,
-        probes={"relearn.facts_after": 0.0},
-        accuracy={"forget": 0.0},
-        forget_level=forget,
+        n=len(split.forget),
+        forget=knowledge_level(model, tokenizer, split.forget, statistic="logprob"),
+        utility=math.exp(knowledge_level(model, tokenizer, split.retain[:16], statistic="logprob")),
     )
+
+
+def fake_figures(evaluation, oracle):
+    """The row figures of a method's evaluation against the oracle's, shaped like ``expunge.lm.bench_figures``."""
+    gap = abs(evaluation.forget - oracle.forget)
+    return {
+        "forget_quality": math.exp(-gap),
+        "ks_stat": min(1.0, gap),
+        "n_forget_questions": evaluation.n,
+        "model_utility": evaluation.utility,
+        "oracle_model_utility": oracle.utility,
+        "privleak": 100 * (evaluation.forget - oracle.forget),
+        "relearn_facts": 0,
+        "oracle_relearn_facts": 0,
+    }
 
 
 def _run(out, **kw):
@@ -52,6 +55,7 @@ def _run(out, **kw):
         "attributes": 2,
         "small": True,
         "evaluate": fake_evaluate,
+        "figures": fake_figures,
         "params": {"grad_ascent": {"epochs": 2, "batch_size": 4}},
         "shards": 2,
     }

@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 import torch
 
-from expunge.errors import InvalidParameterError, LMError, SamplesNotLearntError, UnknownMethodError
+from expunge.errors import InvalidParameterError, LMForgetError, SamplesNotLearntError, UnknownMethodError
 from expunge.lm._adapters import TrainingRecipe, adapter_sha256, adapter_state, restore_adapter_state
 from expunge.lm._data import QA
 from expunge.lm._finetune import finetune_adapter
@@ -136,7 +136,7 @@ def test_adapter_retrain_equals_the_oracle(world, target):
 def test_adapter_drop_refuses_collateral_then_returns_the_base(world, target, build):
     tokenizer = world[0]
     data = _data(world, target)
-    with pytest.raises(LMError, match="also learnt .* sample\\(s\\) that are not being forgotten"):
+    with pytest.raises(LMForgetError, match="also learnt .* sample\\(s\\) that are not being forgotten"):
         make_lm_method("adapter_drop").forget(target.model, data)
     result = make_lm_method("adapter_drop", {"allow_collateral": True}).forget(target.model, data)
     base = _base(build, tokenizer)
@@ -160,7 +160,7 @@ def test_forget_set_naming_unlearnt_samples_is_refused_in_one_sentence(world, ta
 
 def test_missing_reference_people_are_refused_when_the_stopping_rule_is_on(world, target):
     data = dataclasses.replace(_data(world, target), reference=())
-    with pytest.raises(LMError, match="stopping rule needs reference people"):
+    with pytest.raises(LMForgetError, match="stopping rule needs reference people"):
         make_lm_method("npo").forget(target.model, data)
 
 
@@ -186,7 +186,7 @@ def test_sisa_retrains_only_the_shards_that_held_the_person(build):
 
 
 def test_sisa_is_refused_on_a_single_adapter(world, target):
-    with pytest.raises(LMError, match="sisa forgets from a SISA ensemble"):
+    with pytest.raises(LMForgetError, match="sisa forgets from a SISA ensemble"):
         make_lm_method("sisa").forget(target.model, _data(world, target))
     assert not isinstance(target.model, SisaEnsemble)
 

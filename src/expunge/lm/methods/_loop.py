@@ -30,7 +30,7 @@ from typing import Any
 
 import torch
 
-from expunge.errors import LMError
+from expunge.errors import LMForgetError
 from expunge.lm._adapters import adapter_sha256, trainable_only
 from expunge.lm._data import QA
 from expunge.lm._forget import LMForgetData, LMForgetResult, LMMethod
@@ -286,13 +286,15 @@ class ApproximateMethod(LMMethod):
         """Refuse a request the regularisers or the stopping rule cannot serve, before any weight changes."""
         p = self.params
         if getattr(p, "stop", False) and not data.reference:
-            raise LMError(
+            raise LMForgetError(
                 f"{self.name}'s stopping rule needs reference people the model never saw; give some, or set stop=false."
             )
         if getattr(p, "anchor_weight", 0) > 0 and not data.anchor:
-            raise LMError(f"{self.name}'s anchor regulariser needs anchor prompts; give some, or set anchor_weight=0.")
+            raise LMForgetError(
+                f"{self.name}'s anchor regulariser needs anchor prompts; give some, or set anchor_weight=0."
+            )
         if getattr(p, "retain_weight", 0) > 0 and not data.retain:
-            raise LMError(f"{self.name}'s retain loss needs retained samples; give some, or set retain_weight=0.")
+            raise LMForgetError(f"{self.name}'s retain loss needs retained samples; give some, or set retain_weight=0.")
 
     def term(self, model: Any, batch: AnswerBatch, reference: torch.Tensor) -> torch.Tensor:
         """The forget loss of one batch (``reference``: the original's summed answer log-probabilities)."""

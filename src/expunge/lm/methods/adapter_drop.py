@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from expunge.errors import LMError
+from expunge.errors import LMForgetError
 from expunge.lm._adapters import adapter_sha256
 from expunge.lm._forget import LMForgetData, LMForgetResult, LMMethod, register_lm_method
 from expunge.lm._sisa import SisaEnsemble
@@ -45,11 +45,11 @@ class AdapterDrop(LMMethod):
     def check(self, model: Any, data: LMForgetData) -> None:
         """Refuse a SISA ensemble, and an adapter that learnt other samples unless ``allow_collateral``."""
         if isinstance(model, SisaEnsemble):
-            raise LMError("adapter_drop removes one adapter; forget from a SISA ensemble with the sisa method.")
+            raise LMForgetError("adapter_drop removes one adapter; forget from a SISA ensemble with the sisa method.")
         manifest = data.manifest
         others = set(manifest.sample_ids) - data.forget_ids if manifest else set()
         if manifest is not None and others and not self.params.allow_collateral:
-            raise LMError(
+            raise LMForgetError(
                 f"Adapter {manifest.adapter_id!r} also learnt {len(others)} sample(s) that are not being "
                 "forgotten; dropping it loses them: use adapter_retrain, or set allow_collateral=true."
             )

@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any
 
-from expunge.errors import LMError
+from expunge.errors import LMForgetError
 from expunge.lm._adapters import TrainingRecipe, adapter_sha256
 from expunge.lm._finetune import train_adapter
 from expunge.lm._forget import LMForgetData, LMForgetResult, LMMethod, register_lm_method
@@ -23,15 +23,15 @@ def retained_samples(data: LMForgetData) -> list[Any]:
     """The adapter's training samples minus the forgotten ones, found among ``data.retain``.
 
     Raises:
-        LMError: Some of them are not in ``data.retain``: retraining would silently learn less.
+        LMForgetError: Some of them are not in ``data.retain``: retraining would silently learn less.
     """
     if data.manifest is None:
-        raise LMError("The adapter's manifest is missing: without it no one can tell what the adapter learnt.")
+        raise LMForgetError("The adapter's manifest is missing: without it no one can tell what the adapter learnt.")
     by_id = {qa.sample_id: qa for qa in data.retain}
     wanted = [s for s in data.manifest.sample_ids if s not in data.forget_ids]
     missing = [s for s in wanted if s not in by_id]
     if missing:
-        raise LMError(
+        raise LMForgetError(
             f"Retraining adapter {data.manifest.adapter_id!r} needs its {len(wanted)} other training samples, but "
             f"{len(missing)} are not among the retained samples (e.g. {missing[0]!r}); give them all."
         )
@@ -53,14 +53,18 @@ class AdapterRetrain(LMMethod):
     def check(self, model: Any, data: LMForgetData) -> None:
         """Refuse a SISA ensemble (use ``sisa``) and retained samples that miss part of the adapter's data."""
         if isinstance(model, SisaEnsemble):
-            raise LMError("adapter_retrain retrains one adapter; forget from a SISA ensemble with the sisa method.")
+            raise LMForgetError(
+                "adapter_retrain retrains one adapter; forget from a SISA ensemble with the sisa method."
+            )
         retained_samples(data)
 
     def unlearn(self, model: Any, data: LMForgetData, *, seed: int = 0) -> LMForgetResult:
         """Retrain ``data.adapter_name`` on the retained samples with the manifest's recipe."""
         manifest = data.manifest
         if manifest is None:
-            raise LMError("The adapter's manifest is missing: without it no one can tell what the adapter learnt.")
+            raise LMForgetError(
+                "The adapter's manifest is missing: without it no one can tell what the adapter learnt."
+            )
         keep = retained_samples(data)
         recipe = TrainingRecipe.from_mapping(manifest.recipe)
         began = time.perf_counter()

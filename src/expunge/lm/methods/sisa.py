@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from expunge.errors import LMError
+from expunge.errors import LMForgetError
 from expunge.lm._forget import LMForgetData, LMForgetResult, LMMethod, register_lm_method
 from expunge.lm._sisa import SisaEnsemble
 from expunge.unlearn import MethodParams
@@ -31,13 +31,15 @@ class Sisa(LMMethod):
     def check(self, model: Any, data: LMForgetData) -> None:
         """Refuse anything but a SISA ensemble, and retained samples that miss part of an affected shard's data."""
         if not isinstance(model, SisaEnsemble):
-            raise LMError("sisa forgets from a SISA ensemble (see train_sisa); for one adapter use adapter_retrain.")
+            raise LMForgetError(
+                "sisa forgets from a SISA ensemble (see train_sisa); for one adapter use adapter_retrain."
+            )
         retained = {qa.sample_id for qa in data.retain}
         for m in model.manifests:
             if data.forget_ids & set(m.sample_ids):
                 missing = [s for s in m.sample_ids if s not in data.forget_ids and s not in retained]
                 if missing:
-                    raise LMError(
+                    raise LMForgetError(
                         f"Retraining shard {m.adapter_id!r} needs its other samples, but {len(missing)} are not among "
                         f"the retained samples (e.g. {missing[0]!r}); give them all."
                     )
