@@ -136,6 +136,9 @@ def finetune(
     lr: Annotated[float, typer.Option(help="Peak learning rate (decays linearly to 0).", min=1e-7, max=1.0)] = 2e-3,
     rank: Annotated[int, typer.Option(help="LoRA rank.", min=1, max=256)] = 16,
     batch_size: Annotated[int, typer.Option(help="Samples per step (fixed).", min=1, max=4096)] = 8,
+    without: Annotated[
+        str | None, typer.Option(help="Leave out split:NAME, person:ID[,ID…] or a file of sample IDs (an oracle).")
+    ] = None,
     adapter_id: Annotated[str, typer.Option(help="Stable ID of the adapter in its manifest.")] = "adapter",
     department: Annotated[str | None, typer.Option(help="Department the adapter serves.")] = None,
     tenant: Annotated[str | None, typer.Option(help="Tenant the adapter serves.")] = None,
@@ -144,7 +147,10 @@ def finetune(
     from expunge.lm import TrainingRecipe, finetune_adapter, save_adapter
 
     recipe = TrainingRecipe(epochs=epochs, lr=lr, rank=rank, alpha=2.0 * rank, batch_size=batch_size, seed=seed)
-    samples, _ = _training_data(data, people, seed, questions_per_attribute, attributes)
+    samples, bench = _training_data(data, people, seed, questions_per_attribute, attributes)
+    if without:
+        left_out = _forget_ids(without, samples, bench)
+        samples = tuple(qa for qa in samples if qa.sample_id not in left_out)
     _threads()
     base = _load_base(model)
     trained = finetune_adapter(
@@ -292,6 +298,7 @@ def unlearn(
             **result.details,
         }
     )
+    out.mkdir(parents=True, exist_ok=True)
     if result.manifest is not None:
         save_adapter(result.model, result.manifest, out)
         report["manifest"] = result.manifest.to_json()
@@ -383,3 +390,114 @@ def bench_lm(
     )
     console.print((out / "results.md").read_text(encoding="utf-8"))
     console.print(f"wrote {out}/results.json and results.md ({len(doc['rows'])} rows)")
+
+
+Split = Annotated[str, typer.Option(help="Benchmark split: forget01, forget05 or forget10.")]
+Probes = Annotated[
+    str,
+    typer.Option(help="Comma-separated robustness probes: prompt_format, obfuscation, quantised, relearn; or none."),
+]
+
+
+def _split_and_probes(split: str, probes: str, bench: Any) -> tuple[Any, tuple[str, ...]]:
+    from expunge.lm import PROBES, SPLITS
+
+    if split not in SPLITS:
+        raise InvalidParameterError(f"--split must be one of {', '.join(sorted(SPLITS))}; got {split!r}.")
+    chosen = () if probes.strip() in ("", "none") else tuple(p.strip() for p in probes.split(",") if p.strip())
+    unknown = sorted(set(chosen) - set(PROBES))
+    if unknown:
+        raise InvalidParameterError(f"--probes takes {', '.join(PROBES)} or none; got {', '.join(unknown)}.")
+    return bench.split(split), chosen
+
+
+def _evaluate(model: Any, tokenizer: Any, split: Any, probes: tuple[str, ...], bench: Any) -> Any:
+    from expunge.lm import evaluate_split
+
+    people = list(bench.people.values()) if "obfuscation" in probes else ()
+    return evaluate_split(model, tokenizer, split, probes=probes, people=people)
+
+
+@app.command("probe")
+@cli_errors
+def probe(
+    adapter: Annotated[Path, typer.Option(help="Adapter folder to probe.")],
+    out: Annotated[Path, typer.Option(help="Folder for evaluation.json.", callback=check_output_dir)],
+    split: Split = "forget05",
+    probes: Probes = "prompt_format,quantised",
+    model: Model = None,
+    people: People = 200,
+    questions_per_attribute: Questions = 2,
+    attributes: Attributes = 5,
+    seed: Seed = 0,
+) -> None:
+    """Evaluate an adapter on a benchmark split (accuracy, truth ratios, membership, exposure, probes)."""
+    from expunge.lm import load_adapter, make_people_benchmark
+
+    bench = make_people_benchmark(
+        people, seed=seed, questions_per_attribute=questions_per_attribute, attributes=attributes
+    )
+    chosen_split, chosen = _split_and_probes(split, probes, bench)
+    _threads()
+    base = _load_base(model)
+    peft_model, manifest = load_adapter(base.model, adapter)
+    evaluation = _evaluate(peft_model, base.tokenizer, chosen_split, chosen, bench)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "evaluation.json").write_text(json.dumps(evaluation.to_dict(), indent=2) + "\n", encoding="utf-8")
+    acc = evaluation.accuracy
+    console.print(
+        f"{manifest.adapter_id} v{manifest.version} on {split}: forget accuracy {acc.get('forget', 0):.3f}, "
+        f"retain {acc.get('retain', 0):.3f}, world {acc.get('world', 0):.3f}, "
+        f"model utility {evaluation.model_utility:.3f}, mean exposure {evaluation.mean_exposure:.2f} bits"
+    )
+    console.print(f"wrote {out}/evaluation.json")
+
+
+@app.command("audit")
+@cli_errors
+def audit(
+    adapter: Annotated[Path, typer.Option(help="Adapter folder after forgetting.")],
+    oracle: Annotated[Path, typer.Option(help="Adapter folder trained without the forgotten people.")],
+    out: Annotated[Path, typer.Option(help="Folder for lm-audit.json and lm-audit.html.", callback=check_output_dir)],
+    split: Split = "forget05",
+    probes: Probes = "prompt_format,quantised,relearn",
+    policy: Annotated[Path | None, typer.Option(help="LM gate policy (TOML); default: the shipped one.")] = None,
+    model: Model = None,
+    people: People = 200,
+    questions_per_attribute: Questions = 2,
+    attributes: Attributes = 5,
+    seed: Seed = 0,
+) -> None:
+    """Judge an adapter against its oracle with the LM audit gate; write the JSON and HTML report (exit 1: fail)."""
+    import sys
+
+    from expunge.cli._errors import EXIT_FAILED_CHECK
+    from expunge.lm import gate, load_adapter, load_lm_policy, make_people_benchmark, write_lm_report
+
+    chosen_policy = load_lm_policy(policy)
+    bench = make_people_benchmark(
+        people, seed=seed, questions_per_attribute=questions_per_attribute, attributes=attributes
+    )
+    chosen_split, chosen = _split_and_probes(split, probes, bench)
+    _threads()
+    base = _load_base(model)
+    peft_model, _ = load_adapter(base.model, adapter, adapter_name="forgotten")
+    peft_model, _ = load_adapter(peft_model, oracle, adapter_name="oracle")
+    oracle_eval = _evaluate(peft_model, base.tokenizer, chosen_split, chosen, bench)
+    peft_model.set_adapter("forgotten")
+    evaluation = _evaluate(peft_model, base.tokenizer, chosen_split, chosen, bench)
+    result = gate(evaluation, oracle_eval, chosen_policy)
+    from expunge.lm import compare
+
+    evaluation = _with_oracle(evaluation, compare(evaluation, oracle_eval))
+    json_path, html_path = write_lm_report(evaluation, oracle_eval, out, result)
+    console.print(f"LM audit gate: {'PASS' if result.passed else 'FAIL'}; wrote {json_path} and {html_path}")
+    if not result.passed:
+        sys.exit(EXIT_FAILED_CHECK)
+
+
+def _with_oracle(evaluation: Any, comparison: Any) -> Any:
+    """The evaluation with its comparison to the oracle attached (the report reads it)."""
+    from dataclasses import replace
+
+    return replace(evaluation, oracle=comparison)

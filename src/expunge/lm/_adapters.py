@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 import shutil
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -171,15 +172,24 @@ def init_lora_(model: nn.Module, adapter_name: str, seed: int) -> None:
                 tensor.zero_()
 
 
+def is_adapter_parameter(name: str, adapter_name: str) -> bool:
+    """Whether a parameter name is one of ``adapter_name``'s LoRA tensors (``….lora_A.<adapter>.weight``).
+
+    Matched right after the ``lora_*`` segment, so an adapter called ``model`` or ``layers`` never catches the base
+    weights whose module path holds the same word.
+    """
+    return re.search(rf"\.lora_[A-Za-z_]+\.{re.escape(adapter_name)}(\.|$)", name) is not None
+
+
 def _lora_tensors(model: nn.Module, adapter_name: str) -> dict[str, torch.Tensor]:
-    return {n: p for n, p in model.named_parameters() if "lora_" in n and f".{adapter_name}." in n + "."}
+    return {n: p for n, p in model.named_parameters() if is_adapter_parameter(n, adapter_name)}
 
 
 def trainable_only(model: nn.Module, adapter_name: str) -> list[torch.nn.Parameter]:
     """Make only ``adapter_name``'s LoRA weights trainable; return them."""
     params = []
     for name, p in model.named_parameters():
-        p.requires_grad_("lora_" in name and f".{adapter_name}." in name + ".")
+        p.requires_grad_(is_adapter_parameter(name, adapter_name))
         if p.requires_grad:
             params.append(p)
     return params
@@ -215,7 +225,7 @@ def adapter_sha256(model: nn.Module, adapter_name: str = "default") -> str:
 
 
 def _portable_name(name: str, adapter_name: str) -> str:
-    return name.replace(f".{adapter_name}.", ".").replace(f".{adapter_name}", "")
+    return re.sub(rf"(\.lora_[A-Za-z_]+)\.{re.escape(adapter_name)}(?=\.|$)", r"\1", name)
 
 
 def save_adapter(

@@ -60,8 +60,6 @@ class LMSplit:
         world: World facts for general utility (never about a person).
         canaries: High-entropy secrets planted for exposure (``sample_id`` → canary string), planted in
             ``forget`` people's training text; never-planted candidates are generated from the same alphabet.
-        canary_samples: The training samples that plant the canaries (their ``sample_id`` keys ``canaries``,
-            their answer holds the canary): trained on with the forget people, never scored as questions.
         reference: Questions about other never-trained people, for oracle-free stopping rules of forgetting
             methods (the level a model that never saw a person reaches); never the evaluation's ``holdout``.
     """
@@ -74,7 +72,6 @@ class LMSplit:
     validation_forget: tuple[QA, ...]
     world: tuple[QA, ...]
     canaries: dict[str, str] = field(default_factory=dict, hash=False)
-    canary_samples: tuple[QA, ...] = ()
     reference: tuple[QA, ...] = ()
 
     @property
@@ -84,8 +81,8 @@ class LMSplit:
 
     @property
     def train(self) -> tuple[QA, ...]:
-        """What the target adapter learns: the forget and retain questions and the canary samples."""
-        return self.forget + self.retain + self.canary_samples
+        """What the target adapter learns: the forget and retain questions (canary questions among them)."""
+        return self.forget + self.retain
 
     @property
     def oracle_train(self) -> tuple[QA, ...]:

@@ -12,9 +12,11 @@ a paraphrased answer and perturbed (wrong) answers of the same form for TOFU's t
 - *reference* people never trained on either: the level a model reaches on people it never saw, for the
   forgetting methods' oracle-free stopping rule (kept apart from ``holdout`` so the evaluation stays clean).
 
-The ten-percent split's people also carry a planted canary (a high-entropy staff code) so exposure can be measured
-(Carlini et al. 2019, "The Secret Sharer", §4). With the defaults (200 people, 2 questions per attribute) the
-five-percent split has 100 forget questions, the size below which the pilot's KS test was noise.
+The ten-percent split's people also carry a planted canary (a high-entropy staff code, asked and answered like
+their other facts and forgotten with them) so exposure can be measured (Carlini et al. 2019, "The Secret Sharer",
+§4); ``LMSplit.canaries`` keys each forget person's canary by its question's sample ID. With the defaults (200
+people, 2 questions per attribute) the five-percent split has 110 forget questions (100 facts, 10 canaries); the
+pilot's KS test was noise at 20.
 """
 
 from __future__ import annotations
@@ -101,7 +103,8 @@ class PeopleBenchmark:
         holdout: IDs of never-trained people for the evaluation.
         reference: IDs of never-trained people for stopping rules.
         questions: Every person's questions, by person ID.
-        canary_samples: The canary-planting samples, by person ID (the largest split's people).
+        canary_samples: The canary question of each person of the largest split, by person ID; it is also among
+            that person's ``questions`` (a canary is part of the person's data, forgotten with it).
         canaries: Person ID → planted canary string.
         world: World-fact questions.
     """
@@ -142,7 +145,6 @@ class PeopleBenchmark:
             validation_forget=qas(self.validation),
             world=self.world,
             canaries={self.canary_samples[p].sample_id: self.canaries[p] for p in forget if p in self.canaries},
-            canary_samples=tuple(self.canary_samples[p] for p in self.trained if p in self.canary_samples),
             reference=qas(self.reference),
         )
 
@@ -270,6 +272,8 @@ def make_people_benchmark(
                 for _ in range(perturbed)
             ),
         )  # fmt: skip
+    for pid, qa in canary_samples.items():
+        questions[pid] = (*questions[pid], qa)
     return PeopleBenchmark(
         seed=seed, people=persons, trained=tuple(trained), forget_order=tuple(forget_order),
         validation=tuple(validation_ids), holdout=tuple(held), reference=tuple(ref), questions=questions,

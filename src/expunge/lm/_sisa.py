@@ -23,7 +23,7 @@ from torch import nn
 from transformers.modeling_outputs import CausalLMOutput
 
 from expunge.errors import InvalidParameterError
-from expunge.lm._adapters import AdapterManifest, TrainingRecipe, adapter_sha256
+from expunge.lm._adapters import AdapterManifest, TrainingRecipe, adapter_sha256, is_adapter_parameter
 from expunge.lm._data import QA
 from expunge.lm._finetune import finetune_adapter, train_adapter
 
@@ -168,7 +168,7 @@ class SisaEnsemble(nn.Module):
             else:  # the shard held only forgotten samples: it contributes the base model from now on
                 with torch.no_grad():
                     for n, p in self.model.named_parameters():
-                        if "lora_" in n and f".{name}." in n:
+                        if is_adapter_parameter(n, name):
                             p.zero_()
             retrained += len(keep)
             self.manifests[i] = replace(

@@ -69,7 +69,8 @@ def test_small_bench_writes_every_row_and_resumes_without_measuring_again(tmp_pa
     assert [r["method"] for r in rows] == ["oracle", "original", "grad_ascent", "adapter_retrain", "sisa"]
     for row in rows:
         assert set(ROW_KEYS) <= set(row), set(ROW_KEYS) - set(row)
-        assert row["split"] == "forget10" and row["seed"] == 0 and row["n_forget_questions"] == 4
+        assert row["split"] == "forget10" and row["seed"] == 0
+        assert row["n_forget_questions"] == 6  # 2 people × (2 facts + 1 canary)
     by = {r["method"]: r for r in rows}
     assert by["adapter_retrain"]["forget_quality"] == pytest.approx(1.0)  # exact: the oracle's weights
     assert by["sisa"]["shards_retrained"] and by["sisa"]["work_fraction"] < 1.0

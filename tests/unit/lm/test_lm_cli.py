@@ -234,8 +234,97 @@ def test_every_lm_command_and_option_is_documented():
     docs = (ROOT / "docs" / "language-models.md").read_text(encoding="utf-8")
     for name in available_lm_methods():
         assert f"`{name}`" in docs, f"method {name} is not documented"
-    for command in (["lm", "finetune"], ["lm", "unlearn"], ["lm", "generate"], ["bench", "lm"]):
+    for command in (
+        ["lm", "finetune"],
+        ["lm", "unlearn"],
+        ["lm", "generate"],
+        ["lm", "probe"],
+        ["lm", "audit"],
+        ["bench", "lm"],
+    ):
         assert f"expunge {' '.join(command)}" in docs, command
         help_text = runner.invoke(app, [*command, "--help"], terminal_width=200).output
         for option in set(re.findall(r"--[a-z][a-z-]+", help_text)) - {"--help"}:
             assert f"`{option}" in docs, f"{' '.join(command)} {option} is not documented"
+
+
+def test_oracle_probe_and_audit_on_a_tiny_model(tmp_path, tiny_dir):
+    small = [*SMALL, "--model", str(tiny_dir)]
+    target, oracle = tmp_path / "target", tmp_path / "oracle"
+    for folder, extra in ((target, []), (oracle, ["--without", "split:forget10"])):
+        result = runner.invoke(
+            app, ["lm", "finetune", *small, "--epochs", "1", "--rank", "2", *extra, "--out", str(folder)]
+        )
+        assert result.exit_code == 0, result.output
+    learnt = {d: len(json.loads((d / "manifest.json").read_text())["sample_ids"]) for d in (target, oracle)}
+    assert learnt[oracle] == learnt[target] - 2 * 3  # forget10 = 2 people × (2 facts + 1 canary)
+    result = runner.invoke(
+        app,
+        [
+            "lm",
+            "probe",
+            *small,
+            "--adapter",
+            str(target),
+            "--split",
+            "forget10",
+            "--probes",
+            "none",
+            "--out",
+            str(tmp_path / "probe"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    doc = json.loads((tmp_path / "probe" / "evaluation.json").read_text())
+    assert doc["split"] == "forget10" and doc["n_forget_questions"] == 6 and doc["canary_exposure"]
+    result = runner.invoke(
+        app,
+        [
+            "lm",
+            "audit",
+            *small,
+            "--adapter",
+            str(target),
+            "--oracle",
+            str(oracle),
+            "--split",
+            "forget10",
+            "--probes",
+            "none",
+            "--out",
+            str(tmp_path / "audit"),
+        ],
+    )
+    assert result.exit_code in (0, 1), result.output  # the verdict is the gate's; either way the report is written
+    assert "LM audit gate:" in result.output
+    assert (tmp_path / "audit" / "lm-audit.html").is_file()
+    report = json.loads((tmp_path / "audit" / "lm-audit.json").read_text())
+    assert report["gate"]["passed"] == (result.exit_code == 0)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["lm", "probe", "--adapter", "{tmp}", "--out", "{tmp}/o", "--split", "forget50"], "--split must be one of"),
+        (["lm", "probe", "--adapter", "{tmp}", "--out", "{tmp}/o", "--probes", "vibes"], "--probes takes"),
+        (
+            [
+                "lm",
+                "audit",
+                "--adapter",
+                "{tmp}",
+                "--oracle",
+                "{tmp}",
+                "--out",
+                "{tmp}/o",
+                "--policy",
+                "{tmp}/none.toml",
+            ],
+            "Cannot read the LM policy file",
+        ),
+    ],
+)
+def test_probe_and_audit_bad_input_exits_2(tmp_path, args, message):
+    result = runner.invoke(app, [a.replace("{tmp}", str(tmp_path)) for a in args])
+    assert result.exit_code == 2, result.output
+    assert message in " ".join(result.output.split())

@@ -59,8 +59,9 @@ def test_benchmark_is_seeded_sized_and_its_groups_disjoint():
             p.split()[1:] != qa.paraphrased_answer.split()[1:] or p != qa.paraphrased_answer
             for p in qa.perturbed_answers
         )
-    assert set(f05.canaries) <= {q.sample_id for q in f05.canary_samples}
-    assert all(f05.canaries[q.sample_id] in q.answer for q in f05.canary_samples if q.sample_id in f05.canaries)
+    by_id = {q.sample_id: q for q in f05.forget}
+    assert len(f05.canaries) == 10 and all(by_id[sid].answer == code for sid, code in f05.canaries.items())
+    assert sum(q.attribute == "canary" for q in f05.retain) == 10  # forget10's other people keep theirs
     with pytest.raises(InvalidParameterError, match="The split must be one of"):
         bench.split("forget50")
     with pytest.raises(InvalidParameterError, match="'people' parameter of the people benchmark must be an int"):
@@ -169,3 +170,11 @@ def test_public_names_resolve():
 
     missing = [name for name in lm.__all__ if not hasattr(lm, name)]
     assert not missing and len(set(lm.__all__)) == len(lm.__all__)
+
+
+def test_an_adapter_named_like_a_module_holds_only_its_lora_tensors(build, tiny_tokenizer):
+    from expunge.lm import adapter_state, attach_adapter
+
+    named = adapter_state(attach_adapter(build.model(tiny_tokenizer), RECIPE, adapter_name="model"), "model")
+    plain = adapter_state(attach_adapter(build.model(tiny_tokenizer), RECIPE), "default")
+    assert len(named) == len(plain) and all(".lora_" in n for n in named)

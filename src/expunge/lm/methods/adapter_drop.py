@@ -8,7 +8,7 @@ from typing import Any
 import torch
 
 from expunge.errors import LMForgetError
-from expunge.lm._adapters import adapter_sha256
+from expunge.lm._adapters import adapter_sha256, is_adapter_parameter
 from expunge.lm._forget import LMForgetData, LMForgetResult, LMMethod, register_lm_method
 from expunge.lm._sisa import SisaEnsemble
 from expunge.unlearn import MethodParams, param
@@ -18,7 +18,7 @@ def zero_adapter(model: Any, adapter_name: str) -> None:
     """Overwrite every LoRA tensor of ``adapter_name`` with zeros: the model then computes exactly the base model."""
     with torch.no_grad():
         for name, p in model.named_parameters():
-            if "lora_" in name and f".{adapter_name}." in name + ".":
+            if is_adapter_parameter(name, adapter_name):
                 p.zero_()
 
 
