@@ -119,10 +119,16 @@ def test_stopping_rule_ends_at_the_reference_level(world, target):
             "anchor_weight": 0.0,
         },
     ).forget(target.model, data)
-    last, first = result.trace[-1], result.trace[0]
+    goal = result.trace[0]["reference"]
     assert result.stopped_early and result.steps < 20 * 3
-    assert last["forget"] <= first["reference"] == last["target"]  # aimed at the level measured before forgetting
-    assert all(t["forget"] > first["reference"] for t in result.trace[:-1])
+    crossing = next(i for i, t in enumerate(result.trace) if t["forget"] <= goal)  # aimed at the level before
+    assert all(t["target"] == goal for t in result.trace[1:])
+    kept = result.trace[-1]
+    if kept.get("restored"):  # the check before the crossing was closer to the target: its state was put back
+        assert abs(kept["forget"] - goal) < abs(result.trace[crossing]["forget"] - goal)
+        assert kept["step"] == result.trace[crossing - 1]["step"] == result.steps
+    else:
+        assert crossing == len(result.trace) - 1 and kept["step"] == result.steps
 
 
 def test_adapter_retrain_equals_the_oracle(world, target):

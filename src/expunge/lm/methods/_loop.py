@@ -33,7 +33,7 @@ from typing import Any
 import torch
 
 from expunge.errors import LMForgetError
-from expunge.lm._adapters import adapter_sha256, trainable_only
+from expunge.lm._adapters import adapter_sha256, adapter_state, restore_adapter_state, trainable_only
 from expunge.lm._data import QA
 from expunge.lm._forget import LMForgetData, LMForgetResult, LMMethod
 from expunge.lm._prompt import format_prompt
@@ -223,6 +223,7 @@ def run_approximate(
     step, stopped = 0, False
     if params.stop and levels(0):
         stopped = True
+    last_checked = adapter_state(model, data.adapter_name) if params.stop else None
     retain_order = torch.randperm(len(retain), generator=generator) if retain else None
     retain_pos = 0
     model.train()
@@ -247,12 +248,17 @@ def run_approximate(
             optimizer.step()
             scheduler.step()
             step += 1
-            if params.stop and step % check_every == 0 and levels(step):
-                stopped = True
-                break
+            if params.stop and step % check_every == 0:
+                if levels(step):
+                    stopped = True
+                    _closest_check(model, data.adapter_name, trace, last_checked)
+                    break
+                last_checked = adapter_state(model, data.adapter_name)
         if stopped:
             break
-    if not params.stop or not trace or trace[-1]["step"] != step:
+    if stopped:
+        step = int(trace[-1]["step"])  # the state kept: the crossing, or the check just before it
+    elif not params.stop or not trace or trace[-1]["step"] != step:
         levels(step)
     model.eval()
     manifest = data.manifest
@@ -270,6 +276,20 @@ def run_approximate(
             ),
         )
     return LMForgetResult(model=model, manifest=manifest, steps=step, stopped_early=stopped, trace=trace)
+
+
+def _closest_check(model: Any, adapter_name: str, trace: list[dict[str, float]], previous: Any) -> None:
+    """At the crossing, keep whichever of the last two checked states lies closer to the target level.
+
+    One step can jump past the target (on SmolLM2 an NPO step moved the forget level from −0.49 to −0.97 against a
+    target of −0.67); going back to the previous check, when it was closer, lands in the narrow window instead.
+    """
+    if previous is None or len(trace) < 2:
+        return
+    last, before = trace[-1], trace[-2]
+    if abs(before["forget"] - last["target"]) < abs(last["forget"] - last["target"]):
+        restore_adapter_state(model, previous, adapter_name)
+        trace.append({**before, "target": last["target"], "restored": 1.0})
 
 
 def answer_mean_logprob(model: Any, batch: AnswerBatch) -> torch.Tensor:
