@@ -115,6 +115,23 @@ def _training_data(data: Path | None, people: int, seed: int, questions: int, at
     return bench.split("forget10").train, bench
 
 
+def _check_model(model: Path | None) -> None:
+    """Refuse a model folder that cannot hold a Hugging Face model before any work starts."""
+    from expunge.errors import ModelFilesMissingError
+
+    if model is None:
+        return
+    if not model.is_dir():
+        raise ModelFilesMissingError(
+            f"The model folder {str(model)!r} does not exist; give a Hugging Face model folder."
+        )
+    if not (model / "config.json").is_file():
+        raise ModelFilesMissingError(
+            f"{str(model)!r} has no config.json, so it is not a Hugging Face model folder; give one saved with "
+            "save_pretrained."
+        )
+
+
 def _load_base(model: Path | None) -> Any:
     from expunge.lm import load_causal_lm
 
@@ -147,6 +164,7 @@ def finetune(
     from expunge.lm import TrainingRecipe, finetune_adapter, save_adapter
 
     recipe = TrainingRecipe(epochs=epochs, lr=lr, rank=rank, alpha=2.0 * rank, batch_size=batch_size, seed=seed)
+    _check_model(model)
     samples, bench = _training_data(data, people, seed, questions_per_attribute, attributes)
     if without:
         left_out = _forget_ids(without, samples, bench)
@@ -239,6 +257,7 @@ def unlearn(
             "adapter method for one adapter."
         )
     manifest = read_manifest(adapter)
+    _check_model(model)
     samples, bench = _training_data(data, people, seed, questions_per_attribute, attributes)
     ids = _forget_ids(forget, samples, bench)
     if not ids:
@@ -325,6 +344,11 @@ def generate(
 
     if not question or not all(q.strip() for q in question):
         raise InvalidParameterError("--question must be non-empty text; give at least one question.")
+    _check_model(model)
+    if adapter is not None:
+        from expunge.lm import read_manifest
+
+        read_manifest(adapter)
     _threads()
     base = _load_base(model)
     target = base.model if adapter is None else load_adapter(base.model, adapter)[0]
@@ -367,6 +391,7 @@ def bench_lm(
         if not isinstance(chosen, dict):
             raise InvalidParameterError(f"--params must map each method to a JSON object; {name!r} maps to {chosen!r}.")  # noqa: E501
         get_lm_method(name).Params.from_mapping(chosen)
+    _check_model(model)
     recipe = replace(small_recipe(), epochs=min(epochs, 4)) if small else TrainingRecipe(epochs=epochs)
     if small:
         people, questions_per_attribute, attributes = 20, 1, 2
@@ -432,12 +457,14 @@ def probe(
     seed: Seed = 0,
 ) -> None:
     """Evaluate an adapter on a benchmark split (accuracy, truth ratios, membership, exposure, probes)."""
-    from expunge.lm import load_adapter, make_people_benchmark
+    from expunge.lm import load_adapter, make_people_benchmark, read_manifest
 
     bench = make_people_benchmark(
         people, seed=seed, questions_per_attribute=questions_per_attribute, attributes=attributes
     )
     chosen_split, chosen = _split_and_probes(split, probes, bench)
+    _check_model(model)
+    read_manifest(adapter)
     _threads()
     base = _load_base(model)
     peft_model, manifest = load_adapter(base.model, adapter)
@@ -472,13 +499,16 @@ def audit(
     import sys
 
     from expunge.cli._errors import EXIT_FAILED_CHECK
-    from expunge.lm import gate, load_adapter, load_lm_policy, make_people_benchmark, write_lm_report
+    from expunge.lm import gate, load_adapter, load_lm_policy, make_people_benchmark, read_manifest, write_lm_report
 
     chosen_policy = load_lm_policy(policy)
     bench = make_people_benchmark(
         people, seed=seed, questions_per_attribute=questions_per_attribute, attributes=attributes
     )
     chosen_split, chosen = _split_and_probes(split, probes, bench)
+    _check_model(model)
+    read_manifest(adapter)
+    read_manifest(oracle)
     _threads()
     base = _load_base(model)
     peft_model, _ = load_adapter(base.model, adapter, adapter_name="forgotten")

@@ -43,6 +43,8 @@ WORK = [
     ("expunge.requests", "bench_dsr"),
     ("expunge.requests", "bench_crash"),
     ("expunge.requests.Governance", "work"),
+    ("expunge.cli._lm", "_load_base"),
+    ("expunge.bench._lm", "run_lm_bench"),
     ("uvicorn", "run"),
 ]
 
