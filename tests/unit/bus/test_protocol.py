@@ -17,7 +17,7 @@ from expunge.bus import (
     route,
 )
 from expunge.bus._outbox import event_from_row
-from expunge.errors import BusError, UnknownSubscriberError
+from expunge.errors import BusError, DuplicateNameError, UnknownSubscriberError
 
 
 def test_backoff_doubles_from_the_base_and_stops_at_the_cap():
@@ -66,7 +66,7 @@ def test_an_event_survives_the_outbox_round_trip():
 def test_the_registry_refuses_duplicates_and_lists_names_for_unknown_ones():
     assert {"catalog", "logstore", "memory", "webhook"} <= set(available_subscribers())
     assert get_subscriber_factory("memory") is MemorySubscriber
-    with pytest.raises(BusError, match="already registered"):
+    with pytest.raises(DuplicateNameError, match="already registered"):
         register_subscriber("memory")(MemorySubscriber)
     with pytest.raises(UnknownSubscriberError, match="Available: .*catalog.*memory") as info:
         get_subscriber_factory("nowhere")
