@@ -181,16 +181,20 @@ def run_audit(
         raise AuditError(f"Unknown model role(s) {unknown}; roles are {list(MODEL_ROLES)}.")
     for role, model in models.items():
         if not _same_architecture(model, models["unlearned"]):
-            raise ModelError(f"The {role} model has another architecture than the unlearned model: "
-                             "their parameter names or shapes differ.")  # fmt: skip
+            raise ModelError(
+                f"The {role} model has another architecture than the unlearned model: "
+                "their parameter names or shapes differ."
+            )
     for model in models.values():
         model.eval()
     attack_names = list(policy.attacks)
     attacks = {name: get_attack(name) for name in attack_names}
     for name, attack in attacks.items():
         if attack.needs_method and (unlearn_fn is None or "reference" not in models):
-            raise AuditError(f"{name} needs the method under test and a reference model: pass --reference and a "
-                             "model written by `expunge unlearn`.")  # fmt: skip
+            raise AuditError(
+                f"{name} needs the method under test and a reference model: pass --reference and a "
+                "model written by `expunge unlearn`."
+            )
     forget, nonmembers = data.forget, data.nonmembers
     nf = len(forget)
     for fpr in policy.required_fprs:
@@ -204,8 +208,9 @@ def run_audit(
     shadows: ShadowSet | None = None
     shadow_seconds = 0.0
     if any(a.needs_shadows for a in attacks.values()):
-        shadows = train_shadows(data.pool, spec=data.spec, recipe=data.recipe, k=policy.shadows, seed=seed,
-                                cache_dir=cache_dir)  # fmt: skip
+        shadows = train_shadows(
+            data.pool, spec=data.spec, recipe=data.recipe, k=policy.shadows, seed=seed, cache_dir=cache_dir
+        )
         shadow_seconds = shadows.train_seconds
     inputs = AttackInputs.from_splits(
         forget, nonmembers, shadows=shadows, known_members=_cap(data.retain, seed).xy,
@@ -256,8 +261,9 @@ def run_audit(
     capped_forget = _cap(forget, seed)
     head_reset = {}
     if data.target_class is not None:
-        head_reset = {r: head_reset_accuracy(m, data.target_class, capped_forget.x, capped_forget.y)
-                      for r, m in models.items()}  # fmt: skip
+        head_reset = {
+            r: head_reset_accuracy(m, data.target_class, capped_forget.x, capped_forget.y) for r, m in models.items()
+        }
     probe_train = _cap(data.probe_train, seed)
     probe = {r: feature_probe_accuracy(m, (probe_train.x, probe_train.y), (capped_forget.x, capped_forget.y),
                                        num_classes=data.num_classes) for r, m in models.items()}  # fmt: skip
@@ -319,8 +325,10 @@ def _judge(
 
     def need_reference(name: str) -> None:
         if not has_reference:
-            raise AuditError(f"The criterion {name!r} compares with a retrained reference: pass --reference "
-                             "retrain or a reference model folder, or set it to \"off\" in the policy.")  # fmt: skip
+            raise AuditError(
+                f"The criterion {name!r} compares with a retrained reference: pass --reference "
+                'retrain or a reference model folder, or set it to "off" in the policy.'
+            )
 
     if "set_level_z_max" in limits and "unlearned" in set_level:
         add("set_level_z_max", set_level["unlearned"].z,

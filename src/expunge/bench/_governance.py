@@ -138,7 +138,7 @@ class _SlowHashEmbedder:
     def __init__(self, rng: random.Random, slow: float, go: threading.Event) -> None:
         self.rng, self.slow, self.go = rng, slow, go
 
-    def encode(self, texts):  # type: ignore[no-untyped-def]
+    def encode(self, texts):
         import numpy as np
 
         self.go.wait()

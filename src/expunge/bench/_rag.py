@@ -125,7 +125,7 @@ def _pct(values: Sequence[float], q: float) -> float:
     return float(np.percentile(values, q)) if len(values) else float("nan")
 
 
-def _recall(store, queries: np.ndarray, live: dict[str, np.ndarray], k: int = 10) -> tuple[float, list[float]]:  # type: ignore[no-untyped-def]
+def _recall(store, queries: np.ndarray, live: dict[str, np.ndarray], k: int = 10) -> tuple[float, list[float]]:
     ids = list(live)
     matrix = np.stack([live[i] for i in ids])
     recalls, latencies = [], []
@@ -171,8 +171,10 @@ def _run(cfg: RagBenchConfig, rng: np.random.Generator, tmp: Path, say: Callable
     recall_before, latency_before = _recall(store, queries, live)
 
     # Phase 2: cached answers replayed while subjects are excluded one by one.
-    pool = {f"q{j}": _unit(rows[int(rng.integers(len(rows)))].vector + rng.normal(scale=0.05, size=cfg.dim))
-            for j in range(500)}  # fmt: skip
+    pool = {
+        f"q{j}": _unit(rows[int(rng.integers(len(rows)))].vector + rng.normal(scale=0.05, size=cfg.dim))
+        for j in range(500)
+    }
     for s, idx in enumerate(subjects):  # questions aimed at each subject's chunks, so answers quote them
         pool[f"s{s}"] = rows[idx[0]].vector
     index = RagIndex(

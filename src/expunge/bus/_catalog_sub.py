@@ -123,7 +123,7 @@ class CatalogSubscriber:
         )
 
 
-def mark_in_catalog(catalog: Catalog):  # type: ignore[no-untyped-def]
+def mark_in_catalog(catalog: Catalog):
     """Return a dispatcher hook that mirrors a store's receipt on the artifact's catalog entry.
 
     After a vector store, a cache or the log store erased or restricted an artifact, the catalog
@@ -152,7 +152,7 @@ def mark_in_catalog(catalog: Catalog):  # type: ignore[no-untyped-def]
 _HELD_OPERATIONS = ("erase", "correct")
 
 
-def guard_in_catalog(catalog: Catalog):  # type: ignore[no-untyped-def]
+def guard_in_catalog(catalog: Catalog):
     """Return a dispatcher hook run first in each delivery's transaction: lock the assets, apply holds now.
 
     - The catalog rows of the events' assets are locked (:meth:`Catalog.lock`), so a writer that stores

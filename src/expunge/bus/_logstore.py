@@ -164,7 +164,7 @@ class LogStoreSubscriber:
         self._apply(tx, live, redact=self._redacts(event))
         return self._receipt(tx, event, started, before=rows, touched=[str(r["id"]) for r in live], found=bool(rows))
 
-    def _keep(self, tx: Connection, event: Event, started) -> Receipt:  # type: ignore[no-untyped-def]
+    def _keep(self, tx: Connection, event: Event, started) -> Receipt:
         """Restrict (a legal hold, a restriction request): the entry is kept as it is.
 
         The log store serves no retrieval and no training, so nothing in it changes; the catalog marks the
@@ -213,7 +213,7 @@ class LogStoreSubscriber:
             else:
                 tx.execute(_DELETE, {"ids": chunk})
 
-    def _receipt(self, tx: Connection, event: Event, started, *, before, touched: list[str], found: bool) -> Receipt:  # type: ignore[no-untyped-def]
+    def _receipt(self, tx: Connection, event: Event, started, *, before, touched: list[str], found: bool) -> Receipt:
         redact = self._redacts(event)
         after = self.store.find(tx, event.tenant, ids=touched) if redact and touched else []
         verb = "redacted" if redact else "deleted"

@@ -70,7 +70,7 @@ class WebhookSubscriber:
             },
         )
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 - http(s) only
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # http(s) only
                 status, answer = response.status, response.read(65_536)
         except urllib.error.HTTPError as err:
             raise SubscriberFailedError(

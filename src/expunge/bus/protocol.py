@@ -164,7 +164,7 @@ class LazySubscribers(Mapping[str, Subscriber]):
             raise KeyError(name)
         try:
             subscriber = factory()
-        except Exception as err:  # noqa: BLE001 - whatever a backend raises on opening is reported and retried
+        except Exception as err:  # whatever a backend raises on opening is reported and retried
             raise SubscriberFailedError(f"The {name!r} subscriber could not be started: {err}") from err
         self._built[name] = subscriber
         return subscriber

@@ -89,7 +89,7 @@ def _torch_threads() -> None:
     torch.set_num_threads(get_settings().threads)
 
 
-def _read_documents(path: Path, tenant: str, acl: str) -> list:  # type: ignore[type-arg]
+def _read_documents(path: Path, tenant: str, acl: str) -> list:
     from expunge.rag import Document
 
     if not path.exists():

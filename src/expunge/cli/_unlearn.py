@@ -122,8 +122,10 @@ def unlearn(
     settings = get_settings()
     _threads()
     scenario = prepare_scenario(dataset, arch=arch, forget=forget, seed=seed, max_train=max_train, canaries=canaries)
-    console.print(f"[bold]{dataset}[/] / {arch}: forgetting {len(scenario.forget)} of {len(scenario.members)} "
-                  f"training samples ({scenario.forget_set.spec}) with [bold]{method}[/]")  # fmt: skip
+    console.print(
+        f"[bold]{dataset}[/] / {arch}: forgetting {len(scenario.forget)} of {len(scenario.members)} "
+        f"training samples ({scenario.forget_set.spec}) with [bold]{method}[/]"
+    )
     original, train_seconds = train_original(scenario, cache_dir=settings.cache_dir)
     out.mkdir(parents=True, exist_ok=True)
     if tune:

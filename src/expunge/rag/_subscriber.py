@@ -120,7 +120,7 @@ class RagSubscriber:
         before = {c: r for c, r in found.items() if r.tenant in tenants[c]}
         return [c for c in ids if c not in found or c in before], before, set(found) - set(before)
 
-    def _erase(self, events: Sequence[Event], started, tx: Connection) -> dict[str, Receipt]:  # type: ignore[no-untyped-def]
+    def _erase(self, events: Sequence[Event], started, tx: Connection) -> dict[str, Receipt]:
         ids, before, others = self._owned(events)
         done = self.index.forget(
             ids, fingerprints=[self._unverified[i] for i in ids if i in self._unverified], rows=list(before.values())
@@ -183,7 +183,7 @@ class RagSubscriber:
             if status != "pending"
         }
 
-    def _restrict(self, events: Sequence[Event], started) -> dict[str, Receipt]:  # type: ignore[no-untyped-def]
+    def _restrict(self, events: Sequence[Event], started) -> dict[str, Receipt]:
         ids, before, _ = self._owned(events)
         self.index.restrict(ids, rows=list(before.values()))
         after = {r.chunk_id: r for r in self.index.store.get(ids)}

@@ -28,7 +28,7 @@ ROOT = typer.main.get_command(app)
 HUGE = "1" + "0" * 30
 
 
-class WorkStarted(BaseException):  # noqa: N818 - a signal, not an error; BaseException passes every handler
+class WorkStarted(BaseException):  # a signal, not an error; BaseException passes every handler
     """A command reached real work (data loading, training, a server, a benchmark)."""
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import pytest
@@ -11,7 +10,6 @@ from typer.testing import CliRunner
 
 from expunge.cli import app
 from expunge.config import get_settings
-from expunge.unlearn import available_methods
 
 ROOT = Path(__file__).resolve().parents[3]
 runner = CliRunner()
@@ -84,14 +82,3 @@ def test_bad_input_exits_2_with_one_sentence(args, message):
     assert result.exit_code == 2, result.output
     assert message in " ".join(result.output.split())
     assert "Traceback" not in result.output
-
-
-def test_every_command_option_and_method_is_documented():
-    docs = "".join((ROOT / name).read_text() for name in ("docs/unlearning.md", "docs/audit.md", "README.md"))
-    for name in available_methods():
-        assert f"`{name}`" in docs, f"method {name} is not documented"
-    for command in (["unlearn"], ["bench", "classifiers"], ["methods"], ["demo"], ["audit"], ["bench", "audit"]):
-        assert f"expunge {' '.join(command)}" in docs, command
-        help_text = runner.invoke(app, [*command, "--help"], terminal_width=200).output
-        for option in set(re.findall(r"--[a-z][a-z-]+", help_text)) - {"--help"}:
-            assert f"`{option}" in docs, f"{' '.join(command)} {option} is not documented"

@@ -223,8 +223,9 @@ def test_a_garbage_checkpoint_is_bad_input(home, tmp_path):
 
 
 def test_messages_and_tables_are_not_wrapped_for_a_test_runner(home):
-    result = runner.invoke(app, ["dsr", "file", "-t", "acme", "--scope", "obliterate", "--email", "a@b.org"],
-                           env={"COLUMNS": "40"})  # fmt: skip
+    result = runner.invoke(
+        app, ["dsr", "file", "-t", "acme", "--scope", "obliterate", "--email", "a@b.org"], env={"COLUMNS": "40"}
+    )
     (line,) = result.stderr.splitlines()
     assert len(line) > 80 and "request.unknown_scope" in line and line.endswith(".")
     table = runner.invoke(app, ["methods"], env={"COLUMNS": "40"}).stdout

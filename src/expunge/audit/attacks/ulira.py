@@ -39,8 +39,9 @@ def _shadow_stats(
     with progress_bar(2 * k, f"training {2 * k} U-LiRA shadows") as advance:
         for i in range(k):
             half = rest.subset(np.sort(rng.choice(len(rest), len(rest) // 2, replace=False)))
-            with_forget = Split(torch.cat([half.x, forget.x]), torch.cat([half.y, forget.y]),
-                                np.concatenate([half.ids, forget.ids]))  # fmt: skip
+            with_forget = Split(
+                torch.cat([half.x, forget.x]), torch.cat([half.y, forget.y]), np.concatenate([half.ids, forget.ids])
+            )
             for train_on, bucket in ((with_forget, unlearned), (half, retrained)):
                 model = build_model(spec, seed=seed * 1000 + i)
                 generator = torch.Generator().manual_seed(seed * 1000 + i)
