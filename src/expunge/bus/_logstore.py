@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
@@ -13,6 +13,9 @@ from expunge.catalog import new_id
 from expunge.db import utcnow
 from expunge.errors import BusError, SubscriberFailedError
 from expunge.evidence import Receipt, StateDigest
+
+if TYPE_CHECKING:
+    from expunge.bus._build import SubscriberParts
 
 __all__ = ["REDACTED", "LogStore", "LogStoreSubscriber"]
 
@@ -95,6 +98,11 @@ class LogStoreSubscriber:
     """
 
     name = "logstore"
+
+    @classmethod
+    def from_parts(cls, parts: SubscriberParts) -> LogStoreSubscriber:
+        """Build the subscriber of the install's log store (see :func:`~expunge.bus.build_subscribers`)."""
+        return cls(parts.logstore, digest=parts.digest)
 
     def __init__(
         self,

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import Connection
 
-from expunge.bus import Event, register_subscriber
+from expunge.bus import Event, SubscriberParts, register_subscriber
 from expunge.bus.protocol import receipt_for
 from expunge.catalog import asset_statuses
 from expunge.config import Settings
@@ -44,6 +44,13 @@ class RagSubscriber:
     """
 
     name = "rag"
+
+    on_demand = True  # the store may not exist yet when a worker starts: built when its first event arrives
+
+    @classmethod
+    def from_parts(cls, parts: SubscriberParts) -> RagSubscriber | None:
+        """Open the index the settings name (:meth:`from_settings`), or ``None`` when no settings are given."""
+        return cls.from_settings(parts.settings, digest=parts.digest) if parts.settings is not None else None
 
     def __init__(self, index: RagIndex, *, digest: StateDigest | None = None) -> None:
         self.index = index

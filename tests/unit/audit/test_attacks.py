@@ -140,8 +140,13 @@ def test_ulira_is_a_registered_attack_that_catches_a_method_that_does_nothing():
     assert "ulira" in available_attacks() and attack.needs_method
     with pytest.raises(AuditError, match="fit"):
         attack.scores(unlearned, on_forget)
-    attack.fit(pool=pool, forget=forget, spec=spec, recipe=recipe, unlearn_fn=lambda model, f, r: model, key="noop",
-               k=2, seed=0, cache_dir=None)  # fmt: skip
+
+    def no_op(model, forget, retain):
+        return model
+
+    attack.fit(
+        pool=pool, forget=forget, spec=spec, recipe=recipe, unlearn_fn=no_op, key="noop", k=2, seed=0, cache_dir=None
+    )
     with pytest.raises(AuditError, match="exactly those"):
         attack.scores(unlearned, AttackInputs(x=rest.x, y=rest.y, ids=rest.ids))
     unl, ref = attack.scores(unlearned, on_forget), attack.scores(reference, on_forget)
