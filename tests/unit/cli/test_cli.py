@@ -1,9 +1,8 @@
-"""The CLI end to end on a small MNIST subset, its exit codes, and its documentation."""
+"""The CLI end to end on a small MNIST subset, and its exit codes (test_docs_name_the_code.py checks its docs)."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -11,7 +10,6 @@ from typer.testing import CliRunner
 from expunge.cli import app
 from expunge.config import get_settings
 
-ROOT = Path(__file__).resolve().parents[3]
 runner = CliRunner()
 REPORT_KEYS = {"method", "params", "seed", "seconds", "forget_acc", "retain_acc", "test_acc", "unlearning_score",
                "gap_to_retrain", "mia_auc", "relearn_acc", "head_reset_acc", "probe_acc", "kl_anchor",
