@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection
 
@@ -12,6 +13,9 @@ from expunge.catalog import Catalog, hold_exception
 from expunge.db import utcnow
 from expunge.errors import SubscriberFailedError
 from expunge.evidence import Receipt, StateDigest
+
+if TYPE_CHECKING:
+    from expunge.bus._build import SubscriberParts
 
 __all__ = ["CatalogSubscriber", "guard_in_catalog", "mark_in_catalog"]
 
@@ -28,6 +32,11 @@ class CatalogSubscriber:
     """
 
     name = "catalog"
+
+    @classmethod
+    def from_parts(cls, parts: SubscriberParts) -> CatalogSubscriber:
+        """Build the install's catalog subscriber (see :func:`~expunge.bus.build_subscribers`)."""
+        return cls(parts.catalog, digest=parts.digest)
 
     def __init__(self, catalog: Catalog, *, digest: StateDigest | None = None) -> None:
         self.catalog = catalog
@@ -123,7 +132,7 @@ class CatalogSubscriber:
         )
 
 
-def mark_in_catalog(catalog: Catalog):  # type: ignore[no-untyped-def]
+def mark_in_catalog(catalog: Catalog):
     """Return a dispatcher hook that mirrors a store's receipt on the artifact's catalog entry.
 
     After a vector store, a cache or the log store erased or restricted an artifact, the catalog
@@ -152,7 +161,7 @@ def mark_in_catalog(catalog: Catalog):  # type: ignore[no-untyped-def]
 _HELD_OPERATIONS = ("erase", "correct")
 
 
-def guard_in_catalog(catalog: Catalog):  # type: ignore[no-untyped-def]
+def guard_in_catalog(catalog: Catalog):
     """Return a dispatcher hook run first in each delivery's transaction: lock the assets, apply holds now.
 
     - The catalog rows of the events' assets are locked (:meth:`Catalog.lock`), so a writer that stores

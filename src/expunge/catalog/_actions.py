@@ -69,7 +69,7 @@ class Erasure:
     status_before: str
 
 
-def _chunks(ids: Sequence[str]):  # type: ignore[no-untyped-def]
+def _chunks(ids: Sequence[str]):
     for i in range(0, len(ids), _BATCH):
         yield ids[i : i + _BATCH]
 

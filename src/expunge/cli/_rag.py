@@ -89,7 +89,7 @@ def _torch_threads() -> None:
     torch.set_num_threads(get_settings().threads)
 
 
-def _read_documents(path: Path, tenant: str, acl: str) -> list:  # type: ignore[type-arg]
+def _read_documents(path: Path, tenant: str, acl: str) -> list:
     from expunge.rag import Document
 
     if not path.exists():
@@ -304,7 +304,7 @@ def bench_rag(
 ) -> None:
     """Measure what a native delete leaves on disk vs expunge's purge, time to exclusion and to a verified purge,
     recall before and after delete storms, and cache leaks over a replay."""
-    from expunge.rag._bench import RagBenchConfig, markdown, run_rag_bench, write_rag_bench
+    from expunge.bench import RagBenchConfig, rag_markdown, run_rag_bench, write_rag_bench
 
     cfg = RagBenchConfig(
         store=store, chunks=chunks, subjects=subjects, chunks_per_subject=chunks_per_subject,
@@ -313,7 +313,7 @@ def bench_rag(
     with console.status("starting") as status:
         results = run_rag_bench(cfg, progress=lambda msg: status.update(msg))
     write_rag_bench(results, out)
-    console.print(markdown([results]))
+    console.print(rag_markdown([results]))
     console.print(f"wrote {out / 'results.json'} and {out / 'results.md'}")
 
 
@@ -335,7 +335,7 @@ def bench_answers(
 ) -> None:
     """Ask "What did NAME report?" about erased, never-ingested and present people under four answerers (fixed or
     calibrated cut-off, with or without the entity check): abstention, leaks and accuracy."""
-    from expunge.rag._answers_bench import AnswersBenchConfig, answers_markdown, run_answers_bench, write_answers_bench
+    from expunge.bench import AnswersBenchConfig, answers_markdown, run_answers_bench, write_answers_bench
 
     cfg = AnswersBenchConfig(
         documents=documents, erase=erase, never=never, present=present, k=k, sample=sample, quantile=quantile,

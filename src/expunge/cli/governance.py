@@ -482,7 +482,7 @@ def bench_dsr(
     out: OutDir = Path("bench/results/dsr"),
 ) -> None:
     """Measure DSRs per second end to end and the time to forget (p50, p95)."""
-    from expunge.requests import bench_dsr as run
+    from expunge.bench import bench_dsr as run
 
     if backend not in ("sqlite", "postgres"):
         raise typer.BadParameter(f"{backend!r} is not a backend; accepted: sqlite, postgres.", param_hint="'--backend'")
@@ -518,7 +518,7 @@ def bench_crash(
 
     Exit 1 unless nothing was lost, duplicated, resurrected or erased under hold, and every case settled.
     """
-    from expunge.requests import bench_crash as run
+    from expunge.bench import bench_crash as run
 
     result = run(out=out, fanouts=fanouts, seed=seed)
     _print(result)

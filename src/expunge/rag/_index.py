@@ -369,7 +369,7 @@ class RagIndex:
                     out[chunk.chunk_id].append(parent)
         return kept, out, reason
 
-    def _embed(self, chunks, report: IngestReport) -> np.ndarray:  # type: ignore[no-untyped-def]
+    def _embed(self, chunks, report: IngestReport) -> np.ndarray:
         """Vectors for ``chunks``, from the embedding cache when the same content was embedded before."""
         keys = [f"{self.embedder.model_id}:{c.content_sha256}" for c in chunks]
         vectors: list[np.ndarray | None] = []
@@ -385,7 +385,7 @@ class RagIndex:
                 vectors[i] = v
         for c, key, v in zip(chunks, keys, vectors, strict=True):
             self.cache.put("embedding", key, np.asarray(v).tolist(), [c.chunk_id, content_tag(c.content_sha256)])
-        return np.stack(vectors)  # type: ignore[arg-type]
+        return np.stack(vectors)
 
     # --- retrieval --------------------------------------------------------------------------------
 

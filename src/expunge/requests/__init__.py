@@ -11,7 +11,6 @@ subject identifier beyond the call that pseudonymises it.
 """
 
 from expunge.requests._access import PERMISSIONS, ROLES, ApiKeys, Principal
-from expunge.requests._bench import bench_crash, bench_dsr
 from expunge.requests._case import MAX_SELECTORS, Case, FiledRequest
 from expunge.requests._casefile import build_case_file
 from expunge.requests._governance import Governance
@@ -46,8 +45,6 @@ __all__ = [
     "Plan",
     "Principal",
     "TokenIssuer",
-    "bench_crash",
-    "bench_dsr",
     "build_case_file",
     "build_plan",
     "check_transition",

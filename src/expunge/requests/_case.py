@@ -67,7 +67,7 @@ class FiledRequest:
     token_expires_at: datetime | None
 
 
-def case_from_row(row) -> Case:  # type: ignore[no-untyped-def]
+def case_from_row(row) -> Case:
     """Build a :class:`Case` from a ``requests_cases`` row."""
     return Case(
         id=row.id,

@@ -144,7 +144,7 @@ def _unmatched(linked: set[str], pseudonyms: Sequence[str], kinds: Mapping[str, 
     )
 
 
-def _action_for(asset: Asset, scope: str, holds, corrections: Mapping[str, str], params) -> Action | None:  # type: ignore[no-untyped-def]
+def _action_for(asset: Asset, scope: str, holds, corrections: Mapping[str, str], params) -> Action | None:
     hold_ids = tuple(sorted(h.id for h in holds))
     exception = None
     extra: dict[str, Any] = {}

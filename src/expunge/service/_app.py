@@ -439,7 +439,7 @@ def create_app(
 
 def _error_response(err: ExpungeError) -> JSONResponse:
     status = status_for(err)
-    extra = {"existing_id": err.existing_id} if hasattr(err, "existing_id") else {}
+    extra = err.details()
     headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if status == 503 else None
     return JSONResponse(error_body(err.code, err.message, status, **extra), status_code=status, headers=headers)
 

@@ -95,8 +95,9 @@ def test_an_erasure_by_name_reaches_documents_ingested_from_a_path(home, tmp_pat
     for name, chunks in (("Dora Ruiz", 5), ("Jörg Weiß", 1)):
         before = runner.invoke(app, ["rag", "probe", "--subject", name.upper(), "--json"])
         assert before.exit_code == 1 and len(json.loads(before.output)["chunk_ids"]) == chunks, before.output
-        filed = runner.invoke(app, ["dsr", "file", "-t", "default", "--scope", "erasure", "--name", name,
-                                    "--approved-by", "ops"])  # fmt: skip
+        filed = runner.invoke(
+            app, ["dsr", "file", "-t", "default", "--scope", "erasure", "--name", name, "--approved-by", "ops"]
+        )
         assert filed.exit_code == 0, filed.output
         assert json.loads(runner.invoke(app, ["dsr", "process"]).output)["dead"] == 0
         after = runner.invoke(app, ["rag", "probe", "--subject", name.upper(), "--json"])

@@ -119,8 +119,9 @@ def test_each_identifier_that_matched_nothing_is_stated_even_when_others_matched
     case = gov.get_case("acme", filed.case.id)
     assert case.state == "completed_with_exceptions" and store.items == {}
     assert sorted(e.split(";")[0] for e in case.exceptions) == [
-        "No asset is linked to the name given", "No asset is linked to the phone given",
-    ]  # fmt: skip
+        "No asset is linked to the name given",
+        "No asset is linked to the phone given",
+    ]
 
 
 def test_a_request_that_matches_nothing_and_sweeps_nothing_completes_at_once(gov):
@@ -413,8 +414,10 @@ def test_lifting_a_hold_reopens_the_erasure_it_blocked_with_a_new_sla_clock(gov,
     assert [c.id for c in gov.list_cases("acme", state="executing").items] == [case.id]
     assert case.id in {c["id"] for c in gov.sla_report("acme")["on_track"]}
     assert {a["asset_id"] for a in gov.actions("acme", case.id) if a["asset_kind"] != "sweep"} == {
-        records[0].id, artifacts[0].id, artifacts[1].id,
-    }  # fmt: skip
+        records[0].id,
+        artifacts[0].id,
+        artifacts[1].id,
+    }
     gov.process()
     assert gov.get_case("acme", case.id).state == "completed"
     assert store.items == {}

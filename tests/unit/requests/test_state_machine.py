@@ -92,7 +92,7 @@ class RequestMachine(RuleBasedStateMachine):
     def state_of(self, case_id: str) -> str:
         return self.gov.get_case("acme", case_id).state
 
-    def expect(self, case_id: str, target: str, call) -> None:  # type: ignore[no-untyped-def]
+    def expect(self, case_id: str, target: str, call) -> None:
         before = self.state_of(case_id)
         if target in TRANSITIONS[before]:
             call()
