@@ -15,9 +15,12 @@ from expunge.requests._bench import bench_crash, bench_dsr
 from expunge.requests._case import MAX_SELECTORS, Case, FiledRequest
 from expunge.requests._casefile import build_case_file
 from expunge.requests._governance import Governance
+from expunge.requests._holds import LegalHolds
+from expunge.requests._journal import CaseJournal
 from expunge.requests._open import open_governance, open_governance_from_settings
 from expunge.requests._plan import Action, Plan, build_plan
 from expunge.requests._policy import DEFAULT_SLA_DAYS, DeadlinePolicy, TokenIssuer
+from expunge.requests._settle import Settlement
 from expunge.requests._states import (
     OPEN_STATES,
     SCOPES,
@@ -40,11 +43,14 @@ __all__ = [
     "Action",
     "ApiKeys",
     "Case",
+    "CaseJournal",
     "DeadlinePolicy",
     "FiledRequest",
     "Governance",
+    "LegalHolds",
     "Plan",
     "Principal",
+    "Settlement",
     "TokenIssuer",
     "bench_crash",
     "bench_dsr",

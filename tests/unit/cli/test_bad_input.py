@@ -42,7 +42,7 @@ WORK = [
     ("expunge.rag._answers_bench", "run_answers_bench"),
     ("expunge.requests", "bench_dsr"),
     ("expunge.requests", "bench_crash"),
-    ("expunge.requests.Governance", "work"),
+    ("expunge.requests.Settlement", "work"),  # gov.bus.work: the bus worker
     ("uvicorn", "run"),
 ]
 
@@ -157,8 +157,9 @@ def walk_env(tmp_path, monkeypatch):
     import importlib
 
     for module, name in WORK:
-        if module.endswith(".Governance"):
-            owner = importlib.import_module(module.rsplit(".", 1)[0]).Governance
+        package, _, last = module.rpartition(".")
+        if last[0].isupper():  # a class of the module before it
+            owner = getattr(importlib.import_module(package), last)
         else:
             owner = importlib.import_module(module)
         monkeypatch.setattr(owner, name, started)
