@@ -4,7 +4,9 @@ Owns the ``requests_*`` tables and the lifecycle of a request as an explicit tra
 (:data:`TRANSITIONS`). :class:`Governance` is the one façade the CLI and the service call: it resolves
 a request through the catalog, plans one action per asset (legal holds turn erasure into restriction),
 publishes the events through the bus outbox in the same transaction, settles the case when every
-receipt is in, and builds the sealed case file.
+receipt is in, and builds the sealed case file. Its parts group the rest of what callers do
+(``gov.holds``, ``gov.bus``, ``gov.keys``, ``gov.records``, ``gov.evidence``); every case move goes
+through one :class:`CaseJournal`.
 
 Must not touch: HTTP or the command line (it sits below ``service`` and ``cli``), and never a raw
 subject identifier beyond the call that pseudonymises it.
