@@ -187,9 +187,9 @@ def _chunks_of(catalog: Catalog, db: Database, name: str, person: Person) -> lis
     """The chunk IDs the catalog derives from records linked to the person (what an erasure deletes)."""
     prefix = f"rag://{name}/chunk/"
     with db.begin() as conn:
-        pseudonyms = catalog.pseudonyms("default", person.identifiers())
-        subjects = catalog.subjects_by_pseudonyms(conn, "default", pseudonyms)
-        records = catalog.records_by_subjects(conn, "default", subjects) if subjects else []
+        pseudonyms = catalog.subjects.pseudonyms("default", person.identifiers())
+        subjects = catalog.subjects.by_pseudonyms(conn, "default", pseudonyms)
+        records = catalog.records.by_subjects(conn, "default", subjects) if subjects else []
         assets = closure(conn, "default", records) if records else []
     return sorted(a.uri.removeprefix(prefix) for a in assets if a.uri.startswith(prefix))
 

@@ -40,7 +40,7 @@ if len(sys.argv) > 7:  # a RAG store to serve (deletion never loads the embeddin
     gov.subscribers["rag"] = RagSubscriber(open_index(sys.argv[7]))
 if sys.argv[6] == "1":
     print("ready", flush=True)
-gov.work(stop, idle_seconds=0.005, limit=int(sys.argv[4]), once=sys.argv[5] == "1")
+gov.bus.work(stop, idle_seconds=0.005, limit=int(sys.argv[4]), once=sys.argv[5] == "1")
 """
 
 
@@ -52,7 +52,7 @@ def _seed(gov: Governance, *, subjects: int, records: int, tag: str) -> None:
     with gov.db.begin() as conn:
         for s in range(subjects):
             for r in range(records):
-                rec = gov.catalog.register_record(
+                rec = gov.catalog.records.register(
                     conn,
                     "bench",
                     source="crm",
@@ -225,7 +225,7 @@ def bench_dsr(
         procs = [_spawn(url, work / "keys", schema, limit=limit) for _ in range(workers)]
         thread = None
         if workers == 0:
-            thread = threading.Thread(target=gov.work, args=(stop,), kwargs={"idle_seconds": 0.005, "limit": limit})
+            thread = threading.Thread(target=gov.bus.work, args=(stop,), kwargs={"idle_seconds": 0.005, "limit": limit})
             thread.start()
         started = time.perf_counter()
         case_ids: list[str] = []
@@ -358,8 +358,8 @@ def bench_crash(
                 time.sleep(0.5 / len(racing))
         for s in held:  # approved and published: the hold comes before any delivery
             with gov.db.read() as conn:
-                (subject,) = gov.catalog.find_subjects(conn, "bench", [Identifier("user_id", f"c-{s}")])
-            gov.place_hold("bench", subject, reason="bench matter", placed_by="bench")
+                (subject,) = gov.catalog.subjects.find(conn, "bench", [Identifier("user_id", f"c-{s}")])
+            gov.holds.place("bench", subject, reason="bench matter", placed_by="bench")
         kills, rounds = 0, 0
         started = time.perf_counter()
         go.set()
@@ -424,9 +424,9 @@ def _crash_effects(
     with gov.db.read() as conn:
         tombstones = Counter(r[0] for r in conn.execute(text("select asset_id from catalog_tombstones")))
         held_subjects = {
-            s: gov.catalog.find_subjects(conn, "bench", [Identifier("user_id", f"c-{s}")])[0] for s in held
+            s: gov.catalog.subjects.find(conn, "bench", [Identifier("user_id", f"c-{s}")])[0] for s in held
         }
-        held_records = set(gov.catalog.records_by_subjects(conn, "bench", list(held_subjects.values())))
+        held_records = set(gov.catalog.records.by_subjects(conn, "bench", list(held_subjects.values())))
         held_assets = held_records | {a for a in _descendants(conn, held_records)}
         records = [r[0] for r in conn.execute(text("select id from catalog_records"))]
         log_entry_assets = {

@@ -20,8 +20,6 @@ if TYPE_CHECKING:
 __all__ = ["CatalogSubscriber", "guard_in_catalog", "mark_in_catalog"]
 
 
-
-
 @register_subscriber("catalog")
 class CatalogSubscriber:
     """Apply record actions to the catalog itself, in the delivery's transaction.
@@ -47,9 +45,9 @@ class CatalogSubscriber:
         return self.digest({"status": status, "versions": versions})
 
     def _state(self, conn: Connection, tenant: str, asset_id: str) -> str:
-        versions = [str(v["content_sha256"]) for v in self.catalog.versions(conn, tenant, asset_id)]
+        versions = [str(v["content_sha256"]) for v in self.catalog.records.versions(conn, tenant, asset_id)]
         kinds = self.catalog.asset_kinds(conn, tenant, [asset_id])
-        status = self.catalog.get_record(conn, tenant, asset_id).status if kinds.get(asset_id) == "record" else None
+        status = self.catalog.records.get(conn, tenant, asset_id).status if kinds.get(asset_id) == "record" else None
         return self._digest(status, versions)
 
     def handle_many(self, events: Sequence[Event], *, tx: Connection) -> list[Receipt]:
@@ -99,7 +97,7 @@ class CatalogSubscriber:
                 outcome = "restricted"
                 detail = f"legal hold {', '.join(event.params['hold_ids'])}: restricted, not erased"
         elif event.operation in ("opt_out", "correct"):
-            record = self.catalog.get_record(tx, event.tenant, event.asset_id)
+            record = self.catalog.records.get(tx, event.tenant, event.asset_id)
             if record.status == "erased":
                 outcome = "already_applied"
             elif event.operation == "opt_out":
@@ -108,7 +106,7 @@ class CatalogSubscriber:
                 if consent == record.consent:
                     outcome = "already_applied"
                 else:
-                    self.catalog.add_version(tx, event.tenant, event.asset_id, consent=consent)
+                    self.catalog.records.add_version(tx, event.tenant, event.asset_id, consent=consent)
             else:
                 new_hash = event.params.get("content_sha256")
                 if not new_hash:
@@ -116,7 +114,7 @@ class CatalogSubscriber:
                 if new_hash == record.content_sha256:
                     outcome = "already_applied"
                 else:
-                    self.catalog.add_version(tx, event.tenant, event.asset_id, content_sha256=str(new_hash))
+                    self.catalog.records.add_version(tx, event.tenant, event.asset_id, content_sha256=str(new_hash))
         else:
             raise SubscriberFailedError(
                 f"The catalog cannot apply operation {event.operation!r}. Accepted: correct, erase, opt_out, restrict."
@@ -184,7 +182,7 @@ def guard_in_catalog(catalog: Catalog):
         for tenant, ids in by_tenant.items():
             kinds[tenant] = catalog.lock(conn, tenant, ids)
             held = [i for i in ids if kinds[tenant].get(i, ("", ""))[1] != "erased"]
-            holds[tenant] = catalog.holds_covering(conn, tenant, held) if held else {}
+            holds[tenant] = catalog.holds.covering(conn, tenant, held) if held else {}
         out = []
         for event in events:
             found = holds.get(event.tenant, {}).get(event.asset_id)

@@ -92,6 +92,20 @@ class DeadLetter:
     replayed_at: datetime | None
     replayed_by: str | None
 
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON-ready fields the CLI prints and the API answers."""
+        return {
+            "id": self.id,
+            "event_id": self.event_id,
+            "tenant": self.tenant,
+            "subscriber": self.subscriber,
+            "attempts": self.attempts,
+            "error": self.error,
+            "dead_at": self.dead_at.isoformat(),
+            "replayed_by": self.replayed_by,
+            "replayed_at": self.replayed_at.isoformat() if self.replayed_at else None,
+        }
+
 
 class Outbox:
     """Write events next to the state change that caused them, and manage their delivery rows.

@@ -40,9 +40,9 @@ def open_rag_index(settings: Settings, *, with_catalog: bool = True, gov: Govern
 
     catalog = db = None
     if with_catalog:
-        from expunge.cli.governance import open_settings_governance
+        from expunge.requests import open_governance_from_settings
 
-        gov = gov or open_settings_governance(with_rag=False)
+        gov = gov or open_governance_from_settings(settings, with_rag=False)
         catalog, db = gov.catalog, gov.db
     return open_index(
         settings.resolved_rag_store,
@@ -355,17 +355,16 @@ def rag_demo(out: Path) -> bool:
     Returns True when the person's answer abstains afterwards and the probe finds nothing of them.
     """
     from expunge.catalog import Identifier
-    from expunge.cli.governance import open_settings_governance
     from expunge.evidence import dump_case_file, verify_case_file
     from expunge.rag import RagSubscriber, demo_corpus, probe_subject
-    from expunge.requests import build_case_file
+    from expunge.requests import open_governance_from_settings
 
     _torch_threads()
     settings = get_settings()
     corpus = demo_corpus(60, seed=0)
-    gov = open_settings_governance(with_rag=False)
+    gov = open_governance_from_settings(settings, with_rag=False)
     index = open_rag_index(settings, gov=gov)
-    gov.subscribers["rag"] = RagSubscriber(index)
+    gov.bus.subscribers["rag"] = RagSubscriber(index)
     with console.status("RAG: ingesting 60 synthetic tickets and HR notes…"):
         report = index.ingest(corpus.documents, people=corpus.people)
     console.print(
@@ -381,14 +380,14 @@ def rag_demo(out: Path) -> bool:
     )
     gov.approve("default", filed.case.id, operator="demo")
     with console.status("RAG: delivering the erasure (exclude, purge, byte probe, signed receipts)…"):
-        gov.process()
+        gov.bus.process()
     case = gov.get_case("default", filed.case.id)
     after = index.answer(question, groups=["support", "hr"])
     probe = probe_subject(index, person)
-    document = build_case_file(gov, "default", case.id, signer=gov.audit.signer)
+    document = gov.evidence.case_file("default", case.id)
     out.mkdir(parents=True, exist_ok=True)
     (out / "rag-case.json").write_bytes(dump_case_file(document))
-    summary = verify_case_file(document, {gov.audit.signer.key_id: gov.audit.signer.public_key})
+    summary = verify_case_file(document, gov.evidence.keyring)
     console.print(f"RAG: erasure {case.id} {case.state}; afterwards → {after.text!r}", highlight=False)
     console.print(
         f"RAG: probe for the person: {'FOUND' if probe.found else 'nothing found'} in {probe.files_scanned} files, "

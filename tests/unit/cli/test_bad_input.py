@@ -42,7 +42,7 @@ WORK = [
     ("expunge.bench", "run_answers_bench"),
     ("expunge.bench", "bench_dsr"),
     ("expunge.bench", "bench_crash"),
-    ("expunge.requests.Governance", "work"),
+    ("expunge.requests.Settlement", "work"),  # gov.bus.work: the bus worker
     ("uvicorn", "run"),
 ]
 
@@ -156,13 +156,14 @@ def walk_env(tmp_path, monkeypatch):
 
     import importlib
 
+    def owner_of(module: str) -> object:
+        package, _, last = module.rpartition(".")
+        if last[0].isupper():  # a class of the module before it
+            return getattr(importlib.import_module(package), last)
+        return importlib.import_module(module)
+
     # Import every owner before patching any: a module imported later would bind an earlier patch for good.
-    owners = [
-        importlib.import_module(module.rsplit(".", 1)[0]).Governance
-        if module.endswith(".Governance")
-        else importlib.import_module(module)
-        for module, _name in WORK
-    ]
+    owners = [owner_of(module) for module, _name in WORK]
     for owner, (_module, name) in zip(owners, WORK, strict=True):
         monkeypatch.setattr(owner, name, started)
     yield tmp_path
