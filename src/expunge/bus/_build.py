@@ -43,18 +43,22 @@ def build_subscribers(
     parts: SubscriberParts,
     *,
     given: Mapping[str, Subscriber] | None = None,
+    factories: Mapping[str, Callable[[], Subscriber]] | None = None,
     skip: tuple[str, ...] = (),
 ) -> LazySubscribers:
     """Return every registered subscriber this install can run, built from ``parts``.
 
     Each registered class says how: ``from_parts(parts)`` returns the subscriber, or ``None`` when the install
     does not use it (no webhook endpoints, a test double); a class with ``on_demand = True`` (the RAG index,
-    whose store may not exist yet) is built when its first event arrives. Subscribers living in other areas
-    register when their area is imported, so import them (``import expunge.rag``) before calling this.
+    whose store may not exist yet) is built when its first event arrives, if its ``configured(parts)`` says the
+    install uses it. Subscribers living in other areas register when their area is imported, so import them
+    (``import expunge.rag``) before calling this.
 
     Args:
         parts: What subscribers are built from.
-        given: Subscribers already built by the caller; they replace the registry's for their names.
+        given: Subscribers already built by the caller (vector stores, caches, test doubles); they replace the
+            registry's for their names.
+        factories: More subscribers built when their first event arrives (``name → callable()``).
         skip: Names to leave out (the caller attaches its own later).
     """
     given = dict(given or {})
@@ -65,10 +69,11 @@ def build_subscribers(
             continue
         factory: Any = SUBSCRIBERS.get(name)
         if getattr(factory, "on_demand", False):
-            on_demand[name] = _later(name, factory, parts)
+            if factory.configured(parts):
+                on_demand[name] = _later(name, factory, parts)
         elif (subscriber := factory.from_parts(parts)) is not None:
             built[name] = subscriber
-    return LazySubscribers({**built, **given}, on_demand)
+    return LazySubscribers({**built, **given}, {**on_demand, **(factories or {})})
 
 
 def _later(name: str, factory: Any, parts: SubscriberParts) -> Callable[[], Subscriber]:

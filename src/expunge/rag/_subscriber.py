@@ -48,6 +48,11 @@ class RagSubscriber:
     on_demand = True  # the store may not exist yet when a worker starts: built when its first event arrives
 
     @classmethod
+    def configured(cls, parts: SubscriberParts) -> bool:
+        """Whether the install names a RAG index to serve (the settings are given)."""
+        return parts.settings is not None
+
+    @classmethod
     def from_parts(cls, parts: SubscriberParts) -> RagSubscriber | None:
         """Open the index the settings name (:meth:`from_settings`), or ``None`` when no settings are given."""
         return cls.from_settings(parts.settings, digest=parts.digest) if parts.settings is not None else None

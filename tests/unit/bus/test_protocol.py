@@ -83,12 +83,10 @@ def test_an_install_s_subscribers_are_built_from_the_registry(tmp_path):
 
     parts = SubscriberParts(catalog=Catalog(Pseudonymizer(b"k" * 32)), logstore=LogStore(), digest=StateDigest())
     plain = build_subscribers(parts)
-    # Built now: the catalog and the log store; the RAG index on its first event; never the test double,
-    # and no webhook without an endpoint.
-    assert sorted(plain) == ["catalog", "logstore", "rag"]
+    # Built now: the catalog and the log store; never the test double; no webhook without an endpoint and no
+    # RAG index without settings naming one.
+    assert sorted(plain) == ["catalog", "logstore"]
     assert isinstance(plain["logstore"], LogStoreSubscriber) and plain["logstore"].store is parts.logstore
-    with pytest.raises(BusError, match="'rag' subscriber could not be started: .*not configured"):
-        plain["rag"]
 
     full = SubscriberParts(
         catalog=parts.catalog,
@@ -99,7 +97,7 @@ def test_an_install_s_subscribers_are_built_from_the_registry(tmp_path):
         settings=Settings(home=tmp_path, rag_store=f"memory://{tmp_path.name}"),
     )
     memory = MemorySubscriber()
-    every = build_subscribers(full, given={"memory": memory}, skip=("catalog",))
-    assert sorted(every) == ["logstore", "memory", "rag", "webhook"]
+    every = build_subscribers(full, given={"memory": memory}, factories={"extra": MemorySubscriber}, skip=("catalog",))
+    assert sorted(every) == ["extra", "logstore", "memory", "rag", "webhook"]
     assert every["memory"] is memory and isinstance(every["webhook"], WebhookSubscriber)
     assert every["rag"].name == "rag"  # opened on demand from the settings
