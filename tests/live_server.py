@@ -12,7 +12,7 @@ import uvicorn
 
 
 @contextlib.contextmanager
-def serve(app) -> Iterator[str]:  # type: ignore[no-untyped-def]
+def serve(app) -> Iterator[str]:
     """Run ``app`` until the block ends; yield its base URL."""
     # Find a free loopback port, then let uvicorn bind it itself: handing uvicorn a pre-bound socket
     # made every keep-alive request wait ~44 ms (a delayed-ACK stall) on this machine.

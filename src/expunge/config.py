@@ -17,7 +17,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from expunge.errors import ConfigError
 
-__all__ = ["Settings", "get_settings"]
+__all__ = ["DEFAULT_DUE_SOON_DAYS", "DEFAULT_SLA_DAYS", "Settings", "get_settings"]
+
+# Days to answer a data-subject request: GDPR Art. 12(3) one month, CCPA §1798.130 45 days, LGPD Art. 19 15 days.
+DEFAULT_SLA_DAYS: dict[str, int] = {"gdpr": 30, "ccpa": 45, "lgpd": 15}
+# An open request this many days from its deadline is reported as due soon.
+DEFAULT_DUE_SOON_DAYS = 5
 
 
 class Settings(BaseSettings):
@@ -51,12 +56,15 @@ class Settings(BaseSettings):
         "token key); default: `home`/keys. Every worker and API replica must share it.",
     )
     sla_days: dict[Annotated[str, Field(pattern=r"^[a-z0-9_]{1,16}$")], Annotated[int, Field(ge=1, le=3650)]] = Field(
-        default={"gdpr": 30, "ccpa": 45, "lgpd": 15},
+        default_factory=lambda: dict(DEFAULT_SLA_DAYS),
         description="Days to answer a data-subject request, per regulation (JSON object).",
         examples=['{"gdpr": 30, "ccpa": 45}'],
     )
     due_soon_days: int = Field(
-        default=5, ge=0, le=365, description="An open request this many days from its deadline is due soon."
+        default=DEFAULT_DUE_SOON_DAYS,
+        ge=0,
+        le=365,
+        description="An open request this many days from its deadline is due soon.",
     )
     token_ttl_seconds: int = Field(
         default=86_400, ge=60, le=30 * 86_400, description="Lifetime of a requester verification token."

@@ -6,38 +6,70 @@ change once released. Where a builtin fits, the error also subclasses it, so ``e
 keeps working for callers who do not know expunge::
 
     ExpungeError
+    ├── UnknownNameError (LookupError)             registry.unknown_name   every Unknown…Error below is one
+    ├── DuplicateNameError (ValueError)            registry.duplicate_name
     ├── ConfigError (ValueError)                   config.*
     ├── DataError                                  data.*
     │   ├── DataUnavailableError (FileNotFoundError)
-    │   ├── UnknownDatasetError (LookupError)
+    │   ├── UnknownDatasetError (UnknownNameError)
     │   ├── InvalidForgetSetError (ValueError)
     │   └── ChecksumMismatchError
     ├── ModelError (ValueError)                    model.*
-    │   └── UnknownArchitectureError (LookupError)
+    │   └── UnknownArchitectureError (UnknownNameError)
     ├── MethodError                                unlearn.*
-    │   ├── UnknownMethodError (LookupError)
+    │   ├── UnknownMethodError (UnknownNameError)
     │   └── InvalidParameterError (ValueError)
     ├── AuditError (ValueError)                    audit.*
-    │   ├── UnknownAttackError (LookupError)
+    │   ├── UnknownAttackError (UnknownNameError)
     │   └── InsufficientDataError (ValueError)
+    ├── CatalogError (ValueError)                  catalog.*
+    │   ├── InvalidIdentifierError
+    │   ├── UnknownAssetError (LookupError)
+    │   └── TombstonedContentError
+    │       └── SuppressedSubjectError
     ├── RequestError (ValueError)                  request.*
-    │   └── InvalidTransition
+    │   ├── InvalidTransition
+    │   ├── UnknownScopeError
+    │   ├── UnknownRequestError (LookupError)
+    │   ├── DuplicateRequestError                  details(): existing_id
+    │   ├── InvalidTokenError
+    │   │   └── TokenExpiredError
+    │   └── UnknownRegulationError (LookupError)
+    ├── BusError                                   bus.*
+    │   ├── UnknownSubscriberError (UnknownNameError)
+    │   ├── UnknownEventError (LookupError)
+    │   ├── AlreadyProcessedError
+    │   └── SubscriberFailedError
     ├── BackendError                               backend.*
-    │   ├── UnknownBackendError (LookupError)
+    │   ├── UnknownBackendError (UnknownNameError)  a vector-store URL scheme nobody registered, too
     │   ├── InvalidDatabaseError (ValueError)
     │   └── DatabaseBusyError
+    ├── RagError (ValueError)                      rag.*
+    │   ├── EmptyDocumentError
+    │   ├── InvalidFilterError
+    │   └── DimensionMismatchError
+    ├── EvidenceError                              evidence.*
+    │   ├── TamperedEvidenceError
+    │   │   └── EmptyLogError
+    │   ├── UnknownKeyError (LookupError)
+    │   ├── EvidenceInputError (ValueError)
+    │   └── KeyMismatchError (ValueError)
+    ├── AuthError (PermissionError)                auth.*
+    │   └── ForbiddenError
     ├── InvalidPageError (ValueError)              page.invalid
-    ├── LMError                                    lm.*
-    │   ├── UnsupportedPrecisionError (ValueError)
-    │   ├── LMEvaluationError (ValueError)
-    │   └── … the model side's errors (NotCausalLMError, ModelFilesMissingError, AdapterMismatchError,
-    │       SamplesNotLearntError): see the lm section at the end
-    └── EvidenceError                              evidence.*
-        └── TamperedEvidenceError
-            └── EmptyLogError
+    ├── PayloadTooLargeError (ValueError)          service.payload_too_large
+    └── LMError                                    lm.*
+        ├── UnsupportedPrecisionError (ValueError)
+        ├── LMEvaluationError (ValueError)
+        ├── NotCausalLMError (ValueError)          a path that holds no causal language model
+        ├── ModelFilesMissingError (FileNotFoundError)
+        ├── AdapterMismatchError (ValueError)      an adapter trained on other base weights
+        ├── SamplesNotLearntError (ValueError)     a forget set naming samples an adapter never saw
+        └── LMForgetError (ValueError)             a forget request a method cannot serve as given
 
 HTTP statuses are mapped in ``expunge.service`` only and exit codes in ``expunge.cli`` only: an area
-raises, it never decides how the failure is shown.
+raises, it never decides how the failure is shown. What an error carries beyond its sentence (the open
+request's ID of a duplicate) is in :meth:`ExpungeError.details`.
 """
 
 from __future__ import annotations
@@ -45,33 +77,66 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 __all__ = [
+    "AdapterMismatchError",
+    "AlreadyProcessedError",
     "AuditError",
+    "AuthError",
     "BackendError",
+    "BusError",
+    "CatalogError",
     "ChecksumMismatchError",
     "ConfigError",
     "DataError",
     "DataUnavailableError",
     "DatabaseBusyError",
+    "DimensionMismatchError",
+    "DuplicateNameError",
+    "DuplicateRequestError",
+    "EmptyDocumentError",
     "EmptyLogError",
     "EvidenceError",
+    "EvidenceInputError",
     "ExpungeError",
+    "ForbiddenError",
     "InsufficientDataError",
     "InvalidDatabaseError",
+    "InvalidFilterError",
     "InvalidForgetSetError",
+    "InvalidIdentifierError",
     "InvalidPageError",
     "InvalidParameterError",
+    "InvalidTokenError",
     "InvalidTransition",
+    "KeyMismatchError",
     "LMError",
     "LMEvaluationError",
+    "LMForgetError",
     "MethodError",
     "ModelError",
+    "ModelFilesMissingError",
+    "NotCausalLMError",
+    "PayloadTooLargeError",
+    "RagError",
     "RequestError",
+    "SamplesNotLearntError",
+    "SubscriberFailedError",
+    "SuppressedSubjectError",
     "TamperedEvidenceError",
+    "TokenExpiredError",
+    "TombstonedContentError",
     "UnknownArchitectureError",
+    "UnknownAssetError",
     "UnknownAttackError",
     "UnknownBackendError",
     "UnknownDatasetError",
+    "UnknownEventError",
+    "UnknownKeyError",
     "UnknownMethodError",
+    "UnknownNameError",
+    "UnknownRegulationError",
+    "UnknownRequestError",
+    "UnknownScopeError",
+    "UnknownSubscriberError",
     "UnsupportedPrecisionError",
     "unknown_name_message",
 ]
@@ -82,15 +147,26 @@ class ExpungeError(Exception):
 
     code = "expunge.error"
 
-    def __init__(self, message: str, *, code: str | None = None) -> None:
-        super().__init__(message)
-        if code is not None:
-            self.code = code
-
     @property
     def message(self) -> str:
         """The human sentence, without the class name."""
         return str(self.args[0]) if self.args else ""
+
+    def details(self) -> dict[str, str]:
+        """Return what the error carries beyond its sentence, as extra fields of an API error body (none here)."""
+        return {}
+
+
+class UnknownNameError(ExpungeError, LookupError):
+    """Nothing is registered under the requested name; the message lists every registered name."""
+
+    code = "registry.unknown_name"
+
+
+class DuplicateNameError(ExpungeError, ValueError):
+    """A second entry was registered under a name already taken; registry names are unique and stable forever."""
+
+    code = "registry.duplicate_name"
 
 
 class ConfigError(ExpungeError, ValueError):
@@ -111,7 +187,7 @@ class DataUnavailableError(DataError, FileNotFoundError):
     code = "data.unavailable"
 
 
-class UnknownDatasetError(DataError, LookupError):
+class UnknownDatasetError(DataError, UnknownNameError):
     """No data set is registered under the requested name."""
 
     code = "data.unknown_dataset"
@@ -135,7 +211,7 @@ class ModelError(ExpungeError, ValueError):
     code = "model.invalid"
 
 
-class UnknownArchitectureError(ModelError, LookupError):
+class UnknownArchitectureError(ModelError, UnknownNameError):
     """No model architecture is registered under the requested name."""
 
     code = "model.unknown_architecture"
@@ -147,7 +223,7 @@ class MethodError(ExpungeError):
     code = "unlearn.error"
 
 
-class UnknownMethodError(MethodError, LookupError):
+class UnknownMethodError(MethodError, UnknownNameError):
     """No unlearning method is registered under the requested name."""
 
     code = "unlearn.unknown_method"
@@ -165,7 +241,7 @@ class AuditError(ExpungeError, ValueError):
     code = "audit.error"
 
 
-class UnknownAttackError(AuditError, LookupError):
+class UnknownAttackError(AuditError, UnknownNameError):
     """No membership-inference attack is registered under the requested name."""
 
     code = "audit.unknown_attack"
@@ -175,148 +251,6 @@ class InsufficientDataError(AuditError, ValueError):
     """Too few samples to measure what was asked (e.g. a TPR at a very low FPR)."""
 
     code = "audit.insufficient_data"
-
-
-class RequestError(ExpungeError, ValueError):
-    """A data-subject request is malformed or cannot proceed."""
-
-    code = "request.invalid"
-
-
-class InvalidTransition(RequestError):  # noqa: N818 - the name is the domain's word
-    """A request was asked to move between two states the transition table does not link."""
-
-    code = "request.invalid_transition"
-
-
-class BackendError(ExpungeError):
-    """A storage, vector-store or cache backend failed."""
-
-    code = "backend.error"
-
-
-class UnknownBackendError(BackendError, LookupError):
-    """No backend is registered for the requested URL scheme or name."""
-
-    code = "backend.unknown"
-
-
-class InvalidDatabaseError(BackendError, ValueError):
-    """A database URL or file cannot be used: garbage or truncated, a folder, or migrated by a newer expunge."""
-
-    code = "backend.invalid_database"
-
-
-class DatabaseBusyError(BackendError):
-    """The database stayed locked by another writer for longer than the busy timeout; retry later."""
-
-    code = "backend.busy"
-
-
-class InvalidPageError(ExpungeError, ValueError):
-    """A list was asked for with a page size out of range or a cursor it never handed out."""
-
-    code = "page.invalid"
-
-
-class EvidenceError(ExpungeError):
-    """A receipt, signature or audit-log chain could not be produced or checked."""
-
-    code = "evidence.error"
-
-
-class TamperedEvidenceError(EvidenceError):
-    """A signature or a hash link does not verify: the evidence was altered."""
-
-    code = "evidence.tampered"
-
-
-class EmptyLogError(TamperedEvidenceError):
-    """There is no log entry to verify: an emptied log looks the same as a new one, so nothing verifies."""
-
-    code = "evidence.empty_log"
-
-
-class LMError(ExpungeError):
-    """A language model, adapter, tokenizer or LM evaluation cannot be used as asked."""
-
-    code = "lm.error"
-
-
-class UnsupportedPrecisionError(LMError, ValueError):
-    """An LM evaluation was asked of a model that is not fp32 (truth ratios are meaningless in fp16/bf16)."""
-
-    code = "lm.unsupported_precision"
-
-
-class LMEvaluationError(LMError, ValueError):
-    """Inputs of an LM evaluation, probe or refusal guard do not fit (a canary naming no question, a bad threshold)."""
-
-    code = "lm.evaluation"
-
-
-def unknown_name_message(kind: str, name: object, available: Iterable[str]) -> str:
-    """Build the one sentence used for every unknown registry key.
-
-    Args:
-        kind: What was looked up, e.g. ``"unlearning method"``.
-        name: The name that was asked for.
-        available: Every registered name; they are sorted here, never hand-typed.
-    """
-    names = ", ".join(sorted(available)) or "(none registered)"
-    return f"Unknown {kind} {name!r}. Available: {names}."
-
-
-# --- governance half: catalog, requests, bus, evidence, service ------------------------------------
-#
-#    ExpungeError
-#    ├── CatalogError (ValueError)                 catalog.*
-#    │   ├── InvalidIdentifierError
-#    │   ├── UnknownAssetError (LookupError)
-#    │   └── TombstonedContentError
-#    ├── RequestError (ValueError)                 request.*
-#    │   ├── UnknownScopeError
-#    │   ├── UnknownRequestError (LookupError)
-#    │   ├── DuplicateRequestError
-#    │   ├── InvalidTokenError
-#    │   │   └── TokenExpiredError
-#    │   └── UnknownRegulationError (LookupError)
-#    ├── BusError                                  bus.*
-#    │   ├── UnknownSubscriberError (LookupError)
-#    │   ├── UnknownEventError (LookupError)
-#    │   ├── AlreadyProcessedError
-#    │   └── SubscriberFailedError
-#    ├── EvidenceError ... UnknownKeyError (LookupError)
-#    │   ├── EvidenceInputError (ValueError)
-#    │   └── KeyMismatchError (ValueError)
-#    ├── AuthError (PermissionError)               auth.*
-#    │   └── ForbiddenError
-#    └── PayloadTooLargeError (ValueError)         service.payload_too_large
-
-__all__ += [
-    "AlreadyProcessedError",
-    "AuthError",
-    "BusError",
-    "CatalogError",
-    "DuplicateRequestError",
-    "EvidenceInputError",
-    "ForbiddenError",
-    "InvalidIdentifierError",
-    "InvalidTokenError",
-    "KeyMismatchError",
-    "PayloadTooLargeError",
-    "SubscriberFailedError",
-    "SuppressedSubjectError",
-    "TokenExpiredError",
-    "TombstonedContentError",
-    "UnknownAssetError",
-    "UnknownEventError",
-    "UnknownKeyError",
-    "UnknownRegulationError",
-    "UnknownRequestError",
-    "UnknownScopeError",
-    "UnknownSubscriberError",
-]
 
 
 class CatalogError(ExpungeError, ValueError):
@@ -349,6 +283,18 @@ class SuppressedSubjectError(TombstonedContentError):
     code = "catalog.suppressed"
 
 
+class RequestError(ExpungeError, ValueError):
+    """A data-subject request is malformed or cannot proceed."""
+
+    code = "request.invalid"
+
+
+class InvalidTransition(RequestError):  # the name is the domain's word, not …Error
+    """A request was asked to move between two states the transition table does not link."""
+
+    code = "request.invalid_transition"
+
+
 class UnknownScopeError(RequestError):
     """A request names a scope other than erasure, restriction, opt_out or correction."""
 
@@ -369,6 +315,10 @@ class DuplicateRequestError(RequestError):
     def __init__(self, message: str, *, existing_id: str) -> None:
         super().__init__(message)
         self.existing_id = existing_id
+
+    def details(self) -> dict[str, str]:
+        """Return ``{"existing_id": …}``: the open request a caller should follow instead."""
+        return {"existing_id": self.existing_id}
 
 
 class InvalidTokenError(RequestError):
@@ -395,7 +345,7 @@ class BusError(ExpungeError):
     code = "bus.error"
 
 
-class UnknownSubscriberError(BusError, LookupError):
+class UnknownSubscriberError(BusError, UnknownNameError):
     """No subscriber is registered under the requested name."""
 
     code = "bus.unknown_subscriber"
@@ -417,6 +367,72 @@ class SubscriberFailedError(BusError):
     """A subscriber could not apply an event; the bus retries it with backoff."""
 
     code = "bus.subscriber_failed"
+
+
+class BackendError(ExpungeError):
+    """A storage, vector-store or cache backend failed."""
+
+    code = "backend.error"
+
+
+class UnknownBackendError(BackendError, UnknownNameError):
+    """No backend is registered for the requested URL scheme or name."""
+
+    code = "backend.unknown"
+
+
+class InvalidDatabaseError(BackendError, ValueError):
+    """A database URL or file cannot be used: garbage or truncated, a folder, or migrated by a newer expunge."""
+
+    code = "backend.invalid_database"
+
+
+class DatabaseBusyError(BackendError):
+    """The database stayed locked by another writer for longer than the busy timeout; retry later."""
+
+    code = "backend.busy"
+
+
+class RagError(ExpungeError, ValueError):
+    """A document, chunk, filter, vector or cache request of the retrieval side is malformed."""
+
+    code = "rag.invalid"
+
+
+class EmptyDocumentError(RagError):
+    """A document to ingest has no text."""
+
+    code = "rag.empty_document"
+
+
+class InvalidFilterError(RagError):
+    """A retrieval filter names a field the stores do not index, or gives a value of the wrong type."""
+
+    code = "rag.invalid_filter"
+
+
+class DimensionMismatchError(RagError):
+    """A vector's dimension differs from the store's."""
+
+    code = "rag.dimension_mismatch"
+
+
+class EvidenceError(ExpungeError):
+    """A receipt, signature or audit-log chain could not be produced or checked."""
+
+    code = "evidence.error"
+
+
+class TamperedEvidenceError(EvidenceError):
+    """A signature or a hash link does not verify: the evidence was altered."""
+
+    code = "evidence.tampered"
+
+
+class EmptyLogError(TamperedEvidenceError):
+    """There is no log entry to verify: an emptied log looks the same as a new one, so nothing verifies."""
+
+    code = "evidence.empty_log"
 
 
 class UnknownKeyError(EvidenceError, LookupError):
@@ -449,62 +465,46 @@ class ForbiddenError(AuthError):
     code = "auth.forbidden"
 
 
+class InvalidPageError(ExpungeError, ValueError):
+    """A list was asked for with a page size out of range or a cursor it never handed out."""
+
+    code = "page.invalid"
+
+
 class PayloadTooLargeError(ExpungeError, ValueError):
     """A request body exceeds the configured size limit."""
 
     code = "service.payload_too_large"
 
 
-# --- rag: chunks, embeddings, vector stores, caches ------------------------------------------------
-#
-#    ExpungeError
-#    └── RagError (ValueError)                     rag.*
-#        ├── EmptyDocumentError
-#        ├── InvalidFilterError
-#        └── DimensionMismatchError
-#    (an unknown store URL scheme is an UnknownBackendError)
+def unknown_name_message(kind: str, name: object, available: Iterable[str]) -> str:
+    """Build the one sentence used for every unknown registry key.
 
-__all__ += ["DimensionMismatchError", "EmptyDocumentError", "InvalidFilterError", "RagError"]
-
-
-class RagError(ExpungeError, ValueError):
-    """A document, chunk, filter, vector or cache request of the retrieval side is malformed."""
-
-    code = "rag.invalid"
+    Args:
+        kind: What was looked up, e.g. ``"unlearning method"``.
+        name: The name that was asked for.
+        available: Every registered name; they are sorted here, never hand-typed.
+    """
+    names = ", ".join(sorted(available)) or "(none registered)"
+    return f"Unknown {kind} {name!r}. Available: {names}."
 
 
-class EmptyDocumentError(RagError):
-    """A document to ingest has no text."""
+class LMError(ExpungeError):
+    """A language model, adapter, tokenizer or LM evaluation cannot be used as asked."""
 
-    code = "rag.empty_document"
-
-
-class InvalidFilterError(RagError):
-    """A retrieval filter names a field the stores do not index, or gives a value of the wrong type."""
-
-    code = "rag.invalid_filter"
+    code = "lm.error"
 
 
-class DimensionMismatchError(RagError):
-    """A vector's dimension differs from the store's."""
+class UnsupportedPrecisionError(LMError, ValueError):
+    """An LM evaluation was asked of a model that is not fp32 (truth ratios are meaningless in fp16/bf16)."""
 
-    code = "rag.dimension_mismatch"
+    code = "lm.unsupported_precision"
 
 
-# --- lm: language models, adapters, LM forgetting --------------------------------------------------
-#
-#    ExpungeError
-#    └── LMError                                   lm.* (defined above with the evaluation's errors)
-#        ├── NotCausalLMError (ValueError)         a path that holds no causal language model
-#        ├── ModelFilesMissingError (FileNotFoundError)
-#        ├── AdapterMismatchError (ValueError)     an adapter trained on other base weights
-#        ├── SamplesNotLearntError (ValueError)    a forget set naming samples an adapter never saw
-#        └── LMForgetError (ValueError)            a forget request a method cannot serve as given
-#    (an unknown LM method is an UnknownMethodError, a dose out of range an InvalidParameterError)
+class LMEvaluationError(LMError, ValueError):
+    """Inputs of an LM evaluation, probe or refusal guard do not fit (a canary naming no question, a bad threshold)."""
 
-__all__ += [
-    "AdapterMismatchError", "LMForgetError", "ModelFilesMissingError", "NotCausalLMError", "SamplesNotLearntError",
-]  # fmt: skip
+    code = "lm.evaluation"
 
 
 class NotCausalLMError(LMError, ValueError):
@@ -532,7 +532,6 @@ class SamplesNotLearntError(LMError, ValueError):
 
 
 class LMForgetError(LMError, ValueError):
-    """A forget request a method cannot serve as given (no adapter, no manifest, missing anchors or reference people,
-    an adapter that would take other samples with it)."""
+    """A forget request a method cannot serve (no adapter or manifest, missing anchors, shared samples)."""
 
     code = "lm.invalid_forget_request"

@@ -93,6 +93,7 @@ def test_cached_reference_is_the_retrain_method(toy_scenario, toy_original, tmp_
     retrained, _ = run_method(make_method("retrain"), toy_original, toy_scenario)
     first, _ = train_reference(toy_scenario, cache_dir=tmp_path)
     again, _ = train_reference(toy_scenario, cache_dir=tmp_path)  # from the cache
-    for a, b, c in zip(retrained.state_dict().values(), first.state_dict().values(), again.state_dict().values(),
-                       strict=True):  # fmt: skip
+    for a, b, c in zip(
+        retrained.state_dict().values(), first.state_dict().values(), again.state_dict().values(), strict=True
+    ):
         assert torch.equal(a, b) and torch.equal(b, c)

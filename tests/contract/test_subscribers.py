@@ -29,7 +29,7 @@ from expunge.rag.stores import open_store
 def catalog_world(db):
     catalog = Catalog(Pseudonymizer(b"k" * 32))
     with db.begin() as conn:
-        rec = catalog.register_record(
+        rec = catalog.records.register(
             conn,
             "acme",
             source="crm",
@@ -41,7 +41,7 @@ def catalog_world(db):
     event = Event(new_id("evt"), "acme", "dsr_1", "catalog", "erase", rec.id, "record", f"catalog://records/{rec.id}")
 
     def snapshot(conn):
-        return catalog.get_record(conn, "acme", rec.id).status, len(catalog.versions(conn, "acme", rec.id))
+        return catalog.records.get(conn, "acme", rec.id).status, len(catalog.records.versions(conn, "acme", rec.id))
 
     return CatalogSubscriber(catalog), event, snapshot
 
@@ -91,7 +91,7 @@ def rag_world(db):
     uri = chunk_uri("default", "vector_row", "chk_0")
     catalog = Catalog(Pseudonymizer(b"k" * 32))
     with db.begin() as conn:  # the catalog knows the row was written (active): a redelivery is "done before"
-        rec = catalog.register_record(
+        rec = catalog.records.register(
             conn, "acme", source="doc_1", content_sha256="0" * 64, purpose="retrieval", legal_basis="consent"
         )
         art = catalog.register_artifact(conn, "acme", kind="vector_row", uri=uri, derived_from=[rec.id])

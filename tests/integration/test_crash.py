@@ -30,7 +30,7 @@ import sys, threading
 from pathlib import Path
 from expunge.requests import open_governance
 gov = open_governance(sys.argv[1], keys_dir=Path(sys.argv[2]))
-gov.work(threading.Event(), idle_seconds=0.01, limit=5, once=True)
+gov.bus.work(threading.Event(), idle_seconds=0.01, limit=5, once=True)
 """
 
 
@@ -42,7 +42,7 @@ def test_killed_workers_lose_nothing_and_apply_nothing_twice(tmp_path):
     with gov.db.begin() as conn:
         for s in range(n_cases):
             for r in range(n_records):
-                rec = gov.catalog.register_record(
+                rec = gov.catalog.records.register(
                     conn, "acme", source="crm", content_sha256=hashlib.sha256(f"{s}/{r}".encode()).hexdigest(),
                     purpose="support", legal_basis="contract", subjects=[Identifier("user_id", f"u{s}")],
                 )  # fmt: skip

@@ -30,7 +30,7 @@ def test_two_workers_complete_every_request_applying_each_action_once(pg_schema,
     with gov.db.begin() as conn:
         for s in range(n_subjects):
             for r in range(n_records):
-                rec = gov.catalog.register_record(
+                rec = gov.catalog.records.register(
                     conn,
                     "acme",
                     source="crm",
@@ -56,7 +56,7 @@ def test_two_workers_complete_every_request_applying_each_action_once(pg_schema,
     handled = []
     workers = [
         threading.Thread(
-            target=lambda i=i: handled.append(gov.work(stop, idle_seconds=0.01, limit=8, worker_id=f"w{i}"))
+            target=lambda i=i: handled.append(gov.bus.work(stop, idle_seconds=0.01, limit=8, worker_id=f"w{i}"))
         )
         for i in range(2)
     ]

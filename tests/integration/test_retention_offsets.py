@@ -31,7 +31,7 @@ def db(request, tmp_path):
 
 
 def register(conn, catalog, name: str, retention_until):
-    return catalog.register_record(
+    return catalog.records.register(
         conn,
         "acme",
         source="crm",
@@ -50,13 +50,15 @@ def test_a_retention_date_with_an_offset_expires_at_its_instant(db):
         assert rec.retention_until == datetime(2030, 1, 1, 14, 0, tzinfo=UTC)
         assert rec.retention_until.utcoffset() == timedelta(0)
         # Between the wall time 09:00 read as UTC and the instant meant: nothing has expired yet.
-        assert catalog.expired_records(conn, "acme", now=datetime(2030, 1, 1, 13, 59, tzinfo=UTC)) == []
-        assert catalog.expired_records(conn, "acme", now=datetime(2030, 1, 1, 14, 0, tzinfo=UTC)) == [rec.id]
+        assert catalog.records.expired(conn, "acme", now=datetime(2030, 1, 1, 13, 59, tzinfo=UTC)) == []
+        assert catalog.records.expired(conn, "acme", now=datetime(2030, 1, 1, 14, 0, tzinfo=UTC)) == [rec.id]
         # The same instant written in another zone compares equal.
-        assert catalog.expired_records(conn, "acme", now=datetime(2030, 1, 1, 23, 0, tzinfo=TOKYO)) == [rec.id]
-        later = catalog.add_version(conn, "acme", rec.id, retention_until=datetime(2030, 6, 1, 8, 0, tzinfo=TOKYO))
+        assert catalog.records.expired(conn, "acme", now=datetime(2030, 1, 1, 23, 0, tzinfo=TOKYO)) == [rec.id]
+        later = catalog.records.add_version(
+            conn, "acme", rec.id, retention_until=datetime(2030, 6, 1, 8, 0, tzinfo=TOKYO)
+        )
         assert later.retention_until == datetime(2030, 5, 31, 23, 0, tzinfo=UTC)
-        assert catalog.expired_records(conn, "acme", now=datetime(2030, 5, 31, 22, 59, tzinfo=UTC)) == []
+        assert catalog.records.expired(conn, "acme", now=datetime(2030, 5, 31, 22, 59, tzinfo=UTC)) == []
 
 
 def test_a_naive_retention_date_is_refused_and_nothing_is_stored(db):
@@ -66,7 +68,7 @@ def test_a_naive_retention_date_is_refused_and_nothing_is_stored(db):
             register(conn, catalog, "naive", datetime(2030, 1, 1, 9, 0))
         rec = register(conn, catalog, "ok", datetime(2030, 1, 1, 9, 0, tzinfo=UTC))
         with pytest.raises(CatalogError, match="must carry a UTC offset"):
-            catalog.add_version(conn, "acme", rec.id, retention_until=datetime(2031, 1, 1))
-        assert [v["version"] for v in catalog.versions(conn, "acme", rec.id)] == [1]
+            catalog.records.add_version(conn, "acme", rec.id, retention_until=datetime(2031, 1, 1))
+        assert [v["version"] for v in catalog.records.versions(conn, "acme", rec.id)] == [1]
         with pytest.raises(CatalogError, match="must carry a UTC offset"):
-            catalog.expired_records(conn, "acme", now=datetime(2031, 1, 1))
+            catalog.records.expired(conn, "acme", now=datetime(2031, 1, 1))

@@ -2,9 +2,10 @@
 test, relearning, head reset, feature probes, drift on an anchor set, and the audit gate.
 
 Owns: every figure that says how much a model still knows about a forget set, the attack registry
-(``loss_threshold``, ``confidence_svm``, ``calibrated``, ``lira``, ``lira_offline``, plus ``ulira`` run by
-:func:`run_audit` with the method under test), shadow models cached by content hash, and the pass/fail gate
-with its policy. It works on any ``nn.Module`` classifier and tensors, so it is usable alone as a library.
+(``loss_threshold``, ``confidence_svm``, ``calibrated``, ``lira``, ``lira_offline``, and ``ulira``, which is
+given the method under test and compares the unlearned model with the retrained one), shadow models cached by
+content hash, and the pass/fail gate with its policy. It works on any ``nn.Module`` classifier and tensors, so
+it is usable alone as a library.
 
 Must not touch: unlearning methods by name (``ulira`` receives the method as a callable), data set loading,
 or anything of the governance half.

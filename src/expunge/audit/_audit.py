@@ -23,10 +23,9 @@ from expunge.audit._policy import Policy
 from expunge.audit._roc import AttackFigures, attack_figures, min_nonmembers, roc_curve
 from expunge.audit._setlevel import SetLevelTest, set_level_test
 from expunge.audit._shadows import ShadowSet, train_shadows
-from expunge.audit._ulira import ulira_scores
-from expunge.audit.attacks import AttackInputs, available_attacks, get_attack
+from expunge.audit.attacks import AttackInputs, get_attack
 from expunge.datasets import CanarySet, Split
-from expunge.errors import AuditError, InsufficientDataError, ModelError, UnknownAttackError, unknown_name_message
+from expunge.errors import AuditError, InsufficientDataError, ModelError
 from expunge.models import ModelSpec, TrainConfig, accuracy, per_sample_loss
 
 __all__ = ["AuditData", "AuditResult", "Criterion", "run_audit"]
@@ -182,15 +181,20 @@ def run_audit(
         raise AuditError(f"Unknown model role(s) {unknown}; roles are {list(MODEL_ROLES)}.")
     for role, model in models.items():
         if not _same_architecture(model, models["unlearned"]):
-            raise ModelError(f"The {role} model has another architecture than the unlearned model: "
-                             "their parameter names or shapes differ.")  # fmt: skip
+            raise ModelError(
+                f"The {role} model has another architecture than the unlearned model: "
+                "their parameter names or shapes differ."
+            )
     for model in models.values():
         model.eval()
     attack_names = list(policy.attacks)
-    unknown_attacks = sorted(set(attack_names) - set(available_attacks()) - {"ulira"})
-    if unknown_attacks:
-        raise UnknownAttackError(unknown_name_message("attack", unknown_attacks[0], [*available_attacks(), "ulira"]))
-    attacks = {name: get_attack(name) for name in attack_names if name != "ulira"}
+    attacks = {name: get_attack(name) for name in attack_names}
+    for name, attack in attacks.items():
+        if attack.needs_method and (unlearn_fn is None or "reference" not in models):
+            raise AuditError(
+                f"{name} needs the method under test and a reference model: pass --reference and a "
+                "model written by `expunge unlearn`."
+            )
     forget, nonmembers = data.forget, data.nonmembers
     nf = len(forget)
     for fpr in policy.required_fprs:
@@ -204,8 +208,9 @@ def run_audit(
     shadows: ShadowSet | None = None
     shadow_seconds = 0.0
     if any(a.needs_shadows for a in attacks.values()):
-        shadows = train_shadows(data.pool, spec=data.spec, recipe=data.recipe, k=policy.shadows, seed=seed,
-                                cache_dir=cache_dir)  # fmt: skip
+        shadows = train_shadows(
+            data.pool, spec=data.spec, recipe=data.recipe, k=policy.shadows, seed=seed, cache_dir=cache_dir
+        )
         shadow_seconds = shadows.train_seconds
     inputs = AttackInputs.from_splits(
         forget, nonmembers, shadows=shadows, known_members=_cap(data.retain, seed).xy,
@@ -217,6 +222,15 @@ def run_audit(
     all_scores: dict[str, dict[str, np.ndarray]] = {}
     unmeasured: dict[str, list[str]] = {}
     for name, attack in attacks.items():
+        if attack.needs_method and unlearn_fn is not None:  # never None here: checked above, before any work
+            shadow_seconds += attack.fit(pool=data.pool, forget=forget, spec=data.spec, recipe=data.recipe,
+                                         unlearn_fn=unlearn_fn, key=unlearn_key, k=max(2, policy.shadows // 2),
+                                         seed=seed, cache_dir=cache_dir)  # fmt: skip
+            on_forget = AttackInputs(x=forget.x, y=forget.y, ids=forget.ids)
+            unl, ref = (attack.scores(models[role], on_forget) for role in ("unlearned", "reference"))
+            figures[name] = {"unlearned": attack_figures(unl, ref, bootstrap=policy.bootstrap, seed=seed)}
+            curves[name] = {"unlearned": roc_curve(unl, ref)}
+            continue
         figures[name], curves[name], all_scores[name] = {}, {}, {}
         for role, model in models.items():
             scores = attack.scores(model, inputs)
@@ -226,16 +240,6 @@ def run_audit(
             curves[name][role] = roc_curve(scores[:nf], scores[nf:])
             for warning in figs.warnings:
                 unmeasured.setdefault(warning, []).append(f"{name}/{role}")
-    if "ulira" in attack_names:
-        if unlearn_fn is None or "reference" not in models:
-            raise AuditError("ulira needs the method under test and a reference model: pass --reference and a "
-                             "model written by `expunge unlearn`.")  # fmt: skip
-        unl, ref, seconds = ulira_scores(models["unlearned"], models["reference"], data, unlearn_fn=unlearn_fn,
-                                         key=unlearn_key, k=max(2, policy.shadows // 2), seed=seed,
-                                         cache_dir=cache_dir)  # fmt: skip
-        shadow_seconds += seconds
-        figures["ulira"] = {"unlearned": attack_figures(unl, ref, bootstrap=policy.bootstrap, seed=seed)}
-        curves["ulira"] = {"unlearned": roc_curve(unl, ref)}
 
     warnings = [f"{message} Left null for: {', '.join(where)}." for message, where in unmeasured.items()]
     set_attack = policy.set_level_attack if policy.set_level_attack in all_scores else next(iter(all_scores), None)
@@ -257,8 +261,9 @@ def run_audit(
     capped_forget = _cap(forget, seed)
     head_reset = {}
     if data.target_class is not None:
-        head_reset = {r: head_reset_accuracy(m, data.target_class, capped_forget.x, capped_forget.y)
-                      for r, m in models.items()}  # fmt: skip
+        head_reset = {
+            r: head_reset_accuracy(m, data.target_class, capped_forget.x, capped_forget.y) for r, m in models.items()
+        }
     probe_train = _cap(data.probe_train, seed)
     probe = {r: feature_probe_accuracy(m, (probe_train.x, probe_train.y), (capped_forget.x, capped_forget.y),
                                        num_classes=data.num_classes) for r, m in models.items()}  # fmt: skip
@@ -320,8 +325,10 @@ def _judge(
 
     def need_reference(name: str) -> None:
         if not has_reference:
-            raise AuditError(f"The criterion {name!r} compares with a retrained reference: pass --reference "
-                             "retrain or a reference model folder, or set it to \"off\" in the policy.")  # fmt: skip
+            raise AuditError(
+                f"The criterion {name!r} compares with a retrained reference: pass --reference "
+                'retrain or a reference model folder, or set it to "off" in the policy.'
+            )
 
     if "set_level_z_max" in limits and "unlearned" in set_level:
         add("set_level_z_max", set_level["unlearned"].z,

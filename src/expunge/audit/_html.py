@@ -12,10 +12,10 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")  # no display: render to memory only
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from expunge.audit._audit import AuditResult  # noqa: E402
+from expunge.audit._audit import AuditResult
 
 __all__ = ["render_html", "write_report"]
 
@@ -53,8 +53,10 @@ def _png(fig: plt.Figure) -> str:
 
 
 def _figure(fig: plt.Figure, caption: str) -> str:
-    return (f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{_png(fig)}">'
-            f"<figcaption>{html.escape(caption)}</figcaption></figure>")  # fmt: skip
+    return (
+        f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{_png(fig)}">'
+        f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+    )
 
 
 def _roc_plots(result: AuditResult) -> list[str]:
@@ -139,8 +141,9 @@ def render_html(result: AuditResult, *, title: str = "Unlearning audit", bench_d
         f"<tr><td>{html.escape(a)}</td><td>{LABELS.get(r, r)}</td><td>{_fmt(f.auc)}</td>"
         f"<td>{_fmt(f.auc_ci[0])} – {_fmt(f.auc_ci[1])}</td><td>{_fmt(f.tpr_at_0_1pct_fpr)}</td>"
         f"<td>{_fmt(f.tpr_at_1pct_fpr)}</td><td>{_fmt(f.balanced_accuracy)}</td></tr>"
-        for a, by_model in result.attacks.items() for r, f in by_model.items()
-    )  # fmt: skip
+        for a, by_model in result.attacks.items()
+        for r, f in by_model.items()
+    )
     set_rows = "".join(
         f"<tr><td>{LABELS.get(r, r)}</td><td>{_fmt(t.z)}</td><td>{t.p_value:.2e}</td><td>{t.set_size}</td></tr>"
         for r, t in result.set_level.items()

@@ -145,8 +145,9 @@ def train_shadows(
             model = build_model(spec, seed=seed * 1000 + i)
             subset = pool.subset(np.flatnonzero(membership[i]))
             generator = torch.Generator().manual_seed(seed * 1000 + i)
-            train_model(model, subset.batches(recipe.batch_size, shuffle=True, generator=generator), recipe,
-                        progress=False)  # fmt: skip
+            train_model(
+                model, subset.batches(recipe.batch_size, shuffle=True, generator=generator), recipe, progress=False
+            )
             if transform is not None:
                 model = transform(model, i)
             models.append(model.eval())
@@ -158,5 +159,6 @@ def train_shadows(
             (folder / f"shadow_{i}.pt").write_bytes(_state_bytes(model))
         np.save(folder / "membership.npy", membership)
         (folder / "meta.json").write_text(json.dumps({"k": k, "seed": seed, "train_seconds": seconds}) + "\n")
-    return ShadowSet(models=models, membership=membership, pool_ids=pool.ids, train_seconds=seconds,
-                     one_off_seconds=seconds)  # fmt: skip
+    return ShadowSet(
+        models=models, membership=membership, pool_ids=pool.ids, train_seconds=seconds, one_off_seconds=seconds
+    )

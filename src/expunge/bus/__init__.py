@@ -1,6 +1,7 @@
 """Bus: deletion events — transactional outbox, dispatcher, subscriber protocol, retries, dead letters.
 
-Owns the ``bus_*`` tables (outbox and dead letters), the subscriber registry, and the built-in
+Owns the ``bus_*`` tables (outbox and dead letters), the subscriber registry (and
+:func:`build_subscribers`, which builds an install's subscribers from it), and the built-in
 subscribers: the catalog (tombstones), the prompt/interaction log store (``logstore_entries``), a
 signed outgoing webhook for external processors, and an in-memory mock store. Events carry IDs,
 pseudonyms and content hashes only.
@@ -10,6 +11,7 @@ plan does — it only delivers, retries, records receipts through :mod:`expunge.
 what failed until someone replays it.
 """
 
+from expunge.bus._build import SubscriberParts, build_subscribers
 from expunge.bus._catalog_sub import CatalogSubscriber, guard_in_catalog, mark_in_catalog
 from expunge.bus._dispatcher import Dispatcher, DispatchStats, RetryPolicy
 from expunge.bus._logstore import REDACTED, LogStore, LogStoreSubscriber
@@ -44,8 +46,10 @@ __all__ = [
     "Outbox",
     "RetryPolicy",
     "Subscriber",
+    "SubscriberParts",
     "WebhookSubscriber",
     "available_subscribers",
+    "build_subscribers",
     "get_subscriber_factory",
     "guard_in_catalog",
     "mark_in_catalog",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection
 
@@ -13,9 +14,10 @@ from expunge.db import utcnow
 from expunge.errors import SubscriberFailedError
 from expunge.evidence import Receipt, StateDigest
 
+if TYPE_CHECKING:
+    from expunge.bus._build import SubscriberParts
+
 __all__ = ["CatalogSubscriber", "guard_in_catalog", "mark_in_catalog"]
-
-
 
 
 @register_subscriber("catalog")
@@ -29,6 +31,11 @@ class CatalogSubscriber:
 
     name = "catalog"
 
+    @classmethod
+    def from_parts(cls, parts: SubscriberParts) -> CatalogSubscriber:
+        """Build the install's catalog subscriber (see :func:`~expunge.bus.build_subscribers`)."""
+        return cls(parts.catalog, digest=parts.digest)
+
     def __init__(self, catalog: Catalog, *, digest: StateDigest | None = None) -> None:
         self.catalog = catalog
         self.digest = digest or receipt_digest(catalog.pseudonymizer)
@@ -38,9 +45,9 @@ class CatalogSubscriber:
         return self.digest({"status": status, "versions": versions})
 
     def _state(self, conn: Connection, tenant: str, asset_id: str) -> str:
-        versions = [str(v["content_sha256"]) for v in self.catalog.versions(conn, tenant, asset_id)]
+        versions = [str(v["content_sha256"]) for v in self.catalog.records.versions(conn, tenant, asset_id)]
         kinds = self.catalog.asset_kinds(conn, tenant, [asset_id])
-        status = self.catalog.get_record(conn, tenant, asset_id).status if kinds.get(asset_id) == "record" else None
+        status = self.catalog.records.get(conn, tenant, asset_id).status if kinds.get(asset_id) == "record" else None
         return self._digest(status, versions)
 
     def handle_many(self, events: Sequence[Event], *, tx: Connection) -> list[Receipt]:
@@ -90,7 +97,7 @@ class CatalogSubscriber:
                 outcome = "restricted"
                 detail = f"legal hold {', '.join(event.params['hold_ids'])}: restricted, not erased"
         elif event.operation in ("opt_out", "correct"):
-            record = self.catalog.get_record(tx, event.tenant, event.asset_id)
+            record = self.catalog.records.get(tx, event.tenant, event.asset_id)
             if record.status == "erased":
                 outcome = "already_applied"
             elif event.operation == "opt_out":
@@ -99,7 +106,7 @@ class CatalogSubscriber:
                 if consent == record.consent:
                     outcome = "already_applied"
                 else:
-                    self.catalog.add_version(tx, event.tenant, event.asset_id, consent=consent)
+                    self.catalog.records.add_version(tx, event.tenant, event.asset_id, consent=consent)
             else:
                 new_hash = event.params.get("content_sha256")
                 if not new_hash:
@@ -107,7 +114,7 @@ class CatalogSubscriber:
                 if new_hash == record.content_sha256:
                     outcome = "already_applied"
                 else:
-                    self.catalog.add_version(tx, event.tenant, event.asset_id, content_sha256=str(new_hash))
+                    self.catalog.records.add_version(tx, event.tenant, event.asset_id, content_sha256=str(new_hash))
         else:
             raise SubscriberFailedError(
                 f"The catalog cannot apply operation {event.operation!r}. Accepted: correct, erase, opt_out, restrict."
@@ -123,7 +130,7 @@ class CatalogSubscriber:
         )
 
 
-def mark_in_catalog(catalog: Catalog):  # type: ignore[no-untyped-def]
+def mark_in_catalog(catalog: Catalog):
     """Return a dispatcher hook that mirrors a store's receipt on the artifact's catalog entry.
 
     After a vector store, a cache or the log store erased or restricted an artifact, the catalog
@@ -152,7 +159,7 @@ def mark_in_catalog(catalog: Catalog):  # type: ignore[no-untyped-def]
 _HELD_OPERATIONS = ("erase", "correct")
 
 
-def guard_in_catalog(catalog: Catalog):  # type: ignore[no-untyped-def]
+def guard_in_catalog(catalog: Catalog):
     """Return a dispatcher hook run first in each delivery's transaction: lock the assets, apply holds now.
 
     - The catalog rows of the events' assets are locked (:meth:`Catalog.lock`), so a writer that stores
@@ -175,7 +182,7 @@ def guard_in_catalog(catalog: Catalog):  # type: ignore[no-untyped-def]
         for tenant, ids in by_tenant.items():
             kinds[tenant] = catalog.lock(conn, tenant, ids)
             held = [i for i in ids if kinds[tenant].get(i, ("", ""))[1] != "erased"]
-            holds[tenant] = catalog.holds_covering(conn, tenant, held) if held else {}
+            holds[tenant] = catalog.holds.covering(conn, tenant, held) if held else {}
         out = []
         for event in events:
             found = holds.get(event.tenant, {}).get(event.asset_id)

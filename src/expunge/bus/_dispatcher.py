@@ -181,7 +181,7 @@ class Dispatcher:
                 time.sleep(min(left, _LINGER_POLL))
                 due = self.due(limit=limit)
         with self.db.begin() as conn:
-            groups: dict[str, list] = {}  # type: ignore[type-arg]
+            groups: dict[str, list] = {}
             for row in self._claim(conn, limit):
                 groups.setdefault(row.subscriber, []).append(row)
                 if row.case_id is not None:
@@ -202,11 +202,11 @@ class Dispatcher:
                     with conn.begin_nested():
                         self.on_batch(conn, stats.case_ids)
                 # The deliveries and their receipts stand; what the hook does can be done again later.
-                except Exception as err:  # noqa: BLE001
+                except Exception as err:
                     log.warning("the batch hook failed after %d deliveries: %s", stats.handled, err)
         return stats
 
-    def _deliver_many(self, conn: Connection, groups, stats: DispatchStats) -> bool:  # type: ignore[no-untyped-def]
+    def _deliver_many(self, conn: Connection, groups, stats: DispatchStats) -> bool:
         """Try the fast path: one savepoint, one call per subscriber, one log append, one status update."""
         rows = [row for group in groups for row in group]
         events = [event_from_row(r) for r in rows]
@@ -219,7 +219,7 @@ class Dispatcher:
                 for group in groups:
                     batch = events[start : start + len(group)]
                     start += len(group)
-                    found = self.subscribers[batch[0].subscriber].handle_many(batch, tx=conn)  # type: ignore[attr-defined]
+                    found = self.subscribers[batch[0].subscriber].handle_many(batch, tx=conn)
                     self._check(batch, found)
                     receipts.extend(found)
                 if self.on_applied is not None:
@@ -237,7 +237,7 @@ class Dispatcher:
                 )
         # Any failure of the batch falls back to smaller batches, then one-by-one delivery, where it is
         # recorded per event.
-        except Exception as err:  # noqa: BLE001
+        except Exception as err:
             log.warning("batch of %d for %s fell back to smaller deliveries: %s", len(events), names, err)
             return False
         stats.delivered += len(events)
@@ -248,7 +248,7 @@ class Dispatcher:
         """Tell whether the subscriber takes batches; one that cannot be started fails per event, later."""
         try:
             return isinstance(self.subscribers.get(name), BatchSubscriber)
-        except Exception:  # noqa: BLE001 - the per-event delivery records this failure and retries it
+        except Exception:  # the per-event delivery records this failure and retries it
             return False
 
     def _guard(self, conn: Connection, events: list[Event]) -> list[Event]:
@@ -301,12 +301,12 @@ class Dispatcher:
             if self.run_once(limit=limit, linger=linger).handled == 0:
                 stop.wait(idle_sleep)
 
-    def _claim(self, conn: Connection, limit: int) -> list:  # type: ignore[type-arg]
+    def _claim(self, conn: Connection, limit: int) -> list:
         # N PostgreSQL workers share the queue: each locks the rows it takes and skips rows others hold.
         query = _CLAIM_LOCKED if self.db.is_postgres else _CLAIM
         return list(conn.execute(query, {"now": self.clock(), "limit": limit}))
 
-    def _deliver(self, conn: Connection, row, stats: DispatchStats) -> None:  # type: ignore[no-untyped-def]
+    def _deliver(self, conn: Connection, row, stats: DispatchStats) -> None:
         event = event_from_row(row)
         started = time.perf_counter()
         try:
@@ -336,14 +336,14 @@ class Dispatcher:
                 )
         # A subscriber is third-party code: whatever it raises is recorded on the row, retried and
         # finally dead-lettered (visible and replayable) — never swallowed.
-        except Exception as err:  # noqa: BLE001
+        except Exception as err:
             self._fail(conn, row, event, err, stats)
             return
         stats.delivered += 1
         stats.receipts.append(receipt)
         log.debug("delivered %s to %s in %.1f ms", event.id, event.subscriber, 1000 * (time.perf_counter() - started))
 
-    def _fail(self, conn: Connection, row, event: Event, err: Exception, stats: DispatchStats) -> None:  # type: ignore[no-untyped-def]
+    def _fail(self, conn: Connection, row, event: Event, err: Exception, stats: DispatchStats) -> None:
         attempts = row.attempts + 1
         message = f"{type(err).__name__}: {err}"[:4000]
         now = self.clock()

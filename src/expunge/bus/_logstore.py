@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
@@ -13,6 +13,9 @@ from expunge.catalog import new_id
 from expunge.db import utcnow
 from expunge.errors import BusError, SubscriberFailedError
 from expunge.evidence import Receipt, StateDigest
+
+if TYPE_CHECKING:
+    from expunge.bus._build import SubscriberParts
 
 __all__ = ["REDACTED", "LogStore", "LogStoreSubscriber"]
 
@@ -96,6 +99,11 @@ class LogStoreSubscriber:
 
     name = "logstore"
 
+    @classmethod
+    def from_parts(cls, parts: SubscriberParts) -> LogStoreSubscriber:
+        """Build the subscriber of the install's log store (see :func:`~expunge.bus.build_subscribers`)."""
+        return cls(parts.logstore, digest=parts.digest)
+
     def __init__(
         self,
         store: LogStore | None = None,
@@ -164,7 +172,7 @@ class LogStoreSubscriber:
         self._apply(tx, live, redact=self._redacts(event))
         return self._receipt(tx, event, started, before=rows, touched=[str(r["id"]) for r in live], found=bool(rows))
 
-    def _keep(self, tx: Connection, event: Event, started) -> Receipt:  # type: ignore[no-untyped-def]
+    def _keep(self, tx: Connection, event: Event, started) -> Receipt:
         """Restrict (a legal hold, a restriction request): the entry is kept as it is.
 
         The log store serves no retrieval and no training, so nothing in it changes; the catalog marks the
@@ -213,7 +221,7 @@ class LogStoreSubscriber:
             else:
                 tx.execute(_DELETE, {"ids": chunk})
 
-    def _receipt(self, tx: Connection, event: Event, started, *, before, touched: list[str], found: bool) -> Receipt:  # type: ignore[no-untyped-def]
+    def _receipt(self, tx: Connection, event: Event, started, *, before, touched: list[str], found: bool) -> Receipt:
         redact = self._redacts(event)
         after = self.store.find(tx, event.tenant, ids=touched) if redact and touched else []
         verb = "redacted" if redact else "deleted"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection
 
@@ -11,6 +12,9 @@ from expunge.bus.protocol import Event, receipt_for, register_subscriber
 from expunge.db import utcnow
 from expunge.errors import SubscriberFailedError
 from expunge.evidence import Receipt, sha256_hex
+
+if TYPE_CHECKING:
+    from expunge.bus._build import SubscriberParts
 
 __all__ = ["MemoryStore", "MemorySubscriber"]
 
@@ -42,6 +46,11 @@ class MemorySubscriber:
         name: The registry name events are routed by (the URI scheme of its assets).
         fail_times: Fail this many deliveries before succeeding (to exercise retries).
     """
+
+    @classmethod
+    def from_parts(cls, parts: SubscriberParts) -> None:
+        """Return ``None``: a test double is given explicitly, never built for an install."""
+        return None
 
     def __init__(self, store: MemoryStore | None = None, *, name: str = "memory", fail_times: int = 0) -> None:
         self.store = store or MemoryStore()

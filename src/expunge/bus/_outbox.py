@@ -42,7 +42,7 @@ _CHANGED = select(t.outbox.c.id, t.outbox.c.case_id, t.outbox.c.effective_operat
 )
 
 
-def _dead_letters(tenant: str | None, *, include_replayed: bool) -> Select:  # type: ignore[type-arg]
+def _dead_letters(tenant: str | None, *, include_replayed: bool) -> Select:
     query = select(t.dead_letters)
     if tenant is not None:
         query = query.where(t.dead_letters.c.tenant == tenant)
@@ -58,7 +58,7 @@ def route(asset_kind: str, uri: str) -> str:
     return uri.split("://", 1)[0]
 
 
-def event_from_row(row) -> Event:  # type: ignore[no-untyped-def]
+def event_from_row(row) -> Event:
     """Rebuild an :class:`Event` from an outbox row."""
     p = row.payload
     return Event(
@@ -91,6 +91,20 @@ class DeadLetter:
     dead_at: datetime
     replayed_at: datetime | None
     replayed_by: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON-ready fields the CLI prints and the API answers."""
+        return {
+            "id": self.id,
+            "event_id": self.event_id,
+            "tenant": self.tenant,
+            "subscriber": self.subscriber,
+            "attempts": self.attempts,
+            "error": self.error,
+            "dead_at": self.dead_at.isoformat(),
+            "replayed_by": self.replayed_by,
+            "replayed_at": self.replayed_at.isoformat() if self.replayed_at else None,
+        }
 
 
 class Outbox:

@@ -18,6 +18,7 @@ import json
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection
 
@@ -25,6 +26,9 @@ from expunge.bus.protocol import Event, receipt_for, register_subscriber
 from expunge.db import utcnow
 from expunge.errors import BusError, SubscriberFailedError
 from expunge.evidence import Receipt, Signer, canonical, sha256_hex
+
+if TYPE_CHECKING:
+    from expunge.bus._build import SubscriberParts
 
 __all__ = ["SIGNATURE_HEADER", "WebhookSubscriber"]
 
@@ -42,6 +46,13 @@ class WebhookSubscriber:
     """
 
     name = "webhook"
+
+    @classmethod
+    def from_parts(cls, parts: SubscriberParts) -> WebhookSubscriber | None:
+        """Build the webhook subscriber, or ``None`` when the install names no endpoint (or has no signer)."""
+        if not parts.webhook_endpoints or parts.signer is None:
+            return None
+        return cls(parts.webhook_endpoints, signer=parts.signer)
 
     def __init__(self, endpoints: Mapping[str, str], *, signer: Signer, timeout: float = 10.0) -> None:
         for processor, url in endpoints.items():
@@ -70,7 +81,7 @@ class WebhookSubscriber:
             },
         )
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 - http(s) only
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # http(s) only
                 status, answer = response.status, response.read(65_536)
         except urllib.error.HTTPError as err:
             raise SubscriberFailedError(

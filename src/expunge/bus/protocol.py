@@ -10,8 +10,9 @@ from typing import Any, Protocol, runtime_checkable
 from sqlalchemy import Connection
 
 from expunge.db import utcnow
-from expunge.errors import BusError, SubscriberFailedError, UnknownSubscriberError, unknown_name_message
+from expunge.errors import SubscriberFailedError, UnknownSubscriberError
 from expunge.evidence import Receipt, StateDigest
+from expunge.registry import Registry
 
 __all__ = [
     "BatchSubscriber",
@@ -108,23 +109,16 @@ class BatchSubscriber(Subscriber, Protocol):
 
 
 SubscriberFactory = Callable[..., Subscriber]
-_FACTORIES: dict[str, SubscriberFactory] = {}
+SUBSCRIBERS: Registry[SubscriberFactory] = Registry("subscriber", unknown=UnknownSubscriberError)
 
 
 def register_subscriber(name: str) -> Callable[[SubscriberFactory], SubscriberFactory]:
     """Register a subscriber factory under ``name`` (the URI scheme of the assets it holds).
 
     Raises:
-        BusError: The name is already registered.
+        DuplicateNameError: The name is already registered.
     """
-
-    def decorate(factory: SubscriberFactory) -> SubscriberFactory:
-        if name in _FACTORIES:
-            raise BusError(f"A subscriber named {name!r} is already registered; names are unique.")
-        _FACTORIES[name] = factory
-        return factory
-
-    return decorate
+    return SUBSCRIBERS.register(name)
 
 
 def get_subscriber_factory(name: str) -> SubscriberFactory:
@@ -133,15 +127,12 @@ def get_subscriber_factory(name: str) -> SubscriberFactory:
     Raises:
         UnknownSubscriberError: Nothing is registered under that name.
     """
-    try:
-        return _FACTORIES[name]
-    except KeyError:
-        raise UnknownSubscriberError(unknown_name_message("subscriber", name, _FACTORIES)) from None
+    return SUBSCRIBERS.get(name)
 
 
 def available_subscribers() -> list[str]:
     """Return the registered subscriber names, sorted."""
-    return sorted(_FACTORIES)
+    return SUBSCRIBERS.names()
 
 
 class LazySubscribers(Mapping[str, Subscriber]):
@@ -173,7 +164,7 @@ class LazySubscribers(Mapping[str, Subscriber]):
             raise KeyError(name)
         try:
             subscriber = factory()
-        except Exception as err:  # noqa: BLE001 - whatever a backend raises on opening is reported and retried
+        except Exception as err:  # whatever a backend raises on opening is reported and retried
             raise SubscriberFailedError(f"The {name!r} subscriber could not be started: {err}") from err
         self._built[name] = subscriber
         return subscriber

@@ -12,7 +12,7 @@ Must not touch: requests, the bus or evidence (it sits below them) and never any
 
 from expunge.catalog._actions import statuses as asset_statuses
 from expunge.catalog._catalog import Catalog
-from expunge.catalog._holds import hold_exception
+from expunge.catalog._holds import Holds, hold_exception
 from expunge.catalog._lineage import ancestors, closure, descendants, openlineage_events
 from expunge.catalog._mentions import FoldedText, Mention, identifiers_in
 from expunge.catalog._model import (
@@ -40,6 +40,9 @@ from expunge.catalog._pseudonym import (
     load_or_create_secret,
     normalise_identifier,
 )
+from expunge.catalog._records import Records
+from expunge.catalog._subjects import Subjects
+from expunge.catalog._tombstones import Tombstones
 
 __all__ = [
     "ARTIFACT_KINDS",
@@ -52,11 +55,15 @@ __all__ = [
     "Catalog",
     "FoldedText",
     "Hold",
+    "Holds",
     "Identifier",
     "Mention",
     "Pseudonymizer",
     "RecordInfo",
+    "Records",
+    "Subjects",
     "Tombstone",
+    "Tombstones",
     "ancestors",
     "asset_statuses",
     "check_id",

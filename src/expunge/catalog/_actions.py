@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
@@ -12,7 +12,17 @@ from expunge.catalog._model import Tombstone, new_id
 from expunge.db import utcnow
 from expunge.errors import CatalogError, UnknownAssetError
 
-__all__ = ["Erasure", "activate", "erase_many", "lock", "restrict_many", "statuses", "tombstoned", "tombstones"]
+__all__ = [
+    "Erasure",
+    "activate",
+    "asset_kinds",
+    "erase_many",
+    "lock",
+    "restrict_many",
+    "statuses",
+    "tombstoned",
+    "tombstones",
+]
 
 _BATCH = 500
 
@@ -69,7 +79,7 @@ class Erasure:
     status_before: str
 
 
-def _chunks(ids: Sequence[str]):  # type: ignore[no-untyped-def]
+def _chunks(ids: Sequence[str]):
     for i in range(0, len(ids), _BATCH):
         yield ids[i : i + _BATCH]
 
@@ -84,6 +94,22 @@ def statuses(conn: Connection, tenant: str, ids: Sequence[str]) -> dict[str, tup
         if missing:
             for asset_id, kind, status in conn.execute(_ARTIFACT_STATES, {"tenant": tenant, "ids": missing}):
                 out[asset_id] = (kind, status)
+    return out
+
+
+def asset_kinds(conn: Connection, tenant: str, ids: Iterable[str]) -> dict[str, str]:
+    """Return ``{id: kind}`` for the given IDs that are records (``"record"``) or artifacts of ``tenant``."""
+    ids = list(ids)
+    out = {
+        r: "record"
+        for r in conn.execute(
+            select(t.records.c.id).where(t.records.c.tenant == tenant, t.records.c.id.in_(ids))
+        ).scalars()
+    }
+    for row in conn.execute(
+        select(t.artifacts.c.id, t.artifacts.c.kind).where(t.artifacts.c.tenant == tenant, t.artifacts.c.id.in_(ids))
+    ):
+        out[row.id] = row.kind
     return out
 
 

@@ -7,12 +7,13 @@ from collections.abc import Sequence
 from sqlalchemy import Connection, Select, bindparam, insert, select, update
 
 from expunge.catalog import _tables as t
+from expunge.catalog._actions import asset_kinds
 from expunge.catalog._lineage import ancestors
 from expunge.catalog._model import Hold, check_id, new_id
 from expunge.db import Page, keyset_page, utcnow
 from expunge.errors import CatalogError, UnknownAssetError
 
-__all__ = ["HoldsMixin", "hold_exception"]
+__all__ = ["Holds", "hold_exception"]
 
 # Built once (constructing a statement costs several times what executing a cached one does).
 _IDS = bindparam("ids", expanding=True)
@@ -41,13 +42,13 @@ def _holds(tenant: str, *, active_only: bool) -> Select:  # type: ignore[type-ar
     return query
 
 
-class HoldsMixin:
-    """The legal-hold half of :class:`~expunge.catalog.Catalog` (its own module for size).
+class Holds:
+    """Legal holds of the catalog (``catalog.holds``): place, lift, list, and which holds cover which assets.
 
-    Relies on ``Catalog.asset_kinds`` to check that a hold target exists.
+    Stateless: every method takes the open connection whose transaction it joins.
     """
 
-    def place_hold(self, conn: Connection, tenant: str, target_id: str, *, reason: str, placed_by: str) -> Hold:
+    def place(self, conn: Connection, tenant: str, target_id: str, *, reason: str, placed_by: str) -> Hold:
         """Place a legal hold on a record, an artifact or a subject.
 
         Raises:
@@ -60,7 +61,7 @@ class HoldsMixin:
         is_subject = conn.execute(
             select(t.subjects.c.id).where(t.subjects.c.id == target_id, t.subjects.c.tenant == tenant)
         ).first()
-        if not is_subject and not self.asset_kinds(conn, tenant, [target_id]):
+        if not is_subject and not asset_kinds(conn, tenant, [target_id]):
             raise UnknownAssetError(f"No record, artifact or subject {target_id!r} in tenant {tenant!r}.")
         hold_id = new_id("hld")
         conn.execute(
@@ -73,20 +74,20 @@ class HoldsMixin:
                 placed_at=utcnow(),
             )
         )
-        return self.get_hold(conn, tenant, hold_id)
+        return self.get(conn, tenant, hold_id)
 
-    def lift_hold(self, conn: Connection, tenant: str, hold_id: str, *, lifted_by: str) -> Hold:
+    def lift(self, conn: Connection, tenant: str, hold_id: str, *, lifted_by: str) -> Hold:
         """Lift a hold; lifting an already lifted hold changes nothing.
 
         Raises:
             UnknownAssetError: No such hold in this tenant.
         """
-        hold = self.get_hold(conn, tenant, hold_id)
+        hold = self.get(conn, tenant, hold_id)
         if hold.active:
             conn.execute(update(t.holds).where(t.holds.c.id == hold_id).values(lifted_at=utcnow(), lifted_by=lifted_by))
-        return self.get_hold(conn, tenant, hold_id)
+        return self.get(conn, tenant, hold_id)
 
-    def get_hold(self, conn: Connection, tenant: str, hold_id: str) -> Hold:
+    def get(self, conn: Connection, tenant: str, hold_id: str) -> Hold:
         """Return a hold.
 
         Raises:
@@ -97,12 +98,12 @@ class HoldsMixin:
             raise UnknownAssetError(f"No hold {hold_id!r} in tenant {tenant!r}.")
         return Hold(**row._mapping)
 
-    def list_holds(self, conn: Connection, tenant: str, *, active_only: bool = True) -> list[Hold]:
+    def list(self, conn: Connection, tenant: str, *, active_only: bool = True) -> list[Hold]:
         """Return the tenant's holds, newest first."""
         query = _holds(tenant, active_only=active_only).order_by(t.holds.c.placed_at.desc())
         return [Hold(**r._mapping) for r in conn.execute(query)]
 
-    def holds_page(self, conn: Connection, tenant: str, *, limit: int = 100, cursor: str | None = None) -> Page[Hold]:
+    def page(self, conn: Connection, tenant: str, *, limit: int = 100, cursor: str | None = None) -> Page[Hold]:
         """Return one page of the tenant's active holds, newest first.
 
         Args:
@@ -125,7 +126,7 @@ class HoldsMixin:
         )
         return page.map(lambda r: Hold(**r._mapping))
 
-    def holds_for(self, conn: Connection, tenant: str, asset_ids: Sequence[str]) -> dict[str, list[Hold]]:
+    def direct(self, conn: Connection, tenant: str, asset_ids: Sequence[str]) -> dict[str, list[Hold]]:
         """Return the active holds covering each asset: on the asset itself or on a subject of a record."""
         ids = list(asset_ids)
         owners = []
@@ -151,7 +152,7 @@ class HoldsMixin:
                 out[asset_id] = found
         return out
 
-    def holds_covering(self, conn: Connection, tenant: str, asset_ids: Sequence[str]) -> dict[str, list[Hold]]:
+    def covering(self, conn: Connection, tenant: str, asset_ids: Sequence[str]) -> dict[str, list[Hold]]:
         """Return the active holds covering each asset now, lineage included.
 
         A hold covers an asset when it is placed on the asset, on anything the asset was derived from
@@ -160,7 +161,7 @@ class HoldsMixin:
         """
         up = ancestors(conn, tenant, asset_ids)
         everything = sorted(set(asset_ids).union(*up.values()))
-        direct = self.holds_for(conn, tenant, everything)
+        direct = self.direct(conn, tenant, everything)
         out: dict[str, list[Hold]] = {}
         for asset_id in dict.fromkeys(asset_ids):
             found = {h.id: h for a in (asset_id, *up.get(asset_id, ())) for h in direct.get(a, [])}

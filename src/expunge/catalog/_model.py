@@ -7,7 +7,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 from expunge.errors import CatalogError
 
@@ -184,6 +184,22 @@ class RecordInfo:
     retention_until: datetime | None = None
     tags: tuple[str, ...] = ()
 
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON-ready fields the CLI prints and the API answers."""
+        return {
+            "id": self.id,
+            "tenant": self.tenant,
+            "status": self.status,
+            "version": self.version,
+            "source": self.source,
+            "content_sha256": self.content_sha256,
+            "purpose": self.purpose,
+            "legal_basis": self.legal_basis,
+            "consent": dict(self.consent),
+            "retention_until": self.retention_until.isoformat() if self.retention_until else None,
+            "tags": list(self.tags),
+        }
+
 
 @dataclass(frozen=True)
 class ArtifactInfo:
@@ -194,6 +210,10 @@ class ArtifactInfo:
     kind: str
     uri: str
     status: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON-ready fields the CLI prints and the API answers."""
+        return {"id": self.id, "tenant": self.tenant, "kind": self.kind, "uri": self.uri, "status": self.status}
 
 
 @dataclass(frozen=True)
@@ -206,6 +226,17 @@ class Asset:
     status: str
     depth: int
     parents: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON-ready fields the CLI prints and the API answers."""
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "uri": self.uri,
+            "status": self.status,
+            "depth": self.depth,
+            "parents": list(self.parents),
+        }
 
 
 @dataclass(frozen=True)
@@ -225,6 +256,20 @@ class Hold:
     def active(self) -> bool:
         """Tell whether the hold is still in force."""
         return self.lifted_at is None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON-ready fields the CLI prints and the API answers."""
+        return {
+            "id": self.id,
+            "tenant": self.tenant,
+            "target_id": self.target_id,
+            "reason": self.reason,
+            "active": self.active,
+            "placed_by": self.placed_by,
+            "placed_at": self.placed_at.isoformat(),
+            "lifted_by": self.lifted_by,
+            "lifted_at": self.lifted_at.isoformat() if self.lifted_at else None,
+        }
 
 
 @dataclass(frozen=True)

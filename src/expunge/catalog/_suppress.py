@@ -16,8 +16,9 @@ from sqlalchemy import Connection, bindparam, insert, select
 
 from expunge.catalog import _tables as t
 from expunge.db import utcnow
+from expunge.errors import TombstonedContentError
 
-__all__ = ["suppress", "suppressed", "tombstoned_content"]
+__all__ = ["refuse_tombstoned", "suppress", "suppressed", "tombstoned_content"]
 
 _IDS = bindparam("ids", expanding=True)
 _SUPPRESSED = select(t.suppressed_pseudonyms.c.pseudonym).where(
@@ -56,3 +57,20 @@ def tombstoned_content(conn: Connection, tenant: str, digests: Sequence[str]) ->
     for i in range(0, len(wanted), 500):
         out.update(conn.execute(_TOMBSTONED, {"tenant": tenant, "ids": wanted[i : i + 500]}).scalars())
     return out
+
+
+def refuse_tombstoned(conn: Connection, tenant: str, digest: str) -> None:
+    """Refuse content erased before in ``tenant`` (a record version or an artifact about to be registered).
+
+    Raises:
+        TombstonedContentError: ``digest`` is the fingerprint of erased content; the message names its tombstone.
+    """
+    row = conn.execute(
+        select(t.tombstoned_content.c.tombstone_id).where(
+            t.tombstoned_content.c.tenant == tenant, t.tombstoned_content.c.content_sha256 == digest
+        )
+    ).first()
+    if row is not None:
+        raise TombstonedContentError(
+            f"Content {digest} was erased in this tenant (tombstone {row.tombstone_id}); it cannot be registered again."
+        )

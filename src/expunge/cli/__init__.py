@@ -1,8 +1,9 @@
 """The ``expunge`` command line: a thin Typer layer over the same functions the service calls.
 
 Owns: parsing options, printing results with Rich, and mapping the error tree to exit codes
-(0 success, 1 a check failed, 2 bad input, 3 an internal failure). Must not hold logic of its own:
-every command calls a library function of another area.
+(0 success, 1 a check failed, 2 bad input, 3 an internal failure).
+Must not touch: logic of its own, or an area's private modules — every command calls a public library
+function of another area, the same one the service calls.
 """
 
 from expunge.cli._app import app, main

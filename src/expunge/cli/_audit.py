@@ -77,9 +77,11 @@ def run_audit_command(
         data = ForgetData(
             forget=forget_split.batches(batch, shuffle=True, generator=gen),
             retain=retain_split.batches(batch, shuffle=True, generator=gen),
-            num_classes=scenario.dataset.num_classes, target_class=scenario.forget_set.target_class,
-            train_config=scenario.train_config, model_factory=scenario.model_factory,
-        )  # fmt: skip
+            num_classes=scenario.dataset.num_classes,
+            target_class=scenario.forget_set.target_class,
+            train_config=scenario.train_config,
+            model_factory=scenario.model_factory,
+        )
         return method.forget(shadow, data, generator=gen)
 
     result = run_audit(

@@ -85,7 +85,7 @@ def report(error: ExpungeError) -> int:
 def _usage(err: Exception) -> int:
     if type(err).__name__ == "NoArgsIsHelpError":  # the help was already printed
         return EXIT_BAD_INPUT
-    message = err.format_message()  # type: ignore[attr-defined]
+    message = err.format_message()
     param = getattr(err, "param", None)
     low, high = getattr(param, "min", None), getattr(param, "max", None)
     if low is not None and high is not None and "accepted" not in message:
@@ -134,7 +134,7 @@ class ExpungeGroup(TyperGroup):
     one line instead of a traceback (``--traceback`` shows it).
     """
 
-    def main(  # type: ignore[override]
+    def main(
         self,
         args: Any = None,
         prog_name: str | None = None,
@@ -177,4 +177,4 @@ def cli_errors(func: F) -> F:
         except ExpungeError as error:
             sys.exit(report(error))
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper

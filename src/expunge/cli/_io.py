@@ -26,10 +26,10 @@ class _PipeSafeConsole(Console):
     """A console as wide as a terminal on a terminal, and unbounded on a pipe or a file."""
 
     def _size(self) -> ConsoleDimensions:
-        size = Console.size.fget(self)  # type: ignore[attr-defined]
+        size = Console.size.fget(self)
         return size if self.is_terminal else ConsoleDimensions(_UNWRAPPED_WIDTH, size.height)
 
-    size = property(_size, Console.size.fset)  # type: ignore[assignment,attr-defined]
+    size = property(_size, Console.size.fset)
 
 
 def make_console(*, stderr: bool = False) -> Console:

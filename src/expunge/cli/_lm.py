@@ -383,7 +383,7 @@ def bench_lm(
     """Forget people from a fine-tuned LM with every method against an oracle; write results.json and results.md."""
     from dataclasses import replace
 
-    from expunge.bench._lm import run_lm_bench, small_recipe
+    from expunge.bench import run_lm_bench, small_recipe
     from expunge.lm import TrainingRecipe, get_lm_method
 
     per_method = _json_object(params, "--params", '{"npo": {"lr": 1e-4}}')

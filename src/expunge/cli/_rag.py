@@ -40,9 +40,9 @@ def open_rag_index(settings: Settings, *, with_catalog: bool = True, gov: Govern
 
     catalog = db = None
     if with_catalog:
-        from expunge.cli.governance import open_settings_governance
+        from expunge.requests import open_governance_from_settings
 
-        gov = gov or open_settings_governance(with_rag=False)
+        gov = gov or open_governance_from_settings(settings, with_rag=False)
         catalog, db = gov.catalog, gov.db
     return open_index(
         settings.resolved_rag_store,
@@ -89,7 +89,7 @@ def _torch_threads() -> None:
     torch.set_num_threads(get_settings().threads)
 
 
-def _read_documents(path: Path, tenant: str, acl: str) -> list:  # type: ignore[type-arg]
+def _read_documents(path: Path, tenant: str, acl: str) -> list:
     from expunge.rag import Document
 
     if not path.exists():
@@ -304,7 +304,7 @@ def bench_rag(
 ) -> None:
     """Measure what a native delete leaves on disk vs expunge's purge, time to exclusion and to a verified purge,
     recall before and after delete storms, and cache leaks over a replay."""
-    from expunge.rag._bench import RagBenchConfig, markdown, run_rag_bench, write_rag_bench
+    from expunge.bench import RagBenchConfig, rag_markdown, run_rag_bench, write_rag_bench
 
     cfg = RagBenchConfig(
         store=store, chunks=chunks, subjects=subjects, chunks_per_subject=chunks_per_subject,
@@ -313,7 +313,7 @@ def bench_rag(
     with console.status("starting") as status:
         results = run_rag_bench(cfg, progress=lambda msg: status.update(msg))
     write_rag_bench(results, out)
-    console.print(markdown([results]))
+    console.print(rag_markdown([results]))
     console.print(f"wrote {out / 'results.json'} and {out / 'results.md'}")
 
 
@@ -335,7 +335,7 @@ def bench_answers(
 ) -> None:
     """Ask "What did NAME report?" about erased, never-ingested and present people under four answerers (fixed or
     calibrated cut-off, with or without the entity check): abstention, leaks and accuracy."""
-    from expunge.rag._answers_bench import AnswersBenchConfig, answers_markdown, run_answers_bench, write_answers_bench
+    from expunge.bench import AnswersBenchConfig, answers_markdown, run_answers_bench, write_answers_bench
 
     cfg = AnswersBenchConfig(
         documents=documents, erase=erase, never=never, present=present, k=k, sample=sample, quantile=quantile,
@@ -355,17 +355,16 @@ def rag_demo(out: Path) -> bool:
     Returns True when the person's answer abstains afterwards and the probe finds nothing of them.
     """
     from expunge.catalog import Identifier
-    from expunge.cli.governance import open_settings_governance
     from expunge.evidence import dump_case_file, verify_case_file
     from expunge.rag import RagSubscriber, demo_corpus, probe_subject
-    from expunge.requests import build_case_file
+    from expunge.requests import open_governance_from_settings
 
     _torch_threads()
     settings = get_settings()
     corpus = demo_corpus(60, seed=0)
-    gov = open_settings_governance(with_rag=False)
+    gov = open_governance_from_settings(settings, with_rag=False)
     index = open_rag_index(settings, gov=gov)
-    gov.subscribers["rag"] = RagSubscriber(index)
+    gov.bus.subscribers["rag"] = RagSubscriber(index)
     with console.status("RAG: ingesting 60 synthetic tickets and HR notes…"):
         report = index.ingest(corpus.documents, people=corpus.people)
     console.print(
@@ -381,14 +380,14 @@ def rag_demo(out: Path) -> bool:
     )
     gov.approve("default", filed.case.id, operator="demo")
     with console.status("RAG: delivering the erasure (exclude, purge, byte probe, signed receipts)…"):
-        gov.process()
+        gov.bus.process()
     case = gov.get_case("default", filed.case.id)
     after = index.answer(question, groups=["support", "hr"])
     probe = probe_subject(index, person)
-    document = build_case_file(gov, "default", case.id, signer=gov.audit.signer)
+    document = gov.evidence.case_file("default", case.id)
     out.mkdir(parents=True, exist_ok=True)
     (out / "rag-case.json").write_bytes(dump_case_file(document))
-    summary = verify_case_file(document, {gov.audit.signer.key_id: gov.audit.signer.public_key})
+    summary = verify_case_file(document, gov.evidence.keyring)
     console.print(f"RAG: erasure {case.id} {case.state}; afterwards → {after.text!r}", highlight=False)
     console.print(
         f"RAG: probe for the person: {'FOUND' if probe.found else 'nothing found'} in {probe.files_scanned} files, "

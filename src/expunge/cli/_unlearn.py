@@ -100,6 +100,7 @@ def unlearn(
     from expunge.datasets import write_id_file
     from expunge.models import save_checkpoint
     from expunge.unlearn import (
+        SAMPLERS,
         get_method,
         make_method,
         measure,
@@ -107,8 +108,8 @@ def unlearn(
         run_method,
         train_original,
         train_reference,
+        tune_dose,
     )
-    from expunge.unlearn._tune import SAMPLERS, tune_dose
 
     # Every input is checked before any data is loaded or any weight trained.
     if reference not in ("retrain", "none"):
@@ -121,8 +122,10 @@ def unlearn(
     settings = get_settings()
     _threads()
     scenario = prepare_scenario(dataset, arch=arch, forget=forget, seed=seed, max_train=max_train, canaries=canaries)
-    console.print(f"[bold]{dataset}[/] / {arch}: forgetting {len(scenario.forget)} of {len(scenario.members)} "
-                  f"training samples ({scenario.forget_set.spec}) with [bold]{method}[/]")  # fmt: skip
+    console.print(
+        f"[bold]{dataset}[/] / {arch}: forgetting {len(scenario.forget)} of {len(scenario.members)} "
+        f"training samples ({scenario.forget_set.spec}) with [bold]{method}[/]"
+    )
     original, train_seconds = train_original(scenario, cache_dir=settings.cache_dir)
     out.mkdir(parents=True, exist_ok=True)
     if tune:
@@ -186,7 +189,7 @@ def bench_classifiers(
     ] = Path("runs/bench"),
 ) -> None:
     """Run retrain and every chosen method on one scenario and write results.json and results.md."""
-    from expunge.unlearn._bench import run_classifier_bench
+    from expunge.bench import run_classifier_bench
 
     _check_names(dataset, arch)
     per_method = _parse_params(params, example='{"finetune": {"lr": 0.01}}')
@@ -218,7 +221,7 @@ def bench_audit(
     ] = Path("runs/bench-audit"),
 ) -> None:
     """Measure attack strength at low FPR, the set-level test over random forget sets, and the gate per method."""
-    from expunge.unlearn._audit_bench import run_audit_bench
+    from expunge.bench import run_audit_bench
 
     _check_names(dataset, arch)
     settings = get_settings()

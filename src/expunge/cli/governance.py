@@ -31,13 +31,12 @@ from expunge.evidence import (
     export_entries,
     open_checkpoint,
     parse_export,
-    public_key_pem,
     read_checkpoint_file,
     rotate_signing_key,
     verify_case_file,
     verify_log,
 )
-from expunge.requests import ApiKeys, Governance, build_case_file, open_governance_from_settings
+from expunge.requests import Governance, open_governance_from_settings
 
 __all__ = ["app"]
 
@@ -67,13 +66,9 @@ Cursor = Annotated[
 OutDir = Annotated[Path, typer.Option(help="Folder for results.json and results.md.", callback=check_output_dir)]
 
 
-def open_settings_governance(*, with_rag: bool = True) -> Governance:
-    """The governance the settings name (the RAG index's subscriber built when its first event arrives)."""
-    return open_governance_from_settings(get_settings(), with_rag=with_rag)
-
-
 def _gov() -> Governance:
-    return open_settings_governance()
+    """The governance the settings name (the RAG index's subscriber built when its first event arrives)."""
+    return open_governance_from_settings(get_settings())
 
 
 def _print(data: Any) -> None:
@@ -92,19 +87,15 @@ def keys_create(
     label: Annotated[str, typer.Option(help="A note to recognise the key by.")] = "",
 ) -> None:
     """Create an API key and print it once; only its hash is stored."""
-    gov = _gov()
-    with gov.db.begin() as conn:
-        principal, key = ApiKeys().create(conn, tenant, role, label=label)
-    _print({"key_id": principal.key_id, "tenant": tenant, "role": role, "api_key": key})
+    principal, key = _gov().keys.create(tenant, role, label=label)
+    _print({**principal.to_dict(), "api_key": key})
 
 
 @keys_app.command("revoke")
 @cli_errors
 def keys_revoke(key_id: str) -> None:
     """Revoke an API key by its ID."""
-    gov = _gov()
-    with gov.db.begin() as conn:
-        _print({"key_id": key_id, "revoked": ApiKeys().revoke(conn, key_id)})
+    _print({"key_id": key_id, "revoked": _gov().keys.revoke(key_id)})
 
 
 @dsr_app.command("file")
@@ -141,7 +132,7 @@ def dsr_file(
         filed_by=filed_by,
         approved_by=approved_by,
     )
-    _print({"case": filed.case.to_dict(), "verification_token": filed.token, "expires_at": filed.token_expires_at})
+    _print(filed.to_dict())
 
 
 @dsr_app.command("verify")
@@ -198,16 +189,14 @@ def dsr_retention(
     tenant: Tenant, regulation: Annotated[str, typer.Option(help="Deadline policy of the requests.")] = "gdpr"
 ) -> None:
     """File and approve erasure requests for records whose retention date has passed."""
-    gov = _gov()
-    gov.policy.due_at(regulation, gov.clock())  # an unknown regulation is refused even when nothing expired
-    _print([c.to_dict() for c in gov.enforce_retention(tenant, regulation=regulation)])
+    _print([c.to_dict() for c in _gov().enforce_retention(tenant, regulation=regulation)])
 
 
 @dsr_app.command("process")
 @cli_errors
 def dsr_process() -> None:
     """Deliver every due event in this process, then settle the cases (no worker needed)."""
-    stats = _gov().process()
+    stats = _gov().bus.process()
     _print({"delivered": stats.delivered, "retried": stats.retried, "dead": stats.dead})
 
 
@@ -217,22 +206,22 @@ def holds_place(
     target_id: str, tenant: Tenant, reason: Annotated[str, typer.Option(help="The matter it preserves.")]
 ) -> None:
     """Place a legal hold on a record, an artifact or a subject (it applies to approved requests too)."""
-    _print(_gov().place_hold(tenant, target_id, reason=reason, placed_by="cli").__dict__)
+    _print(_gov().holds.place(tenant, target_id, reason=reason, placed_by="cli").to_dict())
 
 
 @holds_app.command("lift")
 @cli_errors
 def holds_lift(hold_id: str, tenant: Tenant) -> None:
     """Lift a legal hold; the erasures it blocked are re-opened as new approved requests."""
-    hold, reopened = _gov().lift_hold(tenant, hold_id, lifted_by="cli")
-    _print({**hold.__dict__, "reopened": [c.to_dict() for c in reopened]})
+    hold, reopened = _gov().holds.lift(tenant, hold_id, lifted_by="cli")
+    _print({**hold.to_dict(), "reopened": [c.to_dict() for c in reopened]})
 
 
 @holds_app.command("list")
 @cli_errors
 def holds_list(tenant: Tenant, limit: Limit = 100, cursor: Cursor = None) -> None:
     """List active legal holds, newest first, a page at a time: {holds, total, next_cursor}."""
-    _print_page("holds", _gov().list_holds(tenant, limit=limit, cursor=cursor), lambda h: h.__dict__)
+    _print_page("holds", _gov().holds.list(tenant, limit=limit, cursor=cursor), lambda h: h.to_dict())
 
 
 @dead_app.command("list")
@@ -245,10 +234,7 @@ def deadletters_list(
     cursor: Cursor = None,
 ) -> None:
     """List dead letters waiting for a replay, oldest first, a page at a time: {dead_letters, total, next_cursor}."""
-    gov = _gov()
-    with gov.db.read() as conn:
-        page = gov.outbox.dead_letter_page(conn, tenant, limit=limit, cursor=cursor)
-    _print_page("dead_letters", page, lambda d: d.__dict__)
+    _print_page("dead_letters", _gov().bus.dead_letters(tenant, limit=limit, cursor=cursor), lambda d: d.to_dict())
 
 
 @dead_app.command("replay")
@@ -261,7 +247,7 @@ def deadletters_replay(
     ] = None,
 ) -> None:
     """Put a dead letter back on the bus with a fresh attempt budget (once)."""
-    _print({"event_id": _gov().replay_dead_letter(tenant, dead_letter_id, by="cli")})
+    _print({"event_id": _gov().bus.replay(tenant, dead_letter_id, by="cli")})
 
 
 @evidence_app.command("export")
@@ -281,8 +267,8 @@ def evidence_export(
 ) -> None:
     """Write a request's sealed case file (canonical JSON) with the log's checkpoint and inclusion proofs."""
     gov = _gov()
-    size = _older(since, gov.audit.public_keys)[1] if since is not None else None
-    write_output(out, dump_case_file(build_case_file(gov, tenant, case_id, signer=gov.audit.signer, since=size)))
+    size = _older(since, gov.evidence.keyring)[1] if since is not None else None
+    write_output(out, dump_case_file(gov.evidence.case_file(tenant, case_id, since=size)))
     _print({"case_id": case_id, "path": str(out), "consistency_from": size})
 
 
@@ -292,9 +278,7 @@ def evidence_export_log(
     out: Annotated[Path, typer.Option(help="Where to write the JSON Lines export.", callback=check_output_file)],
 ) -> None:
     """Write the whole audit log as JSON Lines ending in its signed checkpoint, for offline verification."""
-    gov = _gov()
-    with gov.db.read() as conn:
-        snapshot = gov.audit.snapshot(conn)
+    snapshot = _gov().evidence.snapshot()
     write_output(out, export_entries(snapshot.entries, snapshot.checkpoint))
     _print({"entries": len(snapshot.entries), "path": str(out), "checkpoint": snapshot.checkpoint.to_dict()})
 
@@ -308,9 +292,7 @@ def evidence_checkpoint(
     ] = None,
 ) -> None:
     """Print the log's latest signed checkpoint (JSON), after checking every entry against it."""
-    gov = _gov()
-    with gov.db.read() as conn:
-        data = gov.audit.snapshot(conn).checkpoint.to_dict()
+    data = _gov().evidence.checkpoint()
     if out is not None:
         write_output(out, (json.dumps(data, indent=2) + "\n").encode())
     _print(data)
@@ -322,10 +304,9 @@ def evidence_public_key(
     all_keys: Annotated[bool, typer.Option("--all", help="Every key of the keyring, the current one last.")] = False,
 ) -> None:
     """Print the install's Ed25519 public key (PEM), or the whole keyring: all a third party needs."""
-    gov = _gov()
-    current = gov.audit.signer
-    keys = [k for i, k in gov.audit.public_keys.items() if i != current.key_id] if all_keys else []
-    typer.echo(b"".join(public_key_pem(k) for k in [*keys, current.public_key]).decode(), nl=False)
+    keys = _gov().evidence.public_keys()
+    older = [k["pem"] for k in keys["keys"] if not k["current"]] if all_keys else []
+    typer.echo("".join([*older, keys["pem"]]), nl=False)
 
 
 @evidence_app.command("rotate-key")
@@ -392,10 +373,9 @@ def evidence_verify(
             result = verify_case_file(path.read_bytes(), keys, older=older)
         else:
             gov = _gov()
-            document = build_case_file(gov, str(tenant), case, signer=gov.audit.signer, since=size)
+            document = gov.evidence.case_file(str(tenant), case, since=size)
             result = verify_case_file(dump_case_file(document), keys, older=older)
-            with gov.db.read() as conn:
-                snapshot = gov.audit.snapshot(conn)
+            snapshot = gov.evidence.snapshot()
             logged = verify_log([e.to_dict() for e in snapshot.entries], snapshot.checkpoint.note, keys, older=older)
             result["log_entries"] = logged["log_entries"]
     except (TamperedEvidenceError, UnknownKeyError) as err:
@@ -419,7 +399,7 @@ def worker(
     handled = 0
     while not stop.is_set():
         try:
-            handled += gov.work(stop, idle_seconds=idle, limit=limit, once=once)
+            handled += gov.bus.work(stop, idle_seconds=idle, limit=limit, once=once)
         except SQLAlchemyError as err:  # the database went away or stayed locked: say so, wait, go on
             typer.echo(f"worker: database error, retrying in 1 s: {err}", err=True)
             stop.wait(1.0)
@@ -444,7 +424,7 @@ def serve(
         get_settings.cache_clear()
     # Open the settings' database and keys here, so a bad setting is one sentence and exit 2, not a
     # traceback from inside the server's startup.
-    _gov().db.dispose()
+    _gov().close()
     # By import string: the CLI and the service are sibling layers and do not import each other.
     uvicorn.run("expunge.service:app_from_settings", factory=True, host=host, port=port)
 
@@ -482,7 +462,7 @@ def bench_dsr(
     out: OutDir = Path("bench/results/dsr"),
 ) -> None:
     """Measure DSRs per second end to end and the time to forget (p50, p95)."""
-    from expunge.requests import bench_dsr as run
+    from expunge.bench import bench_dsr as run
 
     if backend not in ("sqlite", "postgres"):
         raise typer.BadParameter(f"{backend!r} is not a backend; accepted: sqlite, postgres.", param_hint="'--backend'")
@@ -518,7 +498,7 @@ def bench_crash(
 
     Exit 1 unless nothing was lost, duplicated, resurrected or erased under hold, and every case settled.
     """
-    from expunge.requests import bench_crash as run
+    from expunge.bench import bench_crash as run
 
     result = run(out=out, fanouts=fanouts, seed=seed)
     _print(result)

@@ -6,30 +6,32 @@ from collections.abc import Callable
 from typing import Any
 
 from expunge.datasets._base import Dataset
-from expunge.errors import UnknownDatasetError, unknown_name_message
+from expunge.errors import UnknownDatasetError
+from expunge.registry import Registry
 
-__all__ = ["available_datasets", "load_dataset", "register_dataset"]
+__all__ = ["DATASETS", "available_datasets", "load_dataset", "register_dataset"]
 
 Loader = Callable[..., Dataset]
-_LOADERS: dict[str, Loader] = {}
+# The built-in loaders are imported on the first lookup for their registration side effect (no import cycle).
+DATASETS: Registry[Loader] = Registry(
+    "data set",
+    unknown=UnknownDatasetError,
+    builtins=tuple(f"expunge.datasets.{module}" for module in ("_adult", "_mnist", "_synthetic")),
+)
 
 
 def register_dataset(name: str) -> Callable[[Loader], Loader]:
-    """Register a loader under ``name`` (snake_case, stable forever)."""
+    """Register a loader under ``name`` (snake_case, stable forever).
 
-    def decorate(loader: Loader) -> Loader:
-        if name in _LOADERS:
-            raise ValueError(f"A data set named {name!r} is already registered.")
-        _LOADERS[name] = loader
-        return loader
-
-    return decorate
+    Raises:
+        DuplicateNameError: ``name`` is taken.
+    """
+    return DATASETS.register(name)
 
 
 def available_datasets() -> list[str]:
     """Return the registered data set names, sorted."""
-    _load_builtins()
-    return sorted(_LOADERS)
+    return DATASETS.names()
 
 
 def load_dataset(name: str, **options: Any) -> Dataset:
@@ -43,14 +45,4 @@ def load_dataset(name: str, **options: Any) -> Dataset:
         UnknownDatasetError: ``name`` is not registered.
         DataUnavailableError: The data set's files are not installed; the message says how to get them.
     """
-    _load_builtins()
-    try:
-        loader = _LOADERS[name]
-    except KeyError:
-        raise UnknownDatasetError(unknown_name_message("data set", name, _LOADERS)) from None
-    return loader(**options)
-
-
-def _load_builtins() -> None:
-    # Imported for their registration side effect, late so the registry module has no cycle.
-    from expunge.datasets import _adult, _mnist, _synthetic  # noqa: F401
+    return DATASETS.get(name)(**options)

@@ -271,7 +271,7 @@ def open_database(
 _ACCEPTED_URLS = "Accepted: sqlite:///path.db or postgresql+psycopg://user@host:port/db."
 
 
-def _create_engine(url: str, **kwargs) -> Engine:  # type: ignore[no-untyped-def]
+def _create_engine(url: str, **kwargs) -> Engine:
     """``create_engine``, with a missing or unknown driver said in one sentence."""
     try:
         return create_engine(url, **kwargs)
@@ -303,7 +303,7 @@ def _sqlite_engine(url: str, *, database: str | None, busy_timeout_ms: int, echo
     )
 
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+    def _on_connect(dbapi_conn, _record) -> None:
         cur = dbapi_conn.cursor()
         if not in_memory:
             cur.execute("PRAGMA journal_mode=WAL")

@@ -60,14 +60,14 @@ def check_page_size(limit: object) -> int:
 
 def keyset_page(
     conn: Connection,
-    query: Select,  # type: ignore[type-arg]
+    query: Select,
     *,
     at: Column[datetime],
     key: Column[str],
     descending: bool,
     limit: int,
     cursor: str | None,
-) -> Page[Row]:  # type: ignore[type-arg]
+) -> Page[Row]:
     """Run one page of ``query`` ordered by ``(at, key)``.
 
     Args:

@@ -99,7 +99,7 @@ from expunge.lm._refusal import (
 )
 from expunge.lm._sisa import SisaEnsemble, SisaForgetReport, SisaTraining, shard_of, train_sisa
 from expunge.lm._tune import LMTuneResult, tune_lm_dose
-from expunge.lm.methods._loop import knowledge_level
+from expunge.lm.methods import knowledge_level
 
 __all__ = [
     # the model side

@@ -20,10 +20,10 @@ from expunge.errors import (
     LMForgetError,
     SamplesNotLearntError,
     UnknownMethodError,
-    unknown_name_message,
 )
 from expunge.lm._adapters import AdapterManifest
 from expunge.lm._data import QA, LMSplit
+from expunge.registry import Registry
 from expunge.unlearn import MethodParams
 
 __all__ = [
@@ -212,31 +212,30 @@ class LMMethod:
         return f"{type(self).__name__}({self.params})"
 
 
-_METHODS: dict[str, type[LMMethod]] = {}
+LM_METHODS: Registry[type[LMMethod]] = Registry(
+    "LM forgetting method", unknown=UnknownMethodError, builtins=("expunge.lm.methods",)
+)
 
 
 def register_lm_method(name: str) -> Callable[[type[LMMethod]], type[LMMethod]]:
-    """Register an LM method class under a snake_case key that stays stable forever (it is audited)."""
+    """Register an LM method class under a snake_case key that stays stable forever (it is audited).
+
+    Raises:
+        DuplicateNameError: ``name`` is taken.
+    """
 
     def decorate(cls: type[LMMethod]) -> type[LMMethod]:
-        if name in _METHODS:
-            raise ValueError(f"An LM forgetting method named {name!r} is already registered.")
+        LM_METHODS.add(name, cls)
         cls.name = name
         cls.Params.owner = cls.__name__
-        _METHODS[name] = cls
         return cls
 
     return decorate
 
 
-def _load_builtins() -> None:
-    import expunge.lm.methods  # noqa: F401  (registers the built-in methods)
-
-
 def available_lm_methods() -> list[str]:
     """Return every registered LM method name, sorted."""
-    _load_builtins()
-    return sorted(_METHODS)
+    return LM_METHODS.names()
 
 
 def get_lm_method(name: str) -> type[LMMethod]:
@@ -245,11 +244,7 @@ def get_lm_method(name: str) -> type[LMMethod]:
     Raises:
         UnknownMethodError: No such method; the message lists the available ones.
     """
-    _load_builtins()
-    try:
-        return _METHODS[name]
-    except KeyError:
-        raise UnknownMethodError(unknown_name_message("LM forgetting method", name, _METHODS)) from None
+    return LM_METHODS.get(name)
 
 
 def make_lm_method(name: str, params: dict[str, Any] | None = None) -> LMMethod:

@@ -17,7 +17,7 @@ import optuna
 from expunge.errors import InvalidParameterError
 from expunge.lm._adapters import adapter_state, restore_adapter_state
 from expunge.lm._forget import LMForgetData, get_lm_method
-from expunge.lm.methods._loop import knowledge_level
+from expunge.lm.methods import knowledge_level
 
 __all__ = ["LMTuneResult", "tune_lm_dose"]
 

@@ -10,12 +10,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from expunge.errors import ModelError, UnknownArchitectureError, unknown_name_message
+from expunge.errors import ModelError, UnknownArchitectureError
+from expunge.registry import Registry
 
 __all__ = ["ModelSpec", "available_architectures", "build_model", "register_architecture"]
 
 Builder = Callable[["ModelSpec"], nn.Module]
-_ARCHS: dict[str, Builder] = {}
+ARCHITECTURES: Registry[Builder] = Registry("architecture", unknown=UnknownArchitectureError)
 
 
 @dataclass(frozen=True)
@@ -63,20 +64,17 @@ class ModelSpec:
 
 
 def register_architecture(name: str) -> Callable[[Builder], Builder]:
-    """Register a builder ``spec -> nn.Module`` under ``name``."""
+    """Register a builder ``spec -> nn.Module`` under ``name``.
 
-    def decorate(builder: Builder) -> Builder:
-        if name in _ARCHS:
-            raise ValueError(f"An architecture named {name!r} is already registered.")
-        _ARCHS[name] = builder
-        return builder
-
-    return decorate
+    Raises:
+        DuplicateNameError: ``name`` is taken.
+    """
+    return ARCHITECTURES.register(name)
 
 
 def available_architectures() -> list[str]:
     """Return the registered architecture names, sorted."""
-    return sorted(_ARCHS)
+    return ARCHITECTURES.names()
 
 
 def build_model(spec: ModelSpec, *, seed: int | None = None) -> nn.Module:
@@ -90,10 +88,7 @@ def build_model(spec: ModelSpec, *, seed: int | None = None) -> nn.Module:
         UnknownArchitectureError: ``spec.arch`` is not registered.
         ModelError: The architecture cannot take this input shape.
     """
-    try:
-        builder = _ARCHS[spec.arch]
-    except KeyError:
-        raise UnknownArchitectureError(unknown_name_message("architecture", spec.arch, _ARCHS)) from None
+    builder = ARCHITECTURES.get(spec.arch)
     if spec.num_classes < 2:
         raise ModelError(f"A classifier needs num_classes >= 2; got {spec.num_classes}.")
     if seed is not None:

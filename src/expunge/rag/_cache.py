@@ -149,7 +149,7 @@ class SqliteCache:
             conn.execute("PRAGMA secure_delete=ON")
             conn.execute("PRAGMA synchronous=NORMAL")
             self._local.conn = conn
-        return _Tx(conn)  # type: ignore[return-value]
+        return _Tx(conn)
 
     def get(self, namespace: str, key: str) -> Any | None:
         """The live value under ``key``, or None."""
@@ -225,5 +225,5 @@ class _Tx:
         self.conn.execute("BEGIN IMMEDIATE")
         return self.conn
 
-    def __exit__(self, exc_type, exc, tb) -> None:  # type: ignore[no-untyped-def]
+    def __exit__(self, exc_type, exc, tb) -> None:
         self.conn.execute("ROLLBACK" if exc_type else "COMMIT")

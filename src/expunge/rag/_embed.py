@@ -29,7 +29,7 @@ class Embedder(Protocol):
 
 
 @functools.cache
-def _load_minilm():  # type: ignore[no-untyped-def]
+def _load_minilm():
     """Load the model once per process (every MiniLMEmbedder shares it), never from the network."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")

@@ -320,9 +320,11 @@ class RagIndex:
             return chunks, {}, ""
         out: dict[str, list[str]] = {}
         with self.db.begin() as conn:
-            erased_people = [p for p in mentioned if any(self.catalog.suppressed(conn, doc.tenant, p.identifiers()))]
+            erased_people = [
+                p for p in mentioned if any(self.catalog.subjects.suppressed(conn, doc.tenant, p.identifiers()))
+            ]
             prints = {c.chunk_id: content_fingerprint(c.text) for c in chunks}
-            erased_text = self.catalog.tombstoned_content(conn, doc.tenant, list(prints.values()))
+            erased_text = self.catalog.tombstones.content(conn, doc.tenant, list(prints.values()))
             erased_content = [c for c in chunks if prints[c.chunk_id] in erased_text]
             naming_erased = [
                 c
@@ -341,7 +343,7 @@ class RagIndex:
             reason = ("; ".join(why) + "; not stored") if why else ""
             if not kept:
                 return [], {}, reason
-            info = self.catalog.register_record(
+            info = self.catalog.records.register(
                 conn,
                 doc.tenant,
                 source=doc.source[:512],
@@ -352,7 +354,7 @@ class RagIndex:
             )
             for person in mentioned:
                 if person not in erased_people:
-                    self.catalog.link_subject(conn, doc.tenant, info.id, person.identifiers())
+                    self.catalog.subjects.link(conn, doc.tenant, info.id, person.identifiers())
             for chunk in kept:
                 parent = info.id
                 out[chunk.chunk_id] = [info.id]
@@ -369,7 +371,7 @@ class RagIndex:
                     out[chunk.chunk_id].append(parent)
         return kept, out, reason
 
-    def _embed(self, chunks, report: IngestReport) -> np.ndarray:  # type: ignore[no-untyped-def]
+    def _embed(self, chunks, report: IngestReport) -> np.ndarray:
         """Vectors for ``chunks``, from the embedding cache when the same content was embedded before."""
         keys = [f"{self.embedder.model_id}:{c.content_sha256}" for c in chunks]
         vectors: list[np.ndarray | None] = []
@@ -385,7 +387,7 @@ class RagIndex:
                 vectors[i] = v
         for c, key, v in zip(chunks, keys, vectors, strict=True):
             self.cache.put("embedding", key, np.asarray(v).tolist(), [c.chunk_id, content_tag(c.content_sha256)])
-        return np.stack(vectors)  # type: ignore[arg-type]
+        return np.stack(vectors)
 
     # --- retrieval --------------------------------------------------------------------------------
 

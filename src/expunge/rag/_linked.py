@@ -37,9 +37,9 @@ def subject_chunks(
         return []
     prefix = f"rag://{index}/chunk/"
     with db.read() as conn:  # deferred: answers and probes do not queue behind writers
-        pseudonyms = catalog.pseudonyms(tenant, identifiers)
-        subjects = catalog.subjects_by_pseudonyms(conn, tenant, pseudonyms)
-        records = catalog.records_by_subjects(conn, tenant, subjects) if subjects else []
+        pseudonyms = catalog.subjects.pseudonyms(tenant, identifiers)
+        subjects = catalog.subjects.by_pseudonyms(conn, tenant, pseudonyms)
+        records = catalog.records.by_subjects(conn, tenant, subjects) if subjects else []
         assets = closure(conn, tenant, records) if records else []
     return sorted(a.uri.removeprefix(prefix) for a in assets if a.uri.startswith(prefix))[:limit]
 
@@ -54,10 +54,10 @@ def catalog_names(catalog: Catalog, db: Database, tenant: str, question: str) ->
     runs = sorted({" ".join(words[i : i + n]) for n in (2, 3, 4) for i in range(len(words) - n + 1)})
     if not runs:
         return ()
-    pseudonyms = catalog.pseudonyms(tenant, [Identifier("name", run) for run in runs])
+    pseudonyms = catalog.subjects.pseudonyms(tenant, [Identifier("name", run) for run in runs])
     found = []
     with db.read() as conn:  # deferred: answers and probes do not queue behind writers
         for run, pseudonym in zip(runs, pseudonyms, strict=True):
-            if catalog.subjects_by_pseudonyms(conn, tenant, [pseudonym]):
+            if catalog.subjects.by_pseudonyms(conn, tenant, [pseudonym]):
                 found.append(Mention.of("name", run))
     return tuple(found)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import Connection
 
-from expunge.bus import Event, register_subscriber
+from expunge.bus import Event, SubscriberParts, register_subscriber
 from expunge.bus.protocol import receipt_for
 from expunge.catalog import asset_statuses
 from expunge.config import Settings
@@ -44,6 +44,18 @@ class RagSubscriber:
     """
 
     name = "rag"
+
+    on_demand = True  # the store may not exist yet when a worker starts: built when its first event arrives
+
+    @classmethod
+    def configured(cls, parts: SubscriberParts) -> bool:
+        """Whether the install names a RAG index to serve (the settings are given)."""
+        return parts.settings is not None
+
+    @classmethod
+    def from_parts(cls, parts: SubscriberParts) -> RagSubscriber | None:
+        """Open the index the settings name (:meth:`from_settings`), or ``None`` when no settings are given."""
+        return cls.from_settings(parts.settings, digest=parts.digest) if parts.settings is not None else None
 
     def __init__(self, index: RagIndex, *, digest: StateDigest | None = None) -> None:
         self.index = index
@@ -120,7 +132,7 @@ class RagSubscriber:
         before = {c: r for c, r in found.items() if r.tenant in tenants[c]}
         return [c for c in ids if c not in found or c in before], before, set(found) - set(before)
 
-    def _erase(self, events: Sequence[Event], started, tx: Connection) -> dict[str, Receipt]:  # type: ignore[no-untyped-def]
+    def _erase(self, events: Sequence[Event], started, tx: Connection) -> dict[str, Receipt]:
         ids, before, others = self._owned(events)
         done = self.index.forget(
             ids, fingerprints=[self._unverified[i] for i in ids if i in self._unverified], rows=list(before.values())
@@ -183,7 +195,7 @@ class RagSubscriber:
             if status != "pending"
         }
 
-    def _restrict(self, events: Sequence[Event], started) -> dict[str, Receipt]:  # type: ignore[no-untyped-def]
+    def _restrict(self, events: Sequence[Event], started) -> dict[str, Receipt]:
         ids, before, _ = self._owned(events)
         self.index.restrict(ids, rows=list(before.values()))
         after = {r.chunk_id: r for r in self.index.store.get(ids)}

@@ -36,6 +36,10 @@ class Principal:
     tenant: str
     role: str
 
+    def to_dict(self) -> dict[str, str]:
+        """Return the JSON-ready fields the CLI prints and the API answers."""
+        return {"key_id": self.key_id, "tenant": self.tenant, "role": self.role}
+
     @property
     def actor(self) -> str:
         """How the caller is named in transitions and evidence."""

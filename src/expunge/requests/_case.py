@@ -66,8 +66,16 @@ class FiledRequest:
     token: str | None
     token_expires_at: datetime | None
 
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON-ready fields the CLI prints and the API answers (the token under ``verification_token``)."""
+        return {
+            "case": self.case.to_dict(),
+            "verification_token": self.token,
+            "token_expires_at": self.token_expires_at.isoformat() if self.token_expires_at else None,
+        }
 
-def case_from_row(row) -> Case:  # type: ignore[no-untyped-def]
+
+def case_from_row(row) -> Case:
     """Build a :class:`Case` from a ``requests_cases`` row."""
     return Case(
         id=row.id,

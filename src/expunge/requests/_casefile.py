@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, select
 
@@ -18,7 +18,9 @@ from expunge.errors import TamperedEvidenceError, UnknownRequestError
 from expunge.evidence import CaseView, Signer, case_file_document, case_view, seal_case_file
 from expunge.requests import _tables as t
 from expunge.requests._case import case_from_row
-from expunge.requests._governance import Governance
+
+if TYPE_CHECKING:
+    from expunge.requests._governance import Governance
 
 __all__ = ["build_case_file", "check_case_tables"]
 
@@ -124,7 +126,7 @@ def check_case_tables(gov: Governance, conn: Connection, view: CaseView) -> None
     for receipt in view.receipts:
         if receipt["operation"] != "erase" or receipt["asset_kind"] == "sweep" or receipt["outcome"] not in _TOMBSTONED:
             continue
-        tomb = gov.catalog.tombstone(conn, tenant, receipt["asset_id"])
+        tomb = gov.catalog.tombstones.get(conn, tenant, receipt["asset_id"])
         if tomb is None or tomb.asset_kind != receipt["asset_kind"]:
             raise TamperedEvidenceError(
                 f"Case {case_id} has a signed erasure receipt for {receipt['asset_id']}, but catalog_tombstones "

@@ -6,13 +6,13 @@ from collections.abc import Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
 
-from expunge.bus import RetryPolicy, Subscriber, WebhookSubscriber, receipt_digest
+from expunge.bus import RetryPolicy, Subscriber
 from expunge.catalog import Catalog, Pseudonymizer, load_or_create_secret
-from expunge.config import Settings
+from expunge.config import DEFAULT_DUE_SOON_DAYS, DEFAULT_SLA_DAYS, Settings
 from expunge.db import Database, open_database
 from expunge.evidence import AuditLog, Keyring, Signer
 from expunge.requests._governance import Governance
-from expunge.requests._policy import DEFAULT_SLA_DAYS, DeadlinePolicy, TokenIssuer
+from expunge.requests._policy import DeadlinePolicy, TokenIssuer
 
 __all__ = ["open_governance", "open_governance_from_settings"]
 
@@ -23,7 +23,7 @@ def open_governance(
     keys_dir: Path,
     schema: str | None = None,
     sla_days: Mapping[str, int] | None = None,
-    due_soon_days: int = 5,
+    due_soon_days: int = DEFAULT_DUE_SOON_DAYS,
     token_ttl_seconds: int = 86_400,
     retry: RetryPolicy | None = None,
     subscribers: Mapping[str, Subscriber] | None = None,
@@ -31,6 +31,7 @@ def open_governance(
     webhook_endpoints: Mapping[str, str] | None = None,
     payload_retention: timedelta = timedelta(0),
     phone_region: str | None = None,
+    rag_settings: Settings | None = None,
 ) -> Governance:
     """Open (and migrate) the database and load, or create, the install's keys under ``keys_dir``.
 
@@ -55,6 +56,7 @@ def open_governance(
         webhook_endpoints: External processors by name → URL; enables the ``webhook`` subscriber.
         payload_retention: How long delivered events keep the pseudonyms and content hashes they matched by.
         phone_region: Country (ISO 3166-1 alpha-2) of phone numbers given without their country code.
+        rag_settings: Build the ``rag`` subscriber from these settings when its first event arrives.
     """
     db = database if isinstance(database, Database) else open_database(database, schema=schema)
     keys_dir = Path(keys_dir)
@@ -66,9 +68,6 @@ def open_governance(
     if unsigned:
         with db.begin() as conn:
             audit.adopt(conn)
-    extra = dict(subscribers or {})
-    if webhook_endpoints:
-        extra.setdefault("webhook", WebhookSubscriber(webhook_endpoints, signer=signer))
     return Governance(
         db,
         catalog=catalog,
@@ -76,8 +75,10 @@ def open_governance(
         tokens=TokenIssuer(load_or_create_secret(keys_dir / "token.key"), ttl=timedelta(seconds=token_ttl_seconds)),
         policy=DeadlinePolicy(days=dict(sla_days or DEFAULT_SLA_DAYS), due_soon_days=due_soon_days),
         retry=retry,
-        subscribers=extra,
+        subscribers=subscribers,
         subscriber_factories=subscriber_factories,
+        webhook_endpoints=webhook_endpoints,
+        rag_settings=rag_settings,
         payload_retention=payload_retention,
     )
 
@@ -88,7 +89,7 @@ def open_governance_from_settings(settings: Settings, *, with_rag: bool = True) 
     With ``with_rag``, the RAG index's subscriber is built when the first event for it arrives, so a
     worker started before anything was ingested still serves erasures of chunks ingested later.
     """
-    gov = open_governance(
+    return open_governance(
         settings.resolved_database_url,
         keys_dir=settings.resolved_keys_dir,
         sla_days=settings.sla_days,
@@ -102,14 +103,5 @@ def open_governance_from_settings(settings: Settings, *, with_rag: bool = True) 
         ),
         payload_retention=timedelta(days=settings.outbox_payload_retention_days),
         phone_region=settings.default_phone_region,
+        rag_settings=settings if with_rag else None,
     )
-    if with_rag:
-        digest = receipt_digest(gov.catalog.pseudonymizer)
-
-        def rag() -> Subscriber:
-            from expunge.rag import RagSubscriber  # heavy (vector stores): only when an event needs it
-
-            return RagSubscriber.from_settings(settings, digest=digest)
-
-        gov.subscribers.add_factory("rag", rag)
-    return gov

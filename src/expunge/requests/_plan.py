@@ -70,12 +70,12 @@ def build_plan(
     record is stated as an exception too ("no asset linked to the name given"): a request that finds
     nothing must not look done. ``identifier_kinds`` maps each pseudonym to its identifier's kind.
     """
-    subject_ids = catalog.subjects_by_pseudonyms(conn, tenant, pseudonyms) if pseudonyms else []
-    record_ids = set(catalog.records_by_subjects(conn, tenant, subject_ids)) if subject_ids else set()
+    subject_ids = catalog.subjects.by_pseudonyms(conn, tenant, pseudonyms) if pseudonyms else []
+    record_ids = set(catalog.records.by_subjects(conn, tenant, subject_ids)) if subject_ids else set()
     if content_sha256:
-        record_ids |= set(catalog.records_by_content(conn, tenant, content_sha256))
+        record_ids |= set(catalog.records.by_content(conn, tenant, content_sha256))
     if entity_tags:
-        record_ids |= set(catalog.records_by_tags(conn, tenant, entity_tags))
+        record_ids |= set(catalog.records.by_tags(conn, tenant, entity_tags))
     if params.get("record_ids"):  # named directly (e.g. by the retention policy), if they are this tenant's
         named = list(params["record_ids"])
         record_ids |= {i for i, kind in catalog.asset_kinds(conn, tenant, named).items() if kind == "record"}
@@ -90,15 +90,15 @@ def build_plan(
     assets = [
         a for a in closure(conn, tenant, sorted(record_ids), artifact_ids=sorted(named_assets)) if a.status != "erased"
     ]
-    holds = catalog.holds_for(conn, tenant, [a.id for a in assets])
+    holds = catalog.holds.direct(conn, tenant, [a.id for a in assets])
     for asset in assets:  # nearest first: what is derived from a held asset is a copy of it, so held too
         inherited = {h.id: h for p in asset.parents for h in holds.get(p, [])}
         if inherited:
             holds[asset.id] = list(({h.id: h for h in holds.get(asset.id, [])} | inherited).values())
-    all_pseudonyms = sorted(set(pseudonyms) | set(catalog.subject_pseudonyms(conn, tenant, subject_ids)))
+    all_pseudonyms = sorted(set(pseudonyms) | set(catalog.subjects.pseudonyms_of(conn, tenant, subject_ids)))
     if scope == "correction":  # a correction sweeps what came from the old content, not all of the subject's logs
         all_pseudonyms = []
-    digests = sorted(set(content_sha256) | set(catalog.content_hashes(conn, tenant, sorted(record_ids))))
+    digests = sorted(set(content_sha256) | set(catalog.records.content_hashes(conn, tenant, sorted(record_ids))))
     actions = []
     for asset in assets:
         action = _action_for(asset, scope, holds.get(asset.id, []), corrections, params)
@@ -117,7 +117,7 @@ def build_plan(
                 )
             )
     return Plan(
-        unmatched=_unmatched(catalog.linked_pseudonyms(conn, tenant, pseudonyms), pseudonyms, identifier_kinds or {}),
+        unmatched=_unmatched(catalog.subjects.linked(conn, tenant, pseudonyms), pseudonyms, identifier_kinds or {}),
         record_ids=tuple(sorted(record_ids)),
         subject_ids=tuple(subject_ids),
         pseudonyms=tuple(all_pseudonyms),
@@ -144,7 +144,7 @@ def _unmatched(linked: set[str], pseudonyms: Sequence[str], kinds: Mapping[str, 
     )
 
 
-def _action_for(asset: Asset, scope: str, holds, corrections: Mapping[str, str], params) -> Action | None:  # type: ignore[no-untyped-def]
+def _action_for(asset: Asset, scope: str, holds, corrections: Mapping[str, str], params) -> Action | None:
     hold_ids = tuple(sorted(h.id for h in holds))
     exception = None
     extra: dict[str, Any] = {}

@@ -11,12 +11,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from expunge.config import DEFAULT_DUE_SOON_DAYS, DEFAULT_SLA_DAYS
 from expunge.errors import ConfigError, InvalidTokenError, TokenExpiredError, UnknownRegulationError
 from expunge.evidence import sla_status
 
-__all__ = ["DeadlinePolicy", "TokenIssuer"]
-
-DEFAULT_SLA_DAYS = {"gdpr": 30, "ccpa": 45, "lgpd": 15}
+__all__ = ["DEFAULT_SLA_DAYS", "DeadlinePolicy", "TokenIssuer"]
 
 
 @dataclass(frozen=True)
@@ -30,7 +29,7 @@ class DeadlinePolicy:
     """
 
     days: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_SLA_DAYS))
-    due_soon_days: int = 5
+    due_soon_days: int = DEFAULT_DUE_SOON_DAYS
 
     def __post_init__(self) -> None:
         for name, n in self.days.items():

@@ -2,7 +2,7 @@
 
 A hold turns an erasure into a restriction (at planning or at delivery). When it is lifted, the data
 it kept is still restricted but no longer owed to anyone's claim, so the erasure is owed again:
-:meth:`Governance.lift_hold` files one new, already approved erasure per blocked case, with its own
+:meth:`LegalHolds.lift` (``gov.holds.lift``) files one new, already approved erasure per blocked case, with its own
 SLA clock, naming the assets to erase (``params.asset_ids``) and the case it re-opens
 (``params.reopens``). Assets still covered by another active hold stay restricted; lifting that hold
 re-opens them in turn.
@@ -64,7 +64,7 @@ def blocked_erasures(conn: Connection, catalog: Catalog, tenant: str, hold: Hold
     kept = [i for i in covered if states.get(i, ("", ""))[1] != "erased"]
     if not kept:
         return []
-    still_held = catalog.holds_covering(conn, tenant, kept)
+    still_held = catalog.holds.covering(conn, tenant, kept)
     free = [i for i in kept if i not in still_held]
     by_case: dict[str, tuple[str, set[str]]] = {}
     for i in range(0, len(free), 500):
@@ -84,7 +84,7 @@ def blocked_erasures(conn: Connection, catalog: Catalog, tenant: str, hold: Hold
 def _covered(conn: Connection, catalog: Catalog, tenant: str, target_id: str) -> list[str]:
     kinds = catalog.asset_kinds(conn, tenant, [target_id])
     if target_id not in kinds:  # a subject: every record of theirs
-        records = catalog.records_by_subjects(conn, tenant, [target_id])
+        records = catalog.records.by_subjects(conn, tenant, [target_id])
         assets = closure(conn, tenant, records)
     elif kinds[target_id] == "record":
         assets = closure(conn, tenant, [target_id])

@@ -1,4 +1,9 @@
-"""Delivery and settlement: run the bus for a Governance and close cases whose receipts are all in."""
+"""Delivery and settlement: run the deletion bus of a Governance and close cases whose receipts are all in.
+
+:class:`Settlement` is ``gov.bus``: it holds the outbox, the subscribers and the retry policy, delivers
+events through a :class:`~expunge.bus.Dispatcher`, and moves finished cases on through the
+:class:`~expunge.requests.CaseJournal` (verifying, then completed or failed).
+"""
 
 from __future__ import annotations
 
@@ -6,15 +11,27 @@ import functools
 import threading
 import time
 from collections.abc import Callable, Collection, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, case, select, update
 
-from expunge.bus import Dispatcher, DispatchStats, guard_in_catalog, mark_in_catalog
+from expunge.bus import (
+    DeadLetter,
+    Dispatcher,
+    DispatchStats,
+    LazySubscribers,
+    Outbox,
+    RetryPolicy,
+    guard_in_catalog,
+    mark_in_catalog,
+)
+from expunge.catalog import Catalog
+from expunge.db import Database, Page
 from expunge.requests import _tables as t
+from expunge.requests._journal import CaseJournal
 
-__all__ = ["SettlementMixin"]
+__all__ = ["Settlement"]
 
 # While busy a worker settles the cases it delivered to; this often it also looks at every case.
 _SWEEP_SECONDS = 5.0
@@ -43,25 +60,49 @@ _RECORD_CHANGE = (
 _PROBLEMS = {"receipt": "no receipt for {}", "tombstone": "{} has no tombstone", "active": "{} is still active"}
 
 
-class SettlementMixin:
-    """The delivery half of :class:`~expunge.requests.Governance` (its own module for size).
+class Settlement:
+    """The deletion bus as a :class:`~expunge.requests.Governance` runs it (``gov.bus``).
 
-    Relies on the Governance attributes ``db``, ``catalog``, ``audit``, ``outbox``, ``subscribers``,
-    ``retry``, ``payload_retention``, ``clock`` and its helpers ``_tx``, ``_row``, ``_move`` and ``_sign``.
+    Args:
+        journal: Moves and signs cases (and holds the database, the audit log and the clock).
+        catalog: Checks each delivery against the holds, and each settled action against the catalog.
+        outbox: The events, their receipts and dead letters.
+        subscribers: The subscribers events are delivered to, by name (add one with ``bus.subscribers[name] = …``).
+        retry: The bus retry policy.
+        payload_retention: How long a delivered event keeps the subject pseudonyms and content hashes it
+            matched by (sweeps); 0 drops them as soon as the worker is idle after delivering it.
     """
+
+    def __init__(
+        self,
+        journal: CaseJournal,
+        *,
+        catalog: Catalog,
+        outbox: Outbox,
+        subscribers: LazySubscribers,
+        retry: RetryPolicy,
+        payload_retention: timedelta,
+    ) -> None:
+        self.journal = journal
+        self.db: Database = journal.db
+        self.catalog = catalog
+        self.outbox = outbox
+        self.subscribers = subscribers
+        self.retry = retry
+        self.payload_retention = payload_retention
 
     def dispatcher(self, *, worker_id: str | None = None, clock: Callable[[], datetime] | None = None) -> Dispatcher:
         """Return a dispatcher over this install's subscribers (for ``expunge worker`` or in-process use)."""
         return Dispatcher(
             self.db,
             self.subscribers,
-            audit=self.audit,
+            audit=self.journal.audit,
             retry=self.retry,
             before=guard_in_catalog(self.catalog),
             on_applied=mark_in_catalog(self.catalog),
             on_batch=self._settle_batch,
             worker_id=worker_id,
-            clock=clock or self.clock,
+            clock=clock or self.journal.clock,
         )
 
     def process(self, *, limit: int = 100) -> DispatchStats:
@@ -141,7 +182,7 @@ class SettlementMixin:
         Returns:
             How many event payloads were minimised.
         """
-        before = (now or self.clock()) - self.payload_retention
+        before = (now or self.journal.clock()) - self.payload_retention
         total = 0
         while True:
             with self.db.begin() as conn:
@@ -163,7 +204,7 @@ class SettlementMixin:
         moved: list[str] = []
         todo = sorted(case_ids) if case_ids is not None else None
         while True:  # in transactions of at most `limit` cases, until none is left to move
-            with self._tx() as conn:
+            with self.journal.transaction() as conn:
                 if todo is not None:
                     batch = self._settleable(conn, todo[:limit])
                     todo = todo[limit:]
@@ -194,7 +235,7 @@ class SettlementMixin:
                 and_(
                     a.operation == "erase",
                     a.asset_kind != "sweep",
-                    ~self.catalog.tombstone_exists(c.tenant, a.asset_id),
+                    ~self.catalog.tombstones.exists(c.tenant, a.asset_id),
                 ),
                 "tombstone",
             ),
@@ -218,12 +259,13 @@ class SettlementMixin:
     def _settle_batch(self, conn: Connection, case_ids: set[str]) -> None:
         """Settle, in a delivery batch's own transaction, the cases the batch touched."""
         todo = sorted(case_ids)
-        with self._journaled(conn):
+        with self.journal.journaled(conn):
             for i in range(0, len(todo), 500):
                 self._settle_rows(conn, self._settleable(conn, todo[i : i + 500]))
 
-    def _settle_one(self, conn: Connection, tenant: str, case_id: str) -> bool:
-        return bool(self._settle_rows(conn, [self._row(conn, tenant, case_id)]))
+    def settle_case(self, conn: Connection, tenant: str, case_id: str) -> bool:
+        """Settle one case inside ``conn``'s journaled transaction (a plan with nothing to deliver); say if it moved."""
+        return bool(self._settle_rows(conn, [self.journal.row(conn, tenant, case_id)]))
 
     def _settle_rows(self, conn: Connection, rows: Sequence[Any]) -> list[str]:
         """Settle cases (rows with ``id``, ``tenant``, ``state``, ``exceptions``) with a few statements for all."""
@@ -239,30 +281,30 @@ class SettlementMixin:
             if counts["pending"]:
                 if state == "failed":  # a dead letter was replayed
                     reason = "dead letters replayed"
-                    self._move(conn, tenant, case_id, "executing", actor="system", reason=reason, current=state)
+                    self.journal.move(conn, tenant, case_id, "executing", actor="system", reason=reason, current=state)
                     moved.append(case_id)
                 continue
             if counts["dead"]:
                 if state != "failed":
                     reason = f"{counts['dead']} event(s) dead-lettered"
-                    self._move(conn, tenant, case_id, "failed", actor="system", reason=reason, current=state)
+                    self.journal.move(conn, tenant, case_id, "failed", actor="system", reason=reason, current=state)
                     moved.append(case_id)
                 continue
             if state == "failed":
                 reason = "dead letters replayed"
-                self._move(conn, tenant, case_id, "executing", actor="system", reason=reason, current=state)
+                self.journal.move(conn, tenant, case_id, "executing", actor="system", reason=reason, current=state)
                 state = "executing"
             reason = f"{counts['done']} receipt(s)"
             stated = exceptions.get(case_id)
-            self._move(
+            self.journal.move(
                 conn, tenant, case_id, "verifying", actor="system", reason=reason, current=state, exceptions=stated
             )
             if problems[case_id]:
                 reason = "; ".join(problems[case_id])[:1000]
-                self._move(conn, tenant, case_id, "failed", actor="system", reason=reason, current="verifying")
+                self.journal.move(conn, tenant, case_id, "failed", actor="system", reason=reason, current="verifying")
             else:
                 target = "completed_with_exceptions" if stated or row.exceptions else "completed"
-                self._move(
+                self.journal.move(
                     conn, tenant, case_id, target, actor="system", reason="every action verified", current="verifying"
                 )
             moved.append(case_id)
@@ -305,7 +347,7 @@ class SettlementMixin:
                 }
                 for event_id, operation, params in items
             ]
-            self._sign(conn, row.tenant, row.id, "amendment", {"changes": changes, "exceptions": stated})
+            self.journal.sign(conn, row.tenant, row.id, "amendment", {"changes": changes, "exceptions": stated})
         return out
 
     def _verify_effects(self, conn: Connection, cases: Sequence[tuple[str, str]]) -> dict[str, list[str]]:
@@ -322,13 +364,29 @@ class SettlementMixin:
                 problems[case_id].append(_PROBLEMS[what].format(asset_id))
         return problems
 
-    def replay_dead_letter(self, tenant: str | None, dead_letter_id: str, *, by: str) -> str:
-        """Replay a dead letter and reopen its case if it had failed; return the event ID."""
-        with self._tx() as conn:
+    def dead_letters(self, tenant: str | None, *, limit: int = 100, cursor: str | None = None) -> Page[DeadLetter]:
+        """Return one page of the dead letters waiting for a replay, oldest first (``tenant=None``: every tenant).
+
+        Raises:
+            InvalidPageError: ``limit`` is out of range or ``cursor`` is not one this list handed out.
+        """
+        with self.db.read() as conn:
+            return self.outbox.dead_letter_page(conn, tenant, limit=limit, cursor=cursor)
+
+    def replay(self, tenant: str | None, dead_letter_id: str, *, by: str) -> str:
+        """Replay a dead letter and reopen its case if it had failed; return the event ID.
+
+        Raises:
+            UnknownEventError: No such dead letter (in this tenant).
+            AlreadyProcessedError: It was replayed already, or its event has since been processed.
+        """
+        with self.journal.transaction() as conn:
             event_id = self.outbox.replay(conn, dead_letter_id, tenant=tenant, by=by)
             case_id = conn.execute(select(t.actions.c.case_id).where(t.actions.c.event_id == event_id)).scalar()
             if case_id is not None:
                 row = conn.execute(select(t.cases).where(t.cases.c.id == case_id)).one()
                 if row.state == "failed":
-                    self._move(conn, row.tenant, case_id, "executing", actor=by, reason=f"replayed {dead_letter_id}")
+                    self.journal.move(
+                        conn, row.tenant, case_id, "executing", actor=by, reason=f"replayed {dead_letter_id}"
+                    )
         return event_id

@@ -2,8 +2,10 @@
 
 Owns HTTP: API-key authentication (every route), tenant isolation (a key sees only its tenant),
 request size limits, the mapping of error codes to HTTP statuses, and the OpenAPI document.
+One router per resource (``routers/``: keys, records, holds, requests, evidence, bus), each route
+declaring its pydantic response model and its error responses.
 Must not touch: storage or business rules — every route calls :class:`expunge.requests.Governance`
-or the catalog it holds, and nothing else.
+or the parts it exposes (``keys``, ``records``, ``holds``, ``bus``, ``evidence``), and nothing else.
 """
 
 from expunge.service._app import create_app

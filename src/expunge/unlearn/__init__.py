@@ -18,17 +18,22 @@ from expunge.unlearn._protocol import (
     make_method,
     register_method,
 )
-from expunge.unlearn._report import Figures, RunReport, gap_to_retrain, markdown_table
+from expunge.unlearn._report import FIGURES, Figures, RunReport, gap_to_retrain, markdown_table
 from expunge.unlearn._run import audit_data, forget_data, measure, run_method
 from expunge.unlearn._scenario import DEFAULT_RECIPES, Scenario, prepare_scenario, train_original, train_reference
+from expunge.unlearn._tune import OBJECTIVES, SAMPLERS, TuneResult, tune_dose
 
 __all__ = [
     "DEFAULT_RECIPES",
+    "FIGURES",
+    "OBJECTIVES",
+    "SAMPLERS",
     "Figures",
     "ForgetData",
     "MethodParams",
     "RunReport",
     "Scenario",
+    "TuneResult",
     "UnlearningMethod",
     "audit_data",
     "available_methods",
@@ -44,4 +49,5 @@ __all__ = [
     "run_method",
     "train_original",
     "train_reference",
+    "tune_dose",
 ]

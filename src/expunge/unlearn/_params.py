@@ -14,7 +14,7 @@ __all__ = ["MethodParams", "param"]
 
 def param(
     default: Any,
-    help: str,  # noqa: A002 - mirrors argparse/typer's word
+    help: str,  # mirrors argparse/typer's word
     *,
     low: float | None = None,
     high: float | None = None,

@@ -17,9 +17,9 @@ from expunge.errors import (
     MethodError,
     ModelError,
     UnknownMethodError,
-    unknown_name_message,
 )
 from expunge.models import TrainConfig
+from expunge.registry import Registry
 from expunge.unlearn._params import MethodParams
 
 __all__ = [
@@ -183,31 +183,30 @@ class UnlearningMethod:
         return f"{type(self).__name__}({self.params})"
 
 
-_METHODS: dict[str, type[UnlearningMethod]] = {}
+METHODS: Registry[type[UnlearningMethod]] = Registry(
+    "unlearning method", unknown=UnknownMethodError, builtins=("expunge.unlearn.methods",)
+)
 
 
 def register_method(name: str) -> Callable[[type[UnlearningMethod]], type[UnlearningMethod]]:
-    """Register a method class under a snake_case key that stays stable forever (it is audited)."""
+    """Register a method class under a snake_case key that stays stable forever (it is audited).
+
+    Raises:
+        DuplicateNameError: ``name`` is taken.
+    """
 
     def decorate(cls: type[UnlearningMethod]) -> type[UnlearningMethod]:
-        if name in _METHODS:
-            raise ValueError(f"An unlearning method named {name!r} is already registered.")
+        METHODS.add(name, cls)
         cls.name = name
         cls.Params.owner = cls.__name__
-        _METHODS[name] = cls
         return cls
 
     return decorate
 
 
-def _load_builtins() -> None:
-    import expunge.unlearn.methods  # noqa: F401  (registers the built-in methods)
-
-
 def available_methods() -> list[str]:
     """Return every registered method name, sorted."""
-    _load_builtins()
-    return sorted(_METHODS)
+    return METHODS.names()
 
 
 def get_method(name: str) -> type[UnlearningMethod]:
@@ -216,11 +215,7 @@ def get_method(name: str) -> type[UnlearningMethod]:
     Raises:
         UnknownMethodError: No such method; the message lists the available ones.
     """
-    _load_builtins()
-    try:
-        return _METHODS[name]
-    except KeyError:
-        raise UnknownMethodError(unknown_name_message("unlearning method", name, _METHODS)) from None
+    return METHODS.get(name)
 
 
 def make_method(name: str, params: dict[str, Any] | None = None) -> UnlearningMethod:

@@ -137,9 +137,10 @@ def measure(model: nn.Module, scenario: Scenario, *, original: nn.Module) -> Fig
         kl_anchor=kl_divergence(original, model, v.anchor.x),
         relearn_acc=relearn_accuracy(model, v.attack.xy, v.after_attack.xy),
         head_reset_acc=head_reset,
-        probe_acc=feature_probe_accuracy(model, v.probe_train.xy, v.forget.xy,
-                                         num_classes=scenario.dataset.num_classes),
-    )  # fmt: skip
+        probe_acc=feature_probe_accuracy(
+            model, v.probe_train.xy, v.forget.xy, num_classes=scenario.dataset.num_classes
+        ),
+    )
 
 
 def run_method(
@@ -205,8 +206,9 @@ def audit_data(scenario: Scenario) -> AuditData:
         parts.append(scenario.canaries.candidates)  # shadows must see candidates IN as often as OUT
         if scenario.forget_set.kind == "canaries":
             nonmembers = scenario.canaries.candidates  # same distribution as the forgotten canaries
-    pool = Split(torch.cat([p.x for p in parts]), torch.cat([p.y for p in parts]),
-                 np.concatenate([p.ids for p in parts]))  # fmt: skip
+    pool = Split(
+        torch.cat([p.x for p in parts]), torch.cat([p.y for p in parts]), np.concatenate([p.ids for p in parts])
+    )
     return AuditData(
         forget=scenario.forget, nonmembers=nonmembers, retain=scenario.retain, test=test, pool=pool, anchor=anchor,
         probe_train=scenario.partition.val, spec=scenario.spec, recipe=scenario.train_config,

@@ -130,8 +130,9 @@ def prepare_scenario(
         part = replace(part, members=part.members.subset(np.arange(min(max_train, len(part.members)))))
     canary_set = None
     if canaries:
-        canary_set = make_canaries(data.name, input_shape=data.input_shape, num_classes=data.num_classes,
-                                   n_planted=canaries, seed=seed)  # fmt: skip
+        canary_set = make_canaries(
+            data.name, input_shape=data.input_shape, num_classes=data.num_classes, n_planted=canaries, seed=seed
+        )
         m, c = part.members, canary_set.planted
         part = replace(
             part, members=Split(torch.cat([m.x, c.x]), torch.cat([m.y, c.y]), np.concatenate([m.ids, c.ids]))

@@ -93,9 +93,11 @@ class _HoldoutGap:
         retain_acc = accuracy(model, *self.retain)
         mia = loss_mia_auc(model, scenario.forget.xy, scenario.partition.val.xy)
         gap = (
-            abs(forget_acc - self.val_acc) + abs(retain_acc - self.retain_acc) + abs(val_acc - self.val_acc)
+            abs(forget_acc - self.val_acc)
+            + abs(retain_acc - self.retain_acc)
+            + abs(val_acc - self.val_acc)
             + abs(mia - 0.5)
-        ) / 4  # fmt: skip
+        ) / 4
         return {"retain_sample_acc": retain_acc, "mia_auc": mia, "holdout_gap": gap}
 
 

@@ -20,7 +20,7 @@ from expunge.audit import (
     train_shadows,
 )
 from expunge.datasets import Split
-from expunge.errors import ConfigError, InsufficientDataError, UnknownAttackError
+from expunge.errors import AuditError, ConfigError, InsufficientDataError, UnknownAttackError
 from expunge.models import ModelSpec, TrainConfig, build_model, train_model
 
 SPEC = ModelSpec("mlp", (200,), 2, hidden=(64,))
@@ -38,8 +38,9 @@ def memorised():
     pool = Split(x, y, np.array([f"s:{i:03d}" for i in range(240)], dtype=object))
     members, others = pool.subset(np.arange(120)), pool.subset(np.arange(120, 240))
     target = build_model(SPEC, seed=0)
-    train_model(target, members.batches(25, shuffle=True, generator=torch.Generator().manual_seed(0)), RECIPE,
-                progress=False)  # fmt: skip
+    train_model(
+        target, members.batches(25, shuffle=True, generator=torch.Generator().manual_seed(0)), RECIPE, progress=False
+    )
     shadows = train_shadows(pool, spec=SPEC, recipe=RECIPE, k=8, seed=1, progress=False)
     ex = torch.cat([members.x, others.x])
     ey = torch.cat([members.y, others.y])
@@ -50,8 +51,9 @@ def memorised():
         known_nonmembers=(others.x[:60], others.y[:60]),
     )  # fmt: skip
     never = build_model(SPEC, seed=5)
-    train_model(never, others.batches(25, shuffle=True, generator=torch.Generator().manual_seed(1)), RECIPE,
-                progress=False)  # fmt: skip
+    train_model(
+        never, others.batches(25, shuffle=True, generator=torch.Generator().manual_seed(1)), RECIPE, progress=False
+    )
     return target, never, inputs
 
 
@@ -116,3 +118,38 @@ def test_policy_file_is_validated(tmp_path):
     path.write_text("[audit]\nshadows = 3\n")
     with pytest.raises(ConfigError, match="even int >= 2; got 3"):
         load_policy(path)
+
+
+def test_ulira_is_a_registered_attack_that_catches_a_method_that_does_nothing():
+    spec, recipe = ModelSpec("mlp", (100,), 2, hidden=(32,)), TrainConfig(epochs=30, lr=0.05, batch_size=40)
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(160, 100, generator=g)
+    y = ((x[:, 0] > 0) ^ (torch.rand(160, generator=g) < 0.3)).long()
+    pool = Split(x, y, np.array([f"u:{i:03d}" for i in range(160)], dtype=object))
+    forget, rest = pool.subset(np.arange(40)), pool.subset(np.arange(40, 160))
+
+    def trained(split, seed):
+        model = build_model(spec, seed=seed)
+        batches = split.batches(40, shuffle=True, generator=torch.Generator().manual_seed(seed))
+        train_model(model, batches, recipe, progress=False)
+        return model
+
+    unlearned, reference = trained(pool, 1), trained(rest, 2)  # "unlearned" by a method that changed nothing
+    attack = get_attack("ulira")
+    on_forget = AttackInputs(x=forget.x, y=forget.y, ids=forget.ids)
+    assert "ulira" in available_attacks() and attack.needs_method
+    with pytest.raises(AuditError, match="fit"):
+        attack.scores(unlearned, on_forget)
+
+    def no_op(model, forget, retain):
+        return model
+
+    attack.fit(
+        pool=pool, forget=forget, spec=spec, recipe=recipe, unlearn_fn=no_op, key="noop", k=2, seed=0, cache_dir=None
+    )
+    with pytest.raises(AuditError, match="exactly those"):
+        attack.scores(unlearned, AttackInputs(x=rest.x, y=rest.y, ids=rest.ids))
+    unl, ref = attack.scores(unlearned, on_forget), attack.scores(reference, on_forget)
+    assert unl.shape == ref.shape == (40,)
+    # The no-op model still carries the forget set, so its forget samples look "unlearned, not retrained".
+    assert attack_figures(unl, ref, bootstrap=10).auc > 0.7  # 0.98 when written

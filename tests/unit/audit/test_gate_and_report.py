@@ -23,10 +23,8 @@ def toy_audit(toy_scenario, toy_original):
     reference, _ = run_method(make_method("retrain"), toy_original, toy_scenario)
     suppressed, _ = run_method(make_method("suppress_logit"), toy_original, toy_scenario)
     data = audit_data(toy_scenario)
-    honest = run_audit({"original": toy_original, "unlearned": reference, "reference": reference}, data,
-                       policy=POLICY)  # fmt: skip
-    trap = run_audit({"original": toy_original, "unlearned": suppressed, "reference": reference}, data,
-                     policy=POLICY)  # fmt: skip
+    honest = run_audit({"original": toy_original, "unlearned": reference, "reference": reference}, data, policy=POLICY)
+    trap = run_audit({"original": toy_original, "unlearned": suppressed, "reference": reference}, data, policy=POLICY)
     return honest, trap
 
 

@@ -17,7 +17,7 @@ from expunge.bus import (
     route,
 )
 from expunge.bus._outbox import event_from_row
-from expunge.errors import BusError, UnknownSubscriberError
+from expunge.errors import BusError, DuplicateNameError, UnknownSubscriberError
 
 
 def test_backoff_doubles_from_the_base_and_stops_at_the_cap():
@@ -66,9 +66,38 @@ def test_an_event_survives_the_outbox_round_trip():
 def test_the_registry_refuses_duplicates_and_lists_names_for_unknown_ones():
     assert {"catalog", "logstore", "memory", "webhook"} <= set(available_subscribers())
     assert get_subscriber_factory("memory") is MemorySubscriber
-    with pytest.raises(BusError, match="already registered"):
+    with pytest.raises(DuplicateNameError, match="already registered"):
         register_subscriber("memory")(MemorySubscriber)
     with pytest.raises(UnknownSubscriberError, match="Available: .*catalog.*memory") as info:
         get_subscriber_factory("nowhere")
     assert info.value.code == "bus.unknown_subscriber"
     assert isinstance(MemorySubscriber(), Subscriber)
+
+
+def test_an_install_s_subscribers_are_built_from_the_registry(tmp_path):
+    import expunge.rag  # noqa: F401 - the RAG subscriber registers when its area is imported
+    from expunge.bus import LogStore, LogStoreSubscriber, SubscriberParts, WebhookSubscriber, build_subscribers
+    from expunge.catalog import Catalog, Pseudonymizer
+    from expunge.config import Settings
+    from expunge.evidence import Signer, StateDigest
+
+    parts = SubscriberParts(catalog=Catalog(Pseudonymizer(b"k" * 32)), logstore=LogStore(), digest=StateDigest())
+    plain = build_subscribers(parts)
+    # Built now: the catalog and the log store; never the test double; no webhook without an endpoint and no
+    # RAG index without settings naming one.
+    assert sorted(plain) == ["catalog", "logstore"]
+    assert isinstance(plain["logstore"], LogStoreSubscriber) and plain["logstore"].store is parts.logstore
+
+    full = SubscriberParts(
+        catalog=parts.catalog,
+        logstore=parts.logstore,
+        digest=parts.digest,
+        signer=Signer.generate(),
+        webhook_endpoints={"crm": "https://crm.example/erase"},
+        settings=Settings(home=tmp_path, rag_store=f"memory://{tmp_path.name}"),
+    )
+    memory = MemorySubscriber()
+    every = build_subscribers(full, given={"memory": memory}, factories={"extra": MemorySubscriber}, skip=("catalog",))
+    assert sorted(every) == ["extra", "logstore", "memory", "rag", "webhook"]
+    assert every["memory"] is memory and isinstance(every["webhook"], WebhookSubscriber)
+    assert every["rag"].name == "rag"  # opened on demand from the settings

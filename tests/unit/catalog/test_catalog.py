@@ -21,7 +21,7 @@ def sha(data: str) -> str:
 
 def record(conn, catalog, tenant="acme", content="doc", **kw):
     kw.setdefault("subjects", [ANN])
-    return catalog.register_record(
+    return catalog.records.register(
         conn, tenant, source="crm", content_sha256=sha(content), purpose="support", legal_basis="contract", **kw
     )
 
@@ -29,17 +29,17 @@ def record(conn, catalog, tenant="acme", content="doc", **kw):
 def test_versions_are_immutable_and_the_tombstone_names_every_one(db, catalog):
     with db.begin() as conn:
         rec = record(conn, catalog, consent={"training": True})
-        v2 = catalog.add_version(conn, "acme", rec.id, content_sha256=sha("doc v2"))
-        v3 = catalog.add_version(conn, "acme", rec.id, consent={"training": False})
+        v2 = catalog.records.add_version(conn, "acme", rec.id, content_sha256=sha("doc v2"))
+        v3 = catalog.records.add_version(conn, "acme", rec.id, consent={"training": False})
         assert (rec.version, v2.version, v3.version) == (1, 2, 3)
-        versions = catalog.versions(conn, "acme", rec.id)
+        versions = catalog.records.versions(conn, "acme", rec.id)
         assert [v["content_sha256"] for v in versions] == [sha("doc"), sha("doc v2"), sha("doc v2")]
         assert versions[0]["consent"] == {"training": True} and v3.consent == {"training": False}
         tomb, fresh = catalog.erase(conn, "acme", rec.id, case_id=None, event_id="evt_1")
         assert fresh
         assert [v["version"] for v in tomb.versions] == [1, 2, 3]
-        assert catalog.versions(conn, "acme", rec.id) == []
-        assert catalog.get_record(conn, "acme", rec.id).status == "erased"
+        assert catalog.records.versions(conn, "acme", rec.id) == []
+        assert catalog.records.get(conn, "acme", rec.id).status == "erased"
         again, fresh_again = catalog.erase(conn, "acme", rec.id, case_id=None, event_id="evt_2")
         assert not fresh_again and again.id == tomb.id
 
@@ -58,21 +58,21 @@ def test_records_resolve_by_subject_content_and_tag_within_their_tenant(db, cata
         a = record(conn, catalog, content="a", tags=["crm:1"])
         b = record(conn, catalog, content="b", subjects=[Identifier("phone", "+44 20 7946 0000")])
         other = record(conn, catalog, tenant="globex", content="a", tags=["crm:1"])
-        subjects = catalog.find_subjects(conn, "acme", [Identifier("email", "ANN@example.org")])
-        assert catalog.records_by_subjects(conn, "acme", subjects) == [a.id]
-        assert catalog.records_by_content(conn, "acme", [sha("a"), sha("b")]) == sorted([a.id, b.id])
-        assert catalog.records_by_tags(conn, "acme", ["crm:1"]) == [a.id]
-        assert catalog.records_by_tags(conn, "globex", ["crm:1"]) == [other.id]
+        subjects = catalog.subjects.find(conn, "acme", [Identifier("email", "ANN@example.org")])
+        assert catalog.records.by_subjects(conn, "acme", subjects) == [a.id]
+        assert catalog.records.by_content(conn, "acme", [sha("a"), sha("b")]) == sorted([a.id, b.id])
+        assert catalog.records.by_tags(conn, "acme", ["crm:1"]) == [a.id]
+        assert catalog.records.by_tags(conn, "globex", ["crm:1"]) == [other.id]
         with pytest.raises(UnknownAssetError):
-            catalog.get_record(conn, "globex", a.id)
+            catalog.records.get(conn, "globex", a.id)
 
 
 def test_a_second_identifier_links_to_the_same_subject(db, catalog):
     with db.begin() as conn:
-        first = catalog.ensure_subject(conn, "acme", [ANN])
-        both = catalog.ensure_subject(conn, "acme", [ANN, Identifier("user_id", "u-42")])
+        first = catalog.subjects.ensure(conn, "acme", [ANN])
+        both = catalog.subjects.ensure(conn, "acme", [ANN, Identifier("user_id", "u-42")])
         assert both == first
-        assert catalog.find_subjects(conn, "acme", [Identifier("user_id", "u-42")]) == [first]
+        assert catalog.subjects.find(conn, "acme", [Identifier("user_id", "u-42")]) == [first]
 
 
 def test_artifacts_link_to_existing_parents_without_cycles(db, catalog):
@@ -112,7 +112,7 @@ def test_malformed_records_are_refused_and_nothing_is_written(db, catalog, field
         field: value,
     }
     with pytest.raises(CatalogError, match=fragment), db.begin() as conn:
-        catalog.register_record(conn, "acme", **fields)
+        catalog.records.register(conn, "acme", **fields)
     with db.begin() as conn:
         assert conn.execute(text("select count(*) from catalog_records")).scalar() == 0
 
@@ -125,20 +125,20 @@ def test_bad_tenant_names_are_refused(db, catalog):
 def test_holds_cover_the_asset_or_its_subject_and_block_erasure_until_lifted(db, catalog):
     with db.begin() as conn:
         rec = record(conn, catalog)
-        subject = catalog.find_subjects(conn, "acme", [ANN])[0]
-        hold = catalog.place_hold(conn, "acme", subject, reason="matter 7", placed_by="legal")
-        assert [h.id for h in catalog.holds_for(conn, "acme", [rec.id])[rec.id]] == [hold.id]
+        subject = catalog.subjects.find(conn, "acme", [ANN])[0]
+        hold = catalog.holds.place(conn, "acme", subject, reason="matter 7", placed_by="legal")
+        assert [h.id for h in catalog.holds.direct(conn, "acme", [rec.id])[rec.id]] == [hold.id]
         with pytest.raises(CatalogError, match="legal hold"):
             catalog.erase(conn, "acme", rec.id, case_id=None, event_id=None)
         assert catalog.restrict(conn, "acme", rec.id)
         assert not catalog.restrict(conn, "acme", rec.id)
-        lifted = catalog.lift_hold(conn, "acme", hold.id, lifted_by="legal")
-        assert not lifted.active and catalog.holds_for(conn, "acme", [rec.id]) == {}
+        lifted = catalog.holds.lift(conn, "acme", hold.id, lifted_by="legal")
+        assert not lifted.active and catalog.holds.direct(conn, "acme", [rec.id]) == {}
         assert catalog.erase(conn, "acme", rec.id, case_id=None, event_id=None)[1]
         with pytest.raises(UnknownAssetError):
-            catalog.place_hold(conn, "globex", rec.id, reason="x", placed_by="legal")
+            catalog.holds.place(conn, "globex", rec.id, reason="x", placed_by="legal")
         with pytest.raises(CatalogError, match="reason"):
-            catalog.place_hold(conn, "acme", subject, reason=" ", placed_by="legal")
+            catalog.holds.place(conn, "acme", subject, reason=" ", placed_by="legal")
 
 
 def test_expired_records_are_listed(db, catalog):
@@ -147,7 +147,7 @@ def test_expired_records_are_listed(db, catalog):
         old = record(conn, catalog, content="old", retention_until=now - timedelta(days=1))
         record(conn, catalog, content="new", retention_until=now + timedelta(days=1))
         record(conn, catalog, content="forever")
-        assert catalog.expired_records(conn, "acme", now=now) == [old.id]
+        assert catalog.records.expired(conn, "acme", now=now) == [old.id]
 
 
 def test_no_raw_identifier_reaches_the_database_file(db, catalog, tmp_path):

@@ -52,7 +52,7 @@ def test_closure_equals_naive_reachability(db, catalog):
             for i in range(n_rec):
                 digest = hashlib.sha256(f"{tenant}-{i}".encode()).hexdigest()
                 ids.append(
-                    catalog.register_record(
+                    catalog.records.register(
                         conn, tenant, source="s", content_sha256=digest, purpose="p", legal_basis="consent"
                     ).id
                 )
@@ -84,7 +84,7 @@ def test_closure_equals_naive_reachability(db, catalog):
 
 def test_openlineage_export_names_inputs_outputs_and_pseudonyms_only(db, catalog):
     with db.begin() as conn:
-        rec = catalog.register_record(
+        rec = catalog.records.register(
             conn, "acme", source="s", content_sha256="a" * 64, purpose="p", legal_basis="consent"
         )
         chunk = catalog.register_artifact(conn, "acme", kind="chunk", uri="memory://c", derived_from=[rec.id])

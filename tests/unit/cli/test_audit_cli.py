@@ -51,13 +51,15 @@ def test_audit_bad_input_exits_2(unlearned, tmp_path):
     assert result.exit_code == 2 and "not training samples" in " ".join(result.output.split())
     bad = tmp_path / "bad.toml"
     bad.write_text("[criteria]\nvibes_max = 1\n")
-    result = runner.invoke(app, ["audit", "--model", str(out), "--forget", str(out / "forget_ids.txt"),
-                                 "--policy", str(bad)])  # fmt: skip
+    result = runner.invoke(
+        app, ["audit", "--model", str(out), "--forget", str(out / "forget_ids.txt"), "--policy", str(bad)]
+    )
     assert result.exit_code == 2 and "Unknown criterion 'vibes_max'" in " ".join(result.output.split())
     strict = tmp_path / "strict.toml"
     strict.write_text(policy.read_text() + "required_fprs = [0.001]\n")
-    result = runner.invoke(app, ["audit", "--model", str(out), "--forget", str(out / "forget_ids.txt"),
-                                 "--policy", str(strict)])  # fmt: skip
+    result = runner.invoke(
+        app, ["audit", "--model", str(out), "--forget", str(out / "forget_ids.txt"), "--policy", str(strict)]
+    )
     assert result.exit_code == 2 and "TPR at 0.1% FPR needs at least 1000 non-members; got" in " ".join(
         result.output.split()
     )

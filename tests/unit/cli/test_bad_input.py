@@ -28,23 +28,23 @@ ROOT = typer.main.get_command(app)
 HUGE = "1" + "0" * 30
 
 
-class WorkStarted(BaseException):  # noqa: N818 - a signal, not an error; BaseException passes every handler
+class WorkStarted(BaseException):  # a signal, not an error; BaseException passes every handler
     """A command reached real work (data loading, training, a server, a benchmark)."""
 
 
 WORK = [
     ("expunge.unlearn", "prepare_scenario"),
     ("expunge.unlearn", "train_original"),
-    ("expunge.unlearn._bench", "prepare_scenario"),
-    ("expunge.unlearn._audit_bench", "prepare_scenario"),
+    ("expunge.bench._classifiers", "prepare_scenario"),
+    ("expunge.bench._audit", "prepare_scenario"),
     ("expunge.cli._rag", "open_rag_index"),
-    ("expunge.rag._bench", "run_rag_bench"),
-    ("expunge.rag._answers_bench", "run_answers_bench"),
-    ("expunge.requests", "bench_dsr"),
-    ("expunge.requests", "bench_crash"),
-    ("expunge.requests.Governance", "work"),
+    ("expunge.bench", "run_rag_bench"),
+    ("expunge.bench", "run_answers_bench"),
+    ("expunge.bench", "bench_dsr"),
+    ("expunge.bench", "bench_crash"),
+    ("expunge.requests.Settlement", "work"),  # gov.bus.work: the bus worker
     ("expunge.cli._lm", "_load_base"),
-    ("expunge.bench._lm", "run_lm_bench"),
+    ("expunge.bench", "run_lm_bench"),
     ("uvicorn", "run"),
 ]
 
@@ -158,11 +158,15 @@ def walk_env(tmp_path, monkeypatch):
 
     import importlib
 
-    for module, name in WORK:
-        if module.endswith(".Governance"):
-            owner = importlib.import_module(module.rsplit(".", 1)[0]).Governance
-        else:
-            owner = importlib.import_module(module)
+    def owner_of(module: str) -> object:
+        package, _, last = module.rpartition(".")
+        if last[0].isupper():  # a class of the module before it
+            return getattr(importlib.import_module(package), last)
+        return importlib.import_module(module)
+
+    # Import every owner before patching any: a module imported later would bind an earlier patch for good.
+    owners = [owner_of(module) for module, _name in WORK]
+    for owner, (_module, name) in zip(owners, WORK, strict=True):
         monkeypatch.setattr(owner, name, started)
     yield tmp_path
     get_settings.cache_clear()

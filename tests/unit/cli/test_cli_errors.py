@@ -197,7 +197,7 @@ def test_an_unexpected_error_is_one_line_and_exit_3(home, monkeypatch):
 
 
 def test_bench_audit_refuses_odd_shadows_and_unknown_methods_before_training(home, monkeypatch, tmp_path):
-    import expunge.unlearn._audit_bench as audit_bench
+    import expunge.bench._audit as audit_bench
 
     monkeypatch.setattr(audit_bench, "train_original", lambda *a, **k: pytest.fail("training started"))
     base = ["bench", "audit", "--dataset", "blobs", "--class-scenario", "class:1", "--out", str(tmp_path / "b")]
@@ -223,8 +223,9 @@ def test_a_garbage_checkpoint_is_bad_input(home, tmp_path):
 
 
 def test_messages_and_tables_are_not_wrapped_for_a_test_runner(home):
-    result = runner.invoke(app, ["dsr", "file", "-t", "acme", "--scope", "obliterate", "--email", "a@b.org"],
-                           env={"COLUMNS": "40"})  # fmt: skip
+    result = runner.invoke(
+        app, ["dsr", "file", "-t", "acme", "--scope", "obliterate", "--email", "a@b.org"], env={"COLUMNS": "40"}
+    )
     (line,) = result.stderr.splitlines()
     assert len(line) > 80 and "request.unknown_scope" in line and line.endswith(".")
     table = runner.invoke(app, ["methods"], env={"COLUMNS": "40"}).stdout

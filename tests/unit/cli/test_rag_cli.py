@@ -95,8 +95,9 @@ def test_an_erasure_by_name_reaches_documents_ingested_from_a_path(home, tmp_pat
     for name, chunks in (("Dora Ruiz", 5), ("Jörg Weiß", 1)):
         before = runner.invoke(app, ["rag", "probe", "--subject", name.upper(), "--json"])
         assert before.exit_code == 1 and len(json.loads(before.output)["chunk_ids"]) == chunks, before.output
-        filed = runner.invoke(app, ["dsr", "file", "-t", "default", "--scope", "erasure", "--name", name,
-                                    "--approved-by", "ops"])  # fmt: skip
+        filed = runner.invoke(
+            app, ["dsr", "file", "-t", "default", "--scope", "erasure", "--name", name, "--approved-by", "ops"]
+        )
         assert filed.exit_code == 0, filed.output
         assert json.loads(runner.invoke(app, ["dsr", "process"]).output)["dead"] == 0
         after = runner.invoke(app, ["rag", "probe", "--subject", name.upper(), "--json"])
@@ -207,16 +208,16 @@ def test_the_demo_erases_a_person_from_the_rag_index_and_proves_it(home, tmp_pat
 
 def test_a_worker_started_before_the_first_ingest_serves_the_rag_subscriber(home):
     from expunge.catalog import Identifier
-    from expunge.cli.governance import open_settings_governance
+    from expunge.requests import open_governance_from_settings
 
-    worker = open_settings_governance()  # no RAG store exists yet
+    worker = open_governance_from_settings(get_settings())  # no RAG store exists yet
     assert not (home / "rag").exists()
     person = demo_corpus(4, seed=2).people[0]
     assert runner.invoke(app, ["rag", "ingest", "--demo", "4", "--seed", "2"]).exit_code == 0
     filed = worker.file_request(
         "default", scope="erasure", filed_by="t", identifiers=[Identifier("email", person.email)], approved_by="ops"
     )
-    stats = worker.process()
+    stats = worker.bus.process()
     # Before: every rag event failed with "Unknown subscriber 'rag'" until the worker was restarted.
     assert stats.dead == 0 and stats.retried == 0
     assert worker.get_case("default", filed.case.id).state == "completed"

@@ -65,8 +65,10 @@ def test_hashes_are_domain_separated_as_rfc_9162_says():
 
 def test_a_known_answer_from_the_certificate_transparency_test_vectors():
     # RFC 6962's reference implementation tests: the root of the 8 leaves below, hashed as leaves.
-    data = [bytes.fromhex(h) for h in ("", "00", "10", "2021", "3031", "40414243", "5051525354555657",
-                                         "606162636465666768696a6b6c6d6e6f")]  # fmt: skip
+    data = [
+        bytes.fromhex(h)
+        for h in ("", "00", "10", "2021", "3031", "40414243", "5051525354555657", "606162636465666768696a6b6c6d6e6f")
+    ]
     tree = MerkleTree([leaf_hash(x) for x in data])
     assert tree.root().hex() == "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328"
     assert tree.root(1).hex() == "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d"

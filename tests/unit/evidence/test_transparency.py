@@ -249,8 +249,10 @@ def test_a_rewritten_history_is_inconsistent_with_an_older_checkpoint(db, db_tem
     append_case(log, db, "dsr_2")
     with db.begin() as conn:
         conn.execute(text("delete from evidence_log"))
-        conn.execute(text("update evidence_head set seq = 0, entry_hash = :g, frontier = '[]', checkpoint = null"),
-                     {"g": "0" * 64})  # fmt: skip
+        conn.execute(
+            text("update evidence_head set seq = 0, entry_hash = :g, frontier = '[]', checkpoint = null"),
+            {"g": "0" * 64},
+        )
     append_case(AuditLog(SIGNER), db, "dsr_2")
     data = export(log, db)
     assert verify_log(*parse_export(data), KEYS)["log_entries"] == 9  # self-consistent on its own

@@ -81,8 +81,10 @@ def test_a_question_naming_nobody_keeps_every_hit():
 
 def test_the_index_answers_a_named_person_only_from_their_chunks(index):
     """A question about an erased or unknown person abstains even when other people's tickets are near."""
-    others = [BOB_TICKET.replace("18", str(n)).replace("Bob Stone", name) for n, name in
-              [(20, "Carla Diaz"), (21, "Dora Ruiz"), (22, "Eve Tran")]]  # fmt: skip
+    others = [
+        BOB_TICKET.replace("18", str(n)).replace("Bob Stone", name)
+        for n, name in [(20, "Carla Diaz"), (21, "Dora Ruiz"), (22, "Eve Tran")]
+    ]
     docs = [Document(t, f"t{i}", acl="support") for i, t in enumerate([BOB_TICKET, *others])]
     index.ingest(docs, people=[Person(name="Bob Stone")], names=SpacyNameFinder())
     index.max_distance = index.named_max_distance = 2.0  # no cut-off at all: only the entity check stands

@@ -59,7 +59,7 @@ def index(request, tmp_path, embedder, gov):
 def erase(gov, person: Person, tenant="default"):
     filed = gov.file_request(tenant, scope="erasure", filed_by="t", identifiers=[Identifier("email", person.email)])
     case = gov.verify_token(filed.token)
-    stats = gov.process()
+    stats = gov.bus.process()
     return gov.get_case(tenant, case.id), stats
 
 
@@ -68,10 +68,10 @@ def test_ingest_registers_the_lineage_of_every_chunk_and_each_person_apart(index
     assert report.chunks == 1 and report.embedded == 1
     (chunk_id,) = report.chunk_ids
     with gov.db.begin() as conn:
-        ann = gov.catalog.find_subjects(conn, "default", [Identifier("email", ANN.email)])
-        bob = gov.catalog.find_subjects(conn, "default", [Identifier("name", BOB.name)])
+        ann = gov.catalog.subjects.find(conn, "default", [Identifier("email", ANN.email)])
+        bob = gov.catalog.subjects.find(conn, "default", [Identifier("name", BOB.name)])
         assert ann and bob and ann != bob  # two people, not one merged subject
-        (record,) = gov.catalog.records_by_subjects(conn, "default", ann)
+        (record,) = gov.catalog.records.by_subjects(conn, "default", ann)
         assets = closure(conn, "default", [record])
     assert [a.kind for a in assets] == ["record", "chunk", "embedding", "vector_row"]
     assert [a.uri for a in assets[1:]] == [
@@ -197,7 +197,7 @@ def test_a_retry_after_a_crash_before_the_purge_still_purges_and_proves_it(index
         assert chunk in index.store.verify_absent([], [Fingerprint.of_id(chunk)]).on_disk
     uri = chunk_uri("default", "vector_row", chunk)
     with gov.db.begin() as conn:
-        (record,) = gov.catalog.records_by_tags(conn, "default", [Document(TICKET, "t17").id])
+        (record,) = gov.catalog.records.by_tags(conn, "default", [Document(TICKET, "t17").id])
         (row_asset,) = [a.id for a in closure(conn, "default", [record]) if a.uri == uri]
     event = Event("evt_retry", "default", "dsr_x", "rag", "erase", row_asset, "vector_row", uri)
     with gov.db.begin() as conn:
@@ -210,10 +210,10 @@ def test_a_retry_after_a_crash_before_the_purge_still_purges_and_proves_it(index
 def test_a_legal_hold_restricts_instead_of_erasing(index, gov):
     report = index.ingest([Document(TICKET, "t17", acl="support")], people=[ANN])
     with gov.db.begin() as conn:
-        (record,) = gov.catalog.records_by_subjects(
-            conn, "default", gov.catalog.find_subjects(conn, "default", [Identifier("email", ANN.email)])
+        (record,) = gov.catalog.records.by_subjects(
+            conn, "default", gov.catalog.subjects.find(conn, "default", [Identifier("email", ANN.email)])
         )
-        gov.catalog.place_hold(conn, "default", record, reason="litigation 2026-7", placed_by="legal")
+        gov.catalog.holds.place(conn, "default", record, reason="litigation 2026-7", placed_by="legal")
     case, stats = erase(gov, ANN)
     assert case.state == "completed_with_exceptions"
     rag = [r for r in stats.receipts if r.subscriber == "rag"]
@@ -295,12 +295,12 @@ def test_an_erasure_delivered_while_a_document_is_being_ingested_wins(index, gov
 def test_a_hold_placed_while_a_document_is_being_ingested_restricts_its_rows(index, gov):
     def hold():
         with gov.db.begin() as conn:
-            (subject,) = gov.catalog.find_subjects(conn, "default", [Identifier("email", ANN.email)])
-        gov.place_hold("default", subject, reason="matter 7", placed_by="legal")
+            (subject,) = gov.catalog.subjects.find(conn, "default", [Identifier("email", ANN.email)])
+        gov.holds.place("default", subject, reason="matter 7", placed_by="legal")
         filed = gov.file_request(
             "default", scope="erasure", filed_by="t", identifiers=[Identifier("email", ANN.email)], approved_by="op"
         )
-        gov.process()
+        gov.bus.process()
         cases.append(gov.get_case("default", filed.case.id))
 
     cases = []
@@ -330,7 +330,7 @@ def test_erased_content_is_refused_again_in_any_spelling_ingest_normalises(index
     filed = gov.file_request(
         "default", scope="erasure", filed_by="t", identifiers=[Identifier("email", BOB.email)], approved_by="op"
     )
-    gov.process()
+    gov.bus.process()
     assert gov.get_case("default", filed.case.id).state == "completed"
     report = index.ingest([Document(variant(text), "t17-copy", acl="support")])
     # Before: one trailing space brought the person back (in one run even under the same chunk ID).

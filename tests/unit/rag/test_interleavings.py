@@ -83,14 +83,14 @@ def test_an_accepted_erasure_wins_whatever_the_interleaving(world, before, durin
             erased = True
         elif op == "hold":
             with gov.db.read() as conn:
-                subjects = gov.catalog.find_subjects(conn, "default", [ann])
+                subjects = gov.catalog.subjects.find(conn, "default", [ann])
             for subject in subjects:
-                gov.place_hold("default", subject, reason="matter", placed_by="legal")
+                gov.holds.place("default", subject, reason="matter", placed_by="legal")
         elif op == "lift":
-            for hold in gov.list_holds("default", limit=1000).items:
-                gov.lift_hold("default", hold.id, lifted_by="legal")
+            for hold in gov.holds.list("default", limit=1000).items:
+                gov.holds.lift("default", hold.id, lifted_by="legal")
         else:
-            gov.process()
+            gov.bus.process()
 
     for op in before:
         run(op)
@@ -99,10 +99,10 @@ def test_an_accepted_erasure_wins_whatever_the_interleaving(world, before, durin
     for op in after:
         run(op)
     for _ in range(5):  # drain: a lift re-opens cases that publish more events
-        if gov.process().handled == 0:
+        if gov.bus.process().handled == 0:
             break
 
-    holds_left = bool(gov.list_holds("default").items)
+    holds_left = bool(gov.holds.list("default").items)
     naming_ann = [r for r in index.store.get(index.store.ids()) if "ann" in r.text.lower()]
     active = [r for r in naming_ann if r.status == "active"]
     if erased:

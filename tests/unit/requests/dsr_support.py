@@ -34,7 +34,7 @@ def seed_subject(gov, store, *, tenant="acme", email="ann@example.org", n_record
     records, artifacts = [], []
     with gov.db.begin() as conn:
         for i in range(n_records):
-            rec = gov.catalog.register_record(
+            rec = gov.catalog.records.register(
                 conn,
                 tenant,
                 source="crm",

@@ -38,10 +38,10 @@ def finished_case(gov, store, *, hold: bool = True):
     records, _ = seed_subject(gov, store)
     if hold:
         with gov.db.begin() as conn:
-            gov.catalog.place_hold(conn, "acme", records[0].id, reason="litigation 42", placed_by="legal")
+            gov.catalog.holds.place(conn, "acme", records[0].id, reason="litigation 42", placed_by="legal")
     filed = gov.file_request("acme", scope="erasure", filed_by="op", identifiers=[ANN])
     case = gov.verify_token(filed.token)
-    gov.process()
+    gov.bus.process()
     return gov.get_case("acme", case.id)
 
 
@@ -151,7 +151,7 @@ def test_a_third_party_verifies_a_case_with_rotated_keys_and_an_old_checkpoint_o
     filed = gov.file_request("acme", scope="erasure", filed_by="op", identifiers=[Identifier("email", "b@x.org")])
     seed_subject(gov, store, email="b@x.org", content_prefix="b")
     gov.verify_token(filed.token)
-    gov.process()
+    gov.bus.process()
     since = open_checkpoint(older, KEYS).size
     raw = dump_case_file(build_case_file(gov, "acme", first.id, signer=rotated, since=since))
     # Offline: the bytes, the two public keys (as PEM files) and the old checkpoint; no database.

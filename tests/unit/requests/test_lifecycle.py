@@ -42,7 +42,7 @@ def test_erasure_forgets_every_asset_and_the_case_file_proves_it(gov, store, tmp
         kept = gov.logstore.add(conn, "acme", prompt="unrelated", response="ok")
     case = file_and_verify(gov)
     assert case.state == "executing" and case.verified_by == "token"
-    stats = gov.process()
+    stats = gov.bus.process()
     assert stats.delivered == 7 and stats.dead == 0  # 2 records + 4 artifacts + 1 log sweep
     case = gov.get_case("acme", case.id)
     assert case.state == "completed"
@@ -50,8 +50,8 @@ def test_erasure_forgets_every_asset_and_the_case_file_proves_it(gov, store, tmp
     with gov.db.begin() as conn:
         assert [e["id"] for e in gov.logstore.all(conn, "acme")] == [kept]
         for rec in records:
-            assert gov.catalog.get_record(conn, "acme", rec.id).status == "erased"
-            assert gov.catalog.tombstone(conn, "acme", rec.id).case_id == case.id
+            assert gov.catalog.records.get(conn, "acme", rec.id).status == "erased"
+            assert gov.catalog.tombstones.get(conn, "acme", rec.id).case_id == case.id
         for art in artifacts:
             assert gov.catalog.get_artifact(conn, "acme", art.id).status == "erased"
     document = build_case_file(gov, "acme", case.id, signer=SIGNER)
@@ -72,18 +72,18 @@ def test_erasure_forgets_every_asset_and_the_case_file_proves_it(gov, store, tmp
 def test_a_legal_hold_turns_erasure_into_restriction_and_the_case_says_so(gov, store):
     records, artifacts = seed_subject(gov, store)
     with gov.db.begin() as conn:
-        hold = gov.catalog.place_hold(conn, "acme", records[0].id, reason="litigation 42", placed_by="legal")
+        hold = gov.catalog.holds.place(conn, "acme", records[0].id, reason="litigation 42", placed_by="legal")
     case = file_and_verify(gov)
-    gov.process()
+    gov.bus.process()
     case = gov.get_case("acme", case.id)
     assert case.state == "completed_with_exceptions"
     # The held record and what was derived from it (its chunk and embedding: copies of it) are kept.
     assert len(case.exceptions) == 3
     assert all(hold.id in e and "not erased" in e for e in case.exceptions)
     with gov.db.begin() as conn:
-        assert gov.catalog.get_record(conn, "acme", records[0].id).status == "restricted"
-        assert gov.catalog.versions(conn, "acme", records[0].id)  # kept
-        assert gov.catalog.get_record(conn, "acme", records[1].id).status == "erased"
+        assert gov.catalog.records.get(conn, "acme", records[0].id).status == "restricted"
+        assert gov.catalog.records.versions(conn, "acme", records[0].id)  # kept
+        assert gov.catalog.records.get(conn, "acme", records[1].id).status == "erased"
         assert [gov.catalog.get_artifact(conn, "acme", a.id).status for a in artifacts] == [
             "restricted", "restricted", "erased", "erased"
         ]  # fmt: skip
@@ -98,7 +98,7 @@ def test_unknown_subject_completes_saying_nothing_was_found(gov, store):
     case = file_and_verify(gov)
     # The catalog knows nothing of Ann; only the log sweep runs (logs may name people the catalog does not).
     assert [a["asset_kind"] for a in gov.actions("acme", case.id)] == ["sweep"]
-    gov.process()
+    gov.bus.process()
     # Before: a plain "completed", and the sweep's receipt read already_applied: it looked done.
     case = gov.get_case("acme", case.id)
     assert case.state == "completed_with_exceptions"
@@ -115,12 +115,13 @@ def test_each_identifier_that_matched_nothing_is_stated_even_when_others_matched
         "acme", scope="erasure", filed_by="op", approved_by="op",
         identifiers=[ANN, Identifier("name", "Ann Someone"), Identifier("phone", "+44 20 7946 0000")],
     )  # fmt: skip
-    gov.process()
+    gov.bus.process()
     case = gov.get_case("acme", filed.case.id)
     assert case.state == "completed_with_exceptions" and store.items == {}
     assert sorted(e.split(";")[0] for e in case.exceptions) == [
-        "No asset is linked to the name given", "No asset is linked to the phone given",
-    ]  # fmt: skip
+        "No asset is linked to the name given",
+        "No asset is linked to the phone given",
+    ]
 
 
 def test_a_request_that_matches_nothing_and_sweeps_nothing_completes_at_once(gov):
@@ -132,7 +133,7 @@ def test_a_request_that_matches_nothing_and_sweeps_nothing_completes_at_once(gov
 def test_another_tenant_neither_sees_the_case_nor_touches_the_data(gov, store):
     seed_subject(gov, store, tenant="acme")
     case = file_and_verify(gov, tenant="globex")
-    gov.process()
+    gov.bus.process()
     assert gov.get_case("globex", case.id).state == "completed_with_exceptions"  # nothing of globex's found
     assert len(store.items) == 4
     with pytest.raises(UnknownRequestError):
@@ -144,7 +145,7 @@ def test_operator_approval_verifies_without_a_token(gov, store):
     filed = gov.file_request("acme", scope="restriction", filed_by="op", identifiers=[ANN])
     case = gov.approve("acme", filed.case.id, operator="alice")
     assert case.verified_by == "operator:alice"
-    gov.process()
+    gov.bus.process()
     assert gov.get_case("acme", case.id).state == "completed"
     assert len(store.restricted) == 4 and len(store.items) == 4
     with pytest.raises(InvalidTokenError, match="already used or replaced"):
@@ -177,7 +178,7 @@ def test_filing_with_an_operators_approval_does_what_filing_then_approving_does_
         assert conn.execute(select(rt.cases.c.token_sha256).where(rt.cases.c.id == case.id)).scalar() is None
     with pytest.raises(DuplicateRequestError):  # refused before anything is stored, as without approval
         gov.file_request("acme", scope="erasure", filed_by="op", identifiers=[ANN], approved_by="bob")
-    gov.process()
+    gov.bus.process()
     assert gov.get_case("acme", case.id).state == "completed"
 
 
@@ -212,7 +213,7 @@ def test_duplicates_are_detected_while_open_only(gov, store):
     assert info.value.existing_id == first.case.id
     gov.file_request("acme", scope="restriction", filed_by="op", identifiers=[ANN])  # another scope is fine
     gov.verify_token(first.token)
-    gov.process()
+    gov.bus.process()
     gov.file_request("acme", scope="erasure", filed_by="op", identifiers=[ANN])  # the first one closed
 
 
@@ -253,9 +254,9 @@ def test_illegal_transitions_are_refused(gov):
 def test_resolution_by_content_hash_and_entity_tag(gov, store):
     records, _ = seed_subject(gov, store, n_records=3)
     case = file_and_verify(gov, identifiers=[], content_sha256=[records[0].content_sha256], entity_tags=["crm:doc-2"])
-    gov.process()
+    gov.bus.process()
     with gov.db.begin() as conn:
-        statuses = [gov.catalog.get_record(conn, "acme", r.id).status for r in records]
+        statuses = [gov.catalog.records.get(conn, "acme", r.id).status for r in records]
     assert statuses == ["erased", "active", "erased"]
     assert gov.get_case("acme", case.id).state == "completed"
 
@@ -267,10 +268,10 @@ def test_opt_out_turns_consent_off_and_quarantines_training_artifacts(gov, store
             conn, "acme", kind="training_set", uri="memory://ts/1", derived_from=[records[0].id]
         )
     case = file_and_verify(gov, scope="opt_out")
-    gov.process()
+    gov.bus.process()
     assert gov.get_case("acme", case.id).state == "completed"
     with gov.db.begin() as conn:
-        rec = gov.catalog.get_record(conn, "acme", records[0].id)
+        rec = gov.catalog.records.get(conn, "acme", records[0].id)
         assert rec.consent == {"sale": False, "sharing": False, "training": False} and rec.version == 2
         assert gov.catalog.get_artifact(conn, "acme", ts.id).status == "restricted"
     assert store.restricted == {ts.id} and len(store.items) == 2
@@ -281,17 +282,17 @@ def test_correction_adds_a_version_and_erases_what_was_derived(gov, store):
     rec = records[0]
     with gov.db.begin() as conn:
         gov.logstore.add(conn, "acme", prompt="old text", response="r", content_sha256=rec.content_sha256)
-        (ann,) = gov.catalog.pseudonyms("acme", [Identifier("email", "ann@example.org")])
+        (ann,) = gov.catalog.subjects.pseudonyms("acme", [Identifier("email", "ann@example.org")])
         other = gov.logstore.add(conn, "acme", prompt="Ann's other chat", response="r", pseudonym=ann)
     # Named by Ann's identifier too: her other records, their artifacts and her other logs must stay.
     case = file_and_verify(gov, scope="correction", params={"corrections": {rec.id: sha("fixed")}})
-    gov.process()
+    gov.bus.process()
     assert gov.get_case("acme", case.id).state == "completed"
     with gov.db.begin() as conn:
-        now = gov.catalog.get_record(conn, "acme", rec.id)
+        now = gov.catalog.records.get(conn, "acme", rec.id)
         assert (now.version, now.content_sha256, now.status) == (2, sha("fixed"), "active")
         assert [e["id"] for e in gov.logstore.all(conn, "acme")] == [other]  # only the old content's log went
-        assert gov.catalog.get_record(conn, "acme", records[1].id).version == 1
+        assert gov.catalog.records.get(conn, "acme", records[1].id).version == 1
     assert set(store.items) == {a.id for a in artifacts[2:]}  # the other record's chunk and embedding stay
 
 
@@ -322,10 +323,10 @@ def test_settlement_walks_through_more_cases_than_one_batch(gov, store):
             "acme", scope="erasure", filed_by="op", identifiers=[Identifier("email", f"user{i}@example.org")]
         )
         gov.approve("acme", filed.case.id, operator="op")
-    dispatcher = gov.dispatcher()
+    dispatcher = gov.bus.dispatcher()
     dispatcher.on_batch = None  # deliver without settling in the batch, as a crashed worker would leave it
     dispatcher.drain()
-    assert len(gov.settle(limit=2)) == 5
+    assert len(gov.bus.settle(limit=2)) == 5
     assert {c.state for c in gov.list_cases("acme").items} == {"completed"}
 
 
@@ -339,22 +340,22 @@ def test_corrections_of_different_records_are_not_duplicates(gov, store):
 
 def test_retention_files_and_runs_erasures_for_expired_records(gov, store, clock):
     with gov.db.begin() as conn:
-        old = gov.catalog.register_record(
+        old = gov.catalog.records.register(
             conn, "acme", source="crm", content_sha256=sha("old"), purpose="support", legal_basis="contract",
             retention_until=clock.now - timedelta(days=1),
         )  # fmt: skip
-        kept = gov.catalog.register_record(
+        kept = gov.catalog.records.register(
             conn, "acme", source="crm", content_sha256=sha("kept"), purpose="support", legal_basis="contract",
             retention_until=clock.now + timedelta(days=30),
         )  # fmt: skip
     (case,) = gov.enforce_retention("acme")
     assert case.verified_by == "operator:retention-policy"
     assert gov.enforce_retention("acme") == []  # the open request already covers it
-    gov.process()
+    gov.bus.process()
     assert gov.get_case("acme", case.id).state == "completed"
     with gov.db.begin() as conn:
-        assert gov.catalog.get_record(conn, "acme", old.id).status == "erased"
-        assert gov.catalog.get_record(conn, "acme", kept.id).status == "active"
+        assert gov.catalog.records.get(conn, "acme", old.id).status == "erased"
+        assert gov.catalog.records.get(conn, "acme", kept.id).status == "active"
     assert gov.enforce_retention("acme") == []
 
 
@@ -363,16 +364,16 @@ def test_a_hold_placed_after_approval_restricts_at_delivery_every_asset_it_cover
     case = file_and_verify(gov)  # planned and published: every action is an erasure
     assert {a["operation"] for a in gov.actions("acme", case.id)} == {"erase"}
     with gov.db.begin() as conn:
-        hold = gov.catalog.place_hold(conn, "acme", records[0].id, reason="litigation 42", placed_by="legal")
-    gov.process()
+        hold = gov.catalog.holds.place(conn, "acme", records[0].id, reason="litigation 42", placed_by="legal")
+    gov.bus.process()
     case = gov.get_case("acme", case.id)
     # Before: the record's own event was refused (case failed) while its chunk and embedding were erased.
     assert case.state == "completed_with_exceptions"
     assert len(case.exceptions) == 3 and all(hold.id in e and "not erased" in e for e in case.exceptions)
     with gov.db.begin() as conn:
-        assert gov.catalog.get_record(conn, "acme", records[0].id).status == "restricted"
-        assert gov.catalog.versions(conn, "acme", records[0].id)
-        assert gov.catalog.get_record(conn, "acme", records[1].id).status == "erased"
+        assert gov.catalog.records.get(conn, "acme", records[0].id).status == "restricted"
+        assert gov.catalog.records.versions(conn, "acme", records[0].id)
+        assert gov.catalog.records.get(conn, "acme", records[1].id).status == "erased"
         assert [gov.catalog.get_artifact(conn, "acme", a.id).status for a in artifacts] == [
             "restricted", "restricted", "erased", "erased"
         ]  # fmt: skip
@@ -390,9 +391,9 @@ def test_a_hold_on_the_subject_placed_after_approval_keeps_all_their_data(gov, s
     records, artifacts = seed_subject(gov, store)
     case = file_and_verify(gov)
     with gov.db.begin() as conn:
-        (subject,) = gov.catalog.find_subjects(conn, "acme", [ANN])
-        gov.catalog.place_hold(conn, "acme", subject, reason="regulator inquiry", placed_by="legal")
-    gov.process()
+        (subject,) = gov.catalog.subjects.find(conn, "acme", [ANN])
+        gov.catalog.holds.place(conn, "acme", subject, reason="regulator inquiry", placed_by="legal")
+    gov.bus.process()
     case = gov.get_case("acme", case.id)
     assert case.state == "completed_with_exceptions" and len(case.exceptions) == 6
     assert len(store.items) == 4 and store.effects.get(("erase", artifacts[0].id)) is None
@@ -400,12 +401,12 @@ def test_a_hold_on_the_subject_placed_after_approval_keeps_all_their_data(gov, s
 
 def test_lifting_a_hold_reopens_the_erasure_it_blocked_with_a_new_sla_clock(gov, store, clock):
     records, artifacts = seed_subject(gov, store)
-    hold = gov.place_hold("acme", records[0].id, reason="litigation 42", placed_by="legal")
+    hold = gov.holds.place("acme", records[0].id, reason="litigation 42", placed_by="legal")
     first = file_and_verify(gov)
-    gov.process()
+    gov.bus.process()
     assert gov.get_case("acme", first.id).state == "completed_with_exceptions"
     clock.advance(days=40)  # the matter ends long after the first request's deadline
-    lifted, reopened = gov.lift_hold("acme", hold.id, lifted_by="legal")
+    lifted, reopened = gov.holds.lift("acme", hold.id, lifted_by="legal")
     # Before: nothing happened; the held data stayed restricted and nothing said the erasure was owed.
     assert not lifted.active and len(reopened) == 1
     (case,) = reopened
@@ -413,34 +414,36 @@ def test_lifting_a_hold_reopens_the_erasure_it_blocked_with_a_new_sla_clock(gov,
     assert [c.id for c in gov.list_cases("acme", state="executing").items] == [case.id]
     assert case.id in {c["id"] for c in gov.sla_report("acme")["on_track"]}
     assert {a["asset_id"] for a in gov.actions("acme", case.id) if a["asset_kind"] != "sweep"} == {
-        records[0].id, artifacts[0].id, artifacts[1].id,
-    }  # fmt: skip
-    gov.process()
+        records[0].id,
+        artifacts[0].id,
+        artifacts[1].id,
+    }
+    gov.bus.process()
     assert gov.get_case("acme", case.id).state == "completed"
     assert store.items == {}
     with gov.db.begin() as conn:
-        assert gov.catalog.get_record(conn, "acme", records[0].id).status == "erased"
+        assert gov.catalog.records.get(conn, "acme", records[0].id).status == "erased"
     document = build_case_file(gov, "acme", case.id, signer=SIGNER)
     assert first.id in document["history"][0]["reason"] and hold.id in document["history"][0]["reason"]
     # Lifting it again re-opens nothing.
-    assert gov.lift_hold("acme", hold.id, lifted_by="legal")[1] == []
+    assert gov.holds.lift("acme", hold.id, lifted_by="legal")[1] == []
 
 
 def test_lifting_one_of_two_holds_reopens_only_what_no_hold_keeps(gov, store):
     records, artifacts = seed_subject(gov, store)
-    on_record = gov.place_hold("acme", records[0].id, reason="matter A", placed_by="legal")
-    on_chunk = gov.place_hold("acme", artifacts[0].id, reason="matter B", placed_by="legal")
+    on_record = gov.holds.place("acme", records[0].id, reason="matter A", placed_by="legal")
+    on_chunk = gov.holds.place("acme", artifacts[0].id, reason="matter B", placed_by="legal")
     file_and_verify(gov)
-    gov.process()
-    _, reopened = gov.lift_hold("acme", on_record.id, lifted_by="legal")
+    gov.bus.process()
+    _, reopened = gov.holds.lift("acme", on_record.id, lifted_by="legal")
     (case,) = reopened
     planned = {a["asset_id"]: a["operation"] for a in gov.actions("acme", case.id) if a["asset_kind"] != "sweep"}
     assert planned == {records[0].id: "erase", artifacts[0].id: "restrict", artifacts[1].id: "restrict"}
-    gov.process()
+    gov.bus.process()
     assert set(store.items) == {artifacts[0].id, artifacts[1].id}  # the chunk and its embedding: still held
-    _, reopened = gov.lift_hold("acme", on_chunk.id, lifted_by="legal")
+    _, reopened = gov.holds.lift("acme", on_chunk.id, lifted_by="legal")
     assert len(reopened) == 1
-    gov.process()
+    gov.bus.process()
     assert store.items == {}
 
 
@@ -448,9 +451,9 @@ def test_delivered_sweeps_drop_the_pseudonyms_they_matched_by_after_the_retentio
     from expunge.bus import _tables as bt
 
     seed_subject(gov, store)
-    gov.payload_retention = timedelta(days=7)
+    gov.bus.payload_retention = timedelta(days=7)
     case = file_and_verify(gov)
-    gov.process()
+    gov.bus.process()
 
     def carried():
         with gov.db.read() as conn:
@@ -460,7 +463,7 @@ def test_delivered_sweeps_drop_the_pseudonyms_they_matched_by_after_the_retentio
     assert carried() == 1  # the log sweep, kept for the retention
     clock.advance(days=8)
     # Before: delivered outbox rows kept the subject's pseudonyms and content hashes forever.
-    assert gov.minimise_payloads() == 1 and carried() == 0
+    assert gov.bus.minimise_payloads() == 1 and carried() == 0
     assert gov.get_case("acme", case.id).state == "completed"
     document = build_case_file(gov, "acme", case.id, signer=SIGNER)
     assert verify_case_file(dump_case_file(document), KEYS)["receipts"] == 7
@@ -468,7 +471,7 @@ def test_delivered_sweeps_drop_the_pseudonyms_they_matched_by_after_the_retentio
 
 def test_a_hold_on_a_record_keeps_its_log_entries_restricted_instead_of_failing_the_case(gov, store):
     with gov.db.begin() as conn:
-        rec = gov.catalog.register_record(
+        rec = gov.catalog.records.register(
             conn, "acme", source="crm", content_sha256=sha("log-doc"), purpose="support", legal_basis="contract",
             subjects=[ANN],
         )  # fmt: skip
@@ -476,9 +479,9 @@ def test_a_hold_on_a_record_keeps_its_log_entries_restricted_instead_of_failing_
         art = gov.catalog.register_artifact(
             conn, "acme", kind="log_entry", uri=f"logstore://entries/{entry}", derived_from=[rec.id]
         )
-    gov.place_hold("acme", rec.id, reason="matter 9", placed_by="legal")
+    gov.holds.place("acme", rec.id, reason="matter 9", placed_by="legal")
     case = file_and_verify(gov)
-    stats = gov.process()
+    stats = gov.bus.process()
     # Before: the log store refused "restrict", the event dead-lettered and the case failed.
     assert stats.dead == 0 and gov.get_case("acme", case.id).state == "completed_with_exceptions"
     with gov.db.begin() as conn:
@@ -489,12 +492,12 @@ def test_a_hold_on_a_record_keeps_its_log_entries_restricted_instead_of_failing_
 def test_lifting_a_hold_before_its_restrictions_are_delivered_still_reopens_the_erasure(gov, store):
     records, artifacts = seed_subject(gov, store)
     with gov.db.begin() as conn:
-        (subject,) = gov.catalog.find_subjects(conn, "acme", [ANN])
-    hold = gov.place_hold("acme", subject, reason="matter 3", placed_by="legal")
+        (subject,) = gov.catalog.subjects.find(conn, "acme", [ANN])
+    hold = gov.holds.place("acme", subject, reason="matter 3", placed_by="legal")
     file_and_verify(gov)  # planned: every action a restriction, none delivered yet
-    _, reopened = gov.lift_hold("acme", hold.id, lifted_by="legal")
+    _, reopened = gov.holds.lift("acme", hold.id, lifted_by="legal")
     assert len(reopened) == 1
-    gov.process()
+    gov.bus.process()
     assert store.items == {}
     with gov.db.begin() as conn:
-        assert {gov.catalog.get_record(conn, "acme", r.id).status for r in records} == {"erased"}
+        assert {gov.catalog.records.get(conn, "acme", r.id).status for r in records} == {"erased"}

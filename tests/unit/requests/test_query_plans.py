@@ -27,7 +27,7 @@ def test_no_statement_of_a_dsr_reads_a_whole_tenant(gov, store, tmp_path):
     statements: list[tuple[str, tuple]] = []
 
     @event.listens_for(gov.db.engine, "before_cursor_execute")
-    def capture(conn, cursor, statement, params, context, executemany):  # noqa: ANN001
+    def capture(conn, cursor, statement, params, context, executemany):
         if not executemany and statement.lstrip().upper().startswith(("SELECT", "UPDATE", "DELETE")):
             statements.append((statement, tuple(params)))
 
@@ -35,7 +35,7 @@ def test_no_statement_of_a_dsr_reads_a_whole_tenant(gov, store, tmp_path):
         "acme", scope="erasure", filed_by="op", identifiers=[Identifier("email", "ann@example.org")]
     )
     gov.approve("acme", filed.case.id, operator="op")
-    gov.process()
+    gov.bus.process()
     assert gov.get_case("acme", filed.case.id).state == "completed"
     event.remove(gov.db.engine, "before_cursor_execute", capture)
 

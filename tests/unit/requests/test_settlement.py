@@ -25,7 +25,7 @@ def _failure(gov, case_id):
 def test_an_erasure_whose_effects_do_not_show_fails_and_says_which_asset(gov, store):
     records, artifacts = seed_subject(gov, store)
     case = _file(gov, "erasure")
-    dispatcher = gov.dispatcher()
+    dispatcher = gov.bus.dispatcher()
     dispatcher.on_batch = None  # settle below, after the tampering
     assert dispatcher.drain().delivered == 7
     with gov.db.begin() as conn:  # what a broken store or a manual edit would leave behind
@@ -33,7 +33,7 @@ def test_an_erasure_whose_effects_do_not_show_fails_and_says_which_asset(gov, st
         conn.execute(
             text("update bus_outbox set receipt_seq = null where payload like :a"), {"a": f'%"{artifacts[1].id}"%'}
         )
-    assert gov.settle() == [case.id]
+    assert gov.bus.settle() == [case.id]
     assert gov.get_case("acme", case.id).state == "failed"
     reason = _failure(gov, case.id)
     assert reason == f"{artifacts[0].id} has no tombstone; no receipt for {artifacts[1].id}"
@@ -42,12 +42,12 @@ def test_an_erasure_whose_effects_do_not_show_fails_and_says_which_asset(gov, st
 def test_a_restriction_whose_asset_is_still_active_fails(gov, store):
     records, _ = seed_subject(gov, store, n_records=1)
     case = _file(gov, "restriction")
-    dispatcher = gov.dispatcher()
+    dispatcher = gov.bus.dispatcher()
     dispatcher.on_batch = None
     dispatcher.drain()
     with gov.db.begin() as conn:
         conn.execute(text("update catalog_records set status = 'active' where id = :r"), {"r": records[0].id})
-    gov.settle()
+    gov.bus.settle()
     assert gov.get_case("acme", case.id).state == "failed"
     assert _failure(gov, case.id) == f"{records[0].id} is still active"
 
@@ -60,20 +60,20 @@ def test_settling_only_the_cases_named_leaves_the_others_for_a_sweep(gov, store)
         "acme", scope="erasure", filed_by="op", identifiers=[Identifier("email", "bob@example.org")]
     )
     bob = gov.approve("acme", filed.case.id, operator="op")
-    dispatcher = gov.dispatcher()
+    dispatcher = gov.bus.dispatcher()
     dispatcher.on_batch = None
     stats = dispatcher.drain()
     assert stats.case_ids == {ann.id, bob.id}
-    assert gov.settle(case_ids=[bob.id]) == [bob.id]
+    assert gov.bus.settle(case_ids=[bob.id]) == [bob.id]
     assert gov.get_case("acme", ann.id).state == "executing"
-    assert gov.settle() == [ann.id]
+    assert gov.bus.settle() == [ann.id]
     assert gov.get_case("acme", ann.id).state == "completed"
 
 
 def test_a_delivery_batch_settles_the_cases_it_finished_in_its_own_transaction(gov, store):
     seed_subject(gov, store, n_records=1)
     case = _file(gov, "erasure")
-    stats = gov.dispatcher().run_once(limit=100)
+    stats = gov.bus.dispatcher().run_once(limit=100)
     assert stats.case_ids == {case.id}
     assert gov.get_case("acme", case.id).state == "completed"
 
@@ -85,16 +85,16 @@ def test_a_failing_settlement_leaves_the_deliveries_committed_for_a_later_sweep(
     def broken(conn, rows):
         raise RuntimeError("settlement bug")
 
-    monkeypatch.setattr(gov, "_settle_rows", broken)
-    stats = gov.dispatcher().run_once(limit=100)
+    monkeypatch.setattr(gov.bus, "_settle_rows", broken)
+    stats = gov.bus.dispatcher().run_once(limit=100)
     assert stats.delivered == 4 and gov.get_case("acme", case.id).state == "executing"
     monkeypatch.undo()
-    assert gov.settle() == [case.id]
+    assert gov.bus.settle() == [case.id]
     assert gov.get_case("acme", case.id).state == "completed"
 
 
 def test_an_idle_worker_polls_without_taking_the_writer_slot(gov, monkeypatch):
-    dispatcher = gov.dispatcher()
+    dispatcher = gov.bus.dispatcher()
     begun = []
     original = type(gov.db).begin
 
@@ -111,7 +111,7 @@ def test_a_lingering_worker_takes_what_was_published_meanwhile_in_the_same_batch
     seed_subject(gov, store, n_records=1)
     seed_subject(gov, store, email="bob@example.org", n_records=1, content_prefix="bob")
     ann = _file(gov, "erasure")
-    dispatcher = gov.dispatcher()
+    dispatcher = gov.bus.dispatcher()
     published = []
 
     def due(*, limit):  # the first look sees ann's events; bob's are filed while the worker lingers

@@ -70,7 +70,7 @@ class RequestMachine(RuleBasedStateMachine):
         )
         with self.db.begin() as conn:
             for i in range(3):
-                rec = self.gov.catalog.register_record(
+                rec = self.gov.catalog.records.register(
                     conn,
                     "acme",
                     source="s",
@@ -92,7 +92,7 @@ class RequestMachine(RuleBasedStateMachine):
     def state_of(self, case_id: str) -> str:
         return self.gov.get_case("acme", case_id).state
 
-    def expect(self, case_id: str, target: str, call) -> None:  # type: ignore[no-untyped-def]
+    def expect(self, case_id: str, target: str, call) -> None:
         before = self.state_of(case_id)
         if target in TRANSITIONS[before]:
             call()
@@ -141,14 +141,14 @@ class RequestMachine(RuleBasedStateMachine):
     @rule()
     def process(self):
         self.clock.advance(seconds=5)
-        self.gov.process()
+        self.gov.bus.process()
 
     @rule()
     def replay(self):
         with self.db.begin() as conn:
             letters = self.gov.outbox.dead_letters(conn)
         for letter in letters:
-            self.gov.replay_dead_letter("acme", letter.id, by="op")
+            self.gov.bus.replay("acme", letter.id, by="op")
 
     @invariant()
     def histories_follow_the_table(self):

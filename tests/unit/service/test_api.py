@@ -243,8 +243,10 @@ def test_admins_manage_keys_of_their_own_tenant_only(api):
         with api.client(role=None) as anon:
             headers = {"Authorization": f"Bearer {key['api_key']}"}
             assert anon.get("/v1/whoami", headers=headers).json() == {
-                "tenant": "globex", "role": "auditor", "key_id": key["key_id"],
-            }  # fmt: skip
+                "tenant": "globex",
+                "role": "auditor",
+                "key_id": key["key_id"],
+            }
             assert other.delete(f"/v1/keys/{key['key_id']}").status_code == 404
             assert admin.delete(f"/v1/keys/{key['key_id']}").json()["revoked"] is True
             assert anon.get("/v1/whoami", headers=headers).status_code == 401

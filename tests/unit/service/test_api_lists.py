@@ -40,7 +40,7 @@ def paging(api):
 
 
 @pytest.mark.parametrize(("path", "key", "total"), [("/v1/requests", "requests", 5), ("/v1/holds", "holds", 3),
-                                                    ("/v1/deadletters", "dead_letters", 5)])  # fmt: skip
+                                                    ("/v1/deadletters", "dead_letters", 5)])
 def test_list_routes_page_with_a_cursor_and_a_total(paging, path, key, total):
     seen, cursor, pages = [], None, 0
     while True:
@@ -60,7 +60,7 @@ def test_list_routes_page_with_a_cursor_and_a_total(paging, path, key, total):
 
 @pytest.mark.parametrize("path", ["/v1/requests", "/v1/holds", "/v1/deadletters"])
 @pytest.mark.parametrize("params", [{"limit": 0}, {"limit": -5}, {"limit": 1001}, {"limit": "ten"},
-                                    {"cursor": "not-a-cursor"}])  # fmt: skip
+                                    {"cursor": "not-a-cursor"}])
 def test_a_bad_page_is_a_422_in_the_error_shape(paging, path, params):
     r = paging.get(path, params=params)
     assert r.status_code == 422, r.text
@@ -76,8 +76,10 @@ def test_an_unknown_state_filter_is_a_422_naming_the_states(paging):
     assert "'bogus'" in r.json()["error"]["message"] and ", ".join(STATES) in r.json()["error"]["message"]
     assert paging.get("/v1/requests", params={"state": "received"}).json()["total"] == 5
     assert paging.get("/v1/requests", params={"state": "completed"}).json() == {
-        "requests": [], "total": 0, "next_cursor": None,
-    }  # fmt: skip
+        "requests": [],
+        "total": 0,
+        "next_cursor": None,
+    }
 
 
 def test_retention_dates_need_an_offset_and_are_kept_in_utc(paging):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
@@ -12,9 +13,11 @@ from torch import nn
 
 from expunge.audit._shadows import ShadowSet
 from expunge.datasets import Split
-from expunge.errors import UnknownAttackError, unknown_name_message
+from expunge.errors import UnknownAttackError
+from expunge.models import ModelSpec, TrainConfig
+from expunge.registry import Registry
 
-__all__ = ["Attack", "AttackInputs", "available_attacks", "get_attack", "register_attack"]
+__all__ = ["ATTACKS", "Attack", "AttackInputs", "available_attacks", "get_attack", "register_attack"]
 
 
 @dataclass(frozen=True)
@@ -66,42 +69,77 @@ class AttackInputs:
 class Attack:
     """Base of every attack: ``scores`` returns one number per sample, higher meaning "member".
 
-    ``needs_shadows`` tells the audit to train (or load) shadow models before running it.
+    ``needs_shadows`` tells the audit to train (or load) shadow models before running it. ``needs_method`` marks
+    an attack that is given the unlearning method under test (:meth:`fit`) and compares the unlearned model
+    with the retrained reference on the forget set, instead of members with non-members.
     """
 
     name: ClassVar[str] = ""
     paper: ClassVar[str] = ""
     needs_shadows: ClassVar[bool] = False
+    needs_method: ClassVar[bool] = False
 
     def scores(self, model: nn.Module, inputs: AttackInputs) -> np.ndarray:
         """Return the membership score of each sample of ``inputs``."""
         raise NotImplementedError
 
+    def fit(
+        self,
+        *,
+        pool: Split,
+        forget: Split,
+        spec: ModelSpec,
+        recipe: TrainConfig,
+        unlearn_fn: Callable[[nn.Module, Split, Split], nn.Module],
+        key: str,
+        k: int,
+        seed: int,
+        cache_dir: Path | None,
+    ) -> float:
+        """Prepare an attack that ``needs_method`` (train its shadows); return the seconds spent training.
 
-_ATTACKS: dict[str, Callable[[], Attack]] = {}
+        Args:
+            pool: The samples shadow models draw from; it contains ``forget``.
+            forget: The forget set the attack will score.
+            spec: Architecture of the audited models.
+            recipe: Their training recipe.
+            unlearn_fn: The method under test, ``(model, forget, retain) -> model``.
+            key: Identifies ``unlearn_fn`` (method and parameters) in the shadow cache.
+            k: Number of shadow models (or pairs) to train.
+            seed: Seed of the shadows' data draws and initialisations.
+            cache_dir: Where shadow statistics are cached, or ``None``.
+        """
+        raise NotImplementedError(f"The {self.name} attack is not given the method under test.")
+
+
+ATTACKS: Registry[type[Attack]] = Registry(
+    "attack",
+    unknown=UnknownAttackError,
+    builtins=tuple(
+        f"expunge.audit.attacks.{module}"
+        for module in ("calibrated", "confidence_svm", "lira", "loss_threshold", "ulira")
+    ),
+)
 
 
 def register_attack(name: str) -> Callable[[type[Attack]], type[Attack]]:
-    """Register an attack class under a snake_case key that stays stable forever."""
+    """Register an attack class under a snake_case key that stays stable forever.
+
+    Raises:
+        DuplicateNameError: ``name`` is taken.
+    """
 
     def decorate(cls: type[Attack]) -> type[Attack]:
-        if name in _ATTACKS:
-            raise ValueError(f"An attack named {name!r} is already registered.")
+        ATTACKS.add(name, cls)
         cls.name = name
-        _ATTACKS[name] = cls
         return cls
 
     return decorate
 
 
-def _load_builtins() -> None:
-    from expunge.audit.attacks import calibrated, confidence_svm, lira, loss_threshold  # noqa: F401
-
-
 def available_attacks() -> list[str]:
     """Return every registered attack name, sorted."""
-    _load_builtins()
-    return sorted(_ATTACKS)
+    return ATTACKS.names()
 
 
 def get_attack(name: str) -> Attack:
@@ -110,8 +148,4 @@ def get_attack(name: str) -> Attack:
     Raises:
         UnknownAttackError: No such attack; the message lists the available ones.
     """
-    _load_builtins()
-    try:
-        return _ATTACKS[name]()
-    except KeyError:
-        raise UnknownAttackError(unknown_name_message("attack", name, _ATTACKS)) from None
+    return ATTACKS.get(name)()

@@ -8,7 +8,7 @@ from sqlalchemy import engine_from_config, pool
 from expunge.db._meta import metadata
 
 
-def _run(connection) -> None:  # type: ignore[no-untyped-def]
+def _run(connection) -> None:
     context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
     with context.begin_transaction():
         context.run_migrations()

@@ -82,7 +82,7 @@ def _own(path: Path) -> _Folder:
     return _Folder(lock, client, name, _open_collection(client, name), threading.RLock())
 
 
-def _open_collection(client, name: str):  # type: ignore[no-untyped-def]
+def _open_collection(client, name: str):
     return client.get_or_create_collection(name, metadata={"hnsw:space": "cosine"})
 
 
@@ -126,12 +126,12 @@ class ChromaStore:
         self._folder: _Folder | None = folder
 
     @property
-    def _client(self):  # type: ignore[no-untyped-def]
+    def _client(self):
         assert self._folder is not None
         return self._folder.client
 
     @property
-    def _collection(self):  # type: ignore[no-untyped-def]
+    def _collection(self):
         assert self._folder is not None
         return self._folder.collection
 
@@ -148,7 +148,7 @@ class ChromaStore:
         values = {name: metadata[name] for name in _METADATA if name != "chunk_id"}
         return ChunkRow(chunk_id=chunk_id, text=text, vector=np.asarray(vector, dtype=np.float32), **values)
 
-    def _add(self, collection, rows: Sequence[ChunkRow], vectors: np.ndarray) -> None:  # type: ignore[no-untyped-def]
+    def _add(self, collection, rows: Sequence[ChunkRow], vectors: np.ndarray) -> None:
         step = self._client.get_max_batch_size()
         for i in range(0, len(rows), step):
             part = rows[i : i + step]
@@ -168,7 +168,7 @@ class ChromaStore:
         self._add(self._collection, rows, vectors)
         return len(rows)
 
-    def _get(self, collection, ids: Sequence[str] | None = None, where=None, offset=0, limit=None) -> list[ChunkRow]:  # type: ignore[no-untyped-def]
+    def _get(self, collection, ids: Sequence[str] | None = None, where=None, offset=0, limit=None) -> list[ChunkRow]:
         got = collection.get(
             ids=list(ids) if ids is not None else None,
             where=where,

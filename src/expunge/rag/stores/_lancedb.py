@@ -72,7 +72,7 @@ class LanceStore:
     # --- plumbing ---------------------------------------------------------------------------------
 
     @property
-    def _table(self):  # type: ignore[no-untyped-def]
+    def _table(self):
         """The table, opened on first use once it exists: another process (an ingest, a worker) may create it
         after this store was opened, and a store that remembered "no table" would never see its rows."""
         if self._handle is None and TABLE in self._db.list_tables().tables:
@@ -80,7 +80,7 @@ class LanceStore:
         return self._handle
 
     @_table.setter
-    def _table(self, value) -> None:  # type: ignore[no-untyped-def]
+    def _table(self, value) -> None:
         self._handle = value
 
     @contextlib.contextmanager
@@ -115,7 +115,7 @@ class LanceStore:
     @staticmethod
     def _row(record: dict[str, object]) -> ChunkRow:
         values = {name: record[name] for name in (*_SCALARS, "text")}
-        return ChunkRow(**values, vector=np.asarray(record["vector"], dtype=np.float32))  # type: ignore[arg-type]
+        return ChunkRow(**values, vector=np.asarray(record["vector"], dtype=np.float32))
 
     def _query(self, predicate: str, columns: list[str] | None = None) -> list[dict[str, object]]:
         if self._table is None:

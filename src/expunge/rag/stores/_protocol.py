@@ -9,9 +9,10 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from expunge.errors import UnknownBackendError, unknown_name_message
+from expunge.errors import UnknownBackendError
 from expunge.rag._probe import Decoder, scan_files
 from expunge.rag._rows import ChunkRow, Filter, Fingerprint, Hit, sha256_text
+from expunge.registry import Registry
 
 __all__ = [
     "Absence",
@@ -166,22 +167,21 @@ def probe_store(
 
 
 StoreFactory = Callable[[str, str], VectorStore]
-_FACTORIES: dict[str, StoreFactory] = {}
+STORES: Registry[StoreFactory] = Registry("vector store scheme", unknown=UnknownBackendError)
 
 
 def register_store(scheme: str) -> Callable[[StoreFactory], StoreFactory]:
-    """Register a store class under a URL scheme; it is built as ``factory(url, location)``."""
+    """Register a store class under a URL scheme; it is built as ``factory(url, location)``.
 
-    def decorate(factory: StoreFactory) -> StoreFactory:
-        _FACTORIES[scheme] = factory
-        return factory
-
-    return decorate
+    Raises:
+        DuplicateNameError: ``scheme`` is taken.
+    """
+    return STORES.register(scheme)
 
 
 def available_stores() -> list[str]:
     """The registered URL schemes, sorted."""
-    return sorted(_FACTORIES)
+    return STORES.names()
 
 
 def open_store(url: str) -> VectorStore:
@@ -196,6 +196,4 @@ def open_store(url: str) -> VectorStore:
             f"A vector store URL looks like scheme://location (e.g. lancedb://.expunge/rag). Got {url!r}. "
             f"Known schemes: {', '.join(available_stores())}."
         )
-    if scheme not in _FACTORIES:
-        raise UnknownBackendError(unknown_name_message("vector store scheme", scheme, _FACTORIES))
-    return _FACTORIES[scheme](url, location)
+    return STORES.get(scheme)(url, location)

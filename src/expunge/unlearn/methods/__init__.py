@@ -15,3 +15,5 @@ from expunge.unlearn.methods import (  # noqa: F401
     ssd,
     suppress_logit,
 )
+
+__all__: list[str] = []  # each method is reached by its registry name: expunge.unlearn.get_method("eu_k")

@@ -14,7 +14,7 @@ __all__ = ["make_optimizer", "num_batches", "random_wrong_labels", "steps_for"]
 def num_batches(batches: Iterable) -> int:
     """Return ``len(batches)``, or count them when the loader has no length."""
     try:
-        return len(batches)  # type: ignore[arg-type]
+        return len(batches)
     except TypeError:
         return sum(1 for _ in batches)
 

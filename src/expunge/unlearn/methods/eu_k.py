@@ -28,10 +28,12 @@ class EUkParams(MethodParams):
     """Parameters of :class:`EUk`."""
 
     k: int = param(1, "Number of trailing parameterised layers to re-initialise and re-train.", low=1)
-    epochs: float = param(2.0, "Passes over the retained data for the re-trained layers.", low=0, low_open=True,
-                          tune=(1.0, 10.0))  # fmt: skip
-    lr: float = param(0.05, "SGD learning rate of the re-trained layers.", low=0, low_open=True,
-                      tune=(0.005, 0.2), tune_log=True)  # fmt: skip
+    epochs: float = param(
+        2.0, "Passes over the retained data for the re-trained layers.", low=0, low_open=True, tune=(1.0, 10.0)
+    )
+    lr: float = param(
+        0.05, "SGD learning rate of the re-trained layers.", low=0, low_open=True, tune=(0.005, 0.2), tune_log=True
+    )
     batch_size: int = param(512, "Batch size of the re-training (features are cached, so large is cheap).", low=1)
 
 

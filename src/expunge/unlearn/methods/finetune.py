@@ -17,8 +17,9 @@ from expunge.unlearn.methods._loop import make_optimizer, steps_for
 class FinetuneParams(MethodParams):
     """Parameters of :class:`Finetune`."""
 
-    epochs: float = param(0.5, "Passes over the retained data (fractions allowed).", low=0, low_open=True,
-                          tune=(0.05, 2.0))  # fmt: skip
+    epochs: float = param(
+        0.5, "Passes over the retained data (fractions allowed).", low=0, low_open=True, tune=(0.05, 2.0)
+    )
     lr: float = param(0.02, "SGD learning rate.", low=0, low_open=True, tune=(1e-3, 0.1), tune_log=True)
 
 

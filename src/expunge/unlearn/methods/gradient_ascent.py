@@ -19,8 +19,9 @@ class GradientAscentParams(MethodParams):
 
     epochs: int = param(1, "Passes over the forget set.", low=1, tune=(1, 5))
     lr: float = param(1e-3, "SGD learning rate.", low=0, low_open=True, tune=(1e-4, 1e-2), tune_log=True)
-    max_loss: float = param(8.0, "Stop ascending a batch once its loss exceeds this (keeps it bounded).",
-                            low=0, low_open=True)  # fmt: skip
+    max_loss: float = param(
+        8.0, "Stop ascending a batch once its loss exceeds this (keeps it bounded).", low=0, low_open=True
+    )
 
 
 @register_method("gradient_ascent")

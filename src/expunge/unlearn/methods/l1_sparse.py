@@ -17,11 +17,11 @@ from expunge.unlearn.methods._loop import steps_for
 class L1SparseParams(MethodParams):
     """Parameters of :class:`L1Sparse`."""
 
-    epochs: float = param(0.5, "Passes over the retained data (fractions allowed).", low=0, low_open=True,
-                          tune=(0.05, 2.0))  # fmt: skip
+    epochs: float = param(
+        0.5, "Passes over the retained data (fractions allowed).", low=0, low_open=True, tune=(0.05, 2.0)
+    )
     lr: float = param(0.02, "SGD learning rate.", low=0, low_open=True, tune=(1e-3, 0.1), tune_log=True)
-    l1: float = param(5e-5, "Initial L1 weight, decayed linearly to 0.", low=0.0, tune=(1e-6, 1e-3),
-                      tune_log=True)  # fmt: skip
+    l1: float = param(5e-5, "Initial L1 weight, decayed linearly to 0.", low=0.0, tune=(1e-6, 1e-3), tune_log=True)
 
 
 @register_method("l1_sparse")

@@ -19,8 +19,9 @@ class LabelFlipParams(MethodParams):
 
     epochs: int = param(5, "Passes over the forget set.", low=1, tune=(1, 8))
     lr: float = param(1e-4, "Adam learning rate.", low=0, low_open=True, tune=(1e-5, 1e-2), tune_log=True)
-    retain_mix: float = param(0.0, "Weight of a retained batch's loss added to every step (0 = none).",
-                              low=0.0, high=1.0, tune=(0.0, 1.0))  # fmt: skip
+    retain_mix: float = param(
+        0.0, "Weight of a retained batch's loss added to every step (0 = none).", low=0.0, high=1.0, tune=(0.0, 1.0)
+    )
 
 
 @register_method("label_flip")

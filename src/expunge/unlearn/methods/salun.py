@@ -32,8 +32,9 @@ def saliency_mask(model: nn.Module, forget, *, ratio: float) -> dict[str, torch.
 class SalUnParams(MethodParams):
     """Parameters of :class:`SalUn`."""
 
-    mask_ratio: float = param(0.5, "Share of weights (most salient first) that may change.", low=0.0,
-                              high=1.0, low_open=True, tune=(0.1, 0.9))  # fmt: skip
+    mask_ratio: float = param(
+        0.5, "Share of weights (most salient first) that may change.", low=0.0, high=1.0, low_open=True, tune=(0.1, 0.9)
+    )
     epochs: int = param(2, "Passes over the forget set.", low=1, tune=(1, 5))
     lr: float = param(5e-3, "SGD learning rate.", low=0, low_open=True, tune=(1e-4, 3e-2), tune_log=True)
     retain_weight: float = param(1.0, "Weight of the retained batch's loss in every step.", low=0.0)

@@ -26,16 +26,16 @@ def _kl(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature:
 class ScrubParams(MethodParams):
     """Parameters of :class:`Scrub`."""
 
-    epochs: int = param(2, "Rounds of (max step on the forget set, min steps on retained data).", low=1,
-                        tune=(1, 5))  # fmt: skip
+    epochs: int = param(2, "Rounds of (max step on the forget set, min steps on retained data).", low=1, tune=(1, 5))
     max_epochs: int = param(1, "Rounds, from the first, that include the max step.", low=0, tune=(1, 3))
     min_steps: int = param(100, "Retained batches per min step.", low=1, tune=(20, 300))
     lr: float = param(5e-3, "SGD learning rate.", low=0, low_open=True, tune=(1e-4, 2e-2), tune_log=True)
     alpha: float = param(1.0, "Weight of the distillation term on retained data.", low=0.0)
     gamma: float = param(1.0, "Weight of the cross-entropy term on retained data.", low=0.0)
     temperature: float = param(4.0, "Distillation temperature.", low=0, low_open=True)
-    max_kl: float = param(2.0, "Skip the max step on a forget batch already this far (KL) from the teacher.",
-                          low=0, low_open=True)  # fmt: skip
+    max_kl: float = param(
+        2.0, "Skip the max step on a forget batch already this far (KL) from the teacher.", low=0, low_open=True
+    )
     init_noise: float = param(1e-3, "Std of the noise added to the student at start: at student == teacher the"
                               " KL gradient is zero, so the max step could not begin.", low=0.0)  # fmt: skip
 

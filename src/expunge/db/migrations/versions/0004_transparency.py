@@ -26,7 +26,7 @@ branch_labels = None
 depends_on = None
 
 
-def _frontier(texts) -> tuple[int, list[str]]:  # type: ignore[no-untyped-def]
+def _frontier(texts) -> tuple[int, list[str]]:
     """RFC 9162 §2.1.1 over the entries' texts: leaf = SHA-256(0x00 || text), node = SHA-256(0x01 || l || r)."""
     size, hashes = 0, []
     for text in texts:

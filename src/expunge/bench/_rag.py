@@ -29,12 +29,10 @@ from typing import Any
 import numpy as np
 
 from expunge.errors import RagError
-from expunge.rag._cache import SqliteCache
-from expunge.rag._index import RagIndex
-from expunge.rag._rows import ChunkRow, Fingerprint, sha256_text
+from expunge.rag import ChunkRow, Fingerprint, RagIndex, SqliteCache, sha256_text
 from expunge.rag.stores import open_store
 
-__all__ = ["RagBenchConfig", "run_rag_bench", "write_rag_bench"]
+__all__ = ["RagBenchConfig", "rag_markdown", "run_rag_bench", "write_rag_bench"]
 
 MODEL = "synthetic-384"
 _WHERE = {"tenant": "bench", "status": "active", "latest": True, "embedding_model": MODEL}
@@ -127,7 +125,7 @@ def _pct(values: Sequence[float], q: float) -> float:
     return float(np.percentile(values, q)) if len(values) else float("nan")
 
 
-def _recall(store, queries: np.ndarray, live: dict[str, np.ndarray], k: int = 10) -> tuple[float, list[float]]:  # type: ignore[no-untyped-def]
+def _recall(store, queries: np.ndarray, live: dict[str, np.ndarray], k: int = 10) -> tuple[float, list[float]]:
     ids = list(live)
     matrix = np.stack([live[i] for i in ids])
     recalls, latencies = [], []
@@ -173,8 +171,10 @@ def _run(cfg: RagBenchConfig, rng: np.random.Generator, tmp: Path, say: Callable
     recall_before, latency_before = _recall(store, queries, live)
 
     # Phase 2: cached answers replayed while subjects are excluded one by one.
-    pool = {f"q{j}": _unit(rows[int(rng.integers(len(rows)))].vector + rng.normal(scale=0.05, size=cfg.dim))
-            for j in range(500)}  # fmt: skip
+    pool = {
+        f"q{j}": _unit(rows[int(rng.integers(len(rows)))].vector + rng.normal(scale=0.05, size=cfg.dim))
+        for j in range(500)
+    }
     for s, idx in enumerate(subjects):  # questions aimed at each subject's chunks, so answers quote them
         pool[f"s{s}"] = rows[idx[0]].vector
     index = RagIndex(
@@ -316,7 +316,7 @@ _TABLE = [
 ]
 
 
-def markdown(results: Sequence[dict[str, Any]]) -> str:
+def rag_markdown(results: Sequence[dict[str, Any]]) -> str:
     """A table with one column per run."""
     head = "| figure | " + " | ".join(f"{r['store']} ({r['chunks']:,} chunks)" for r in results) + " |"
     lines = [head, "| --- |" + " --- |" * len(results)]
@@ -333,4 +333,4 @@ def write_rag_bench(results: dict[str, Any], out: Path) -> None:
     runs = json.loads(path.read_text()).get("runs", []) if path.exists() else []
     runs = [r for r in runs if (r["store"], r["chunks"]) != (results["store"], results["chunks"])] + [results]
     path.write_text(json.dumps({**results, "runs": runs}, indent=2) + "\n")
-    (out / "results.md").write_text(markdown(runs))
+    (out / "results.md").write_text(rag_markdown(runs))

@@ -13,11 +13,17 @@ from typing import Any
 import torch
 
 from expunge.errors import InvalidParameterError
-from expunge.unlearn._protocol import available_methods, get_method, make_method
-from expunge.unlearn._report import FIGURES, markdown_table
-from expunge.unlearn._run import run_method
-from expunge.unlearn._scenario import prepare_scenario, train_original
-from expunge.unlearn._tune import tune_dose
+from expunge.unlearn import (
+    FIGURES,
+    available_methods,
+    get_method,
+    make_method,
+    markdown_table,
+    prepare_scenario,
+    run_method,
+    train_original,
+    tune_dose,
+)
 
 __all__ = ["NOISE_FLOOR_ROW", "resolve_methods", "run_classifier_bench"]
 

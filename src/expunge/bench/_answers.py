@@ -35,13 +35,18 @@ import numpy as np
 from expunge.catalog import Catalog, FoldedText, Pseudonymizer, closure, identifiers_in
 from expunge.db import Database, open_database
 from expunge.errors import RagError
-from expunge.rag._answer import Answer, EntityCheck, ExtractiveAnswerer
-from expunge.rag._cache import MemoryCache
-from expunge.rag._demo import demo_corpus
-from expunge.rag._embed import MiniLMEmbedder
-from expunge.rag._index import DEFAULT_MAX_DISTANCE, RagIndex
-from expunge.rag._ingest import Person
-from expunge.rag._names import SpacyNameFinder
+from expunge.rag import (
+    DEFAULT_MAX_DISTANCE,
+    Answer,
+    EntityCheck,
+    ExtractiveAnswerer,
+    MemoryCache,
+    MiniLMEmbedder,
+    Person,
+    RagIndex,
+    SpacyNameFinder,
+    demo_corpus,
+)
 from expunge.rag.stores import open_store
 
 __all__ = ["AnswersBenchConfig", "answers_markdown", "run_answers_bench", "write_answers_bench"]
@@ -182,9 +187,9 @@ def _chunks_of(catalog: Catalog, db: Database, name: str, person: Person) -> lis
     """The chunk IDs the catalog derives from records linked to the person (what an erasure deletes)."""
     prefix = f"rag://{name}/chunk/"
     with db.begin() as conn:
-        pseudonyms = catalog.pseudonyms("default", person.identifiers())
-        subjects = catalog.subjects_by_pseudonyms(conn, "default", pseudonyms)
-        records = catalog.records_by_subjects(conn, "default", subjects) if subjects else []
+        pseudonyms = catalog.subjects.pseudonyms("default", person.identifiers())
+        subjects = catalog.subjects.by_pseudonyms(conn, "default", pseudonyms)
+        records = catalog.records.by_subjects(conn, "default", subjects) if subjects else []
         assets = closure(conn, "default", records) if records else []
     return sorted(a.uri.removeprefix(prefix) for a in assets if a.uri.startswith(prefix))
 

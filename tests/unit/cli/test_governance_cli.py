@@ -168,3 +168,17 @@ def test_an_edited_table_fails_verification_by_case_id_and_blocks_its_export(cli
     assert "evidence.tampered" in said(out) and "requests_transitions" in said(out)
     out = cli("evidence", "export", case_id, "-t", "acme", "--out", str(tmp_path / "case.json"), code=1)
     assert "evidence.tampered" in said(out) and not (tmp_path / "case.json").exists()
+
+
+def test_the_cli_prints_the_fields_the_api_answers(cli):
+    from expunge.service._responses import CaseWithActionsOut, FiledOut, KeyOut
+
+    key = json.loads(cli("keys", "create", "-t", "acme", "--role", "auditor").stdout)
+    assert set(key) == set(KeyOut.model_fields)
+    filed = json.loads(cli("dsr", "file", "-t", "acme", "--scope", "erasure", "--email", "eve@example.org").stdout)
+    assert set(filed) == set(FiledOut.model_fields)  # token_expires_at, as the API names it
+    assert filed["token_expires_at"].endswith("+00:00")
+    cli("dsr", "verify", filed["verification_token"])
+    shown = json.loads(cli("dsr", "show", filed["case"]["id"], "-t", "acme").stdout)
+    assert set(shown) == set(CaseWithActionsOut.model_fields)
+    assert CaseWithActionsOut.model_validate(shown).actions[0].asset_kind == "sweep"

@@ -22,13 +22,19 @@ from expunge.audit import (
     set_level_test,
     train_shadows,
 )
+from expunge.bench._classifiers import resolve_methods
 from expunge.datasets import parse_forget_spec
 from expunge.errors import InvalidForgetSetError, InvalidParameterError
-from expunge.unlearn._bench import resolve_methods
-from expunge.unlearn._protocol import make_method
-from expunge.unlearn._report import markdown_table
-from expunge.unlearn._run import audit_data, run_method
-from expunge.unlearn._scenario import Scenario, prepare_scenario, train_original, train_reference
+from expunge.unlearn import (
+    Scenario,
+    audit_data,
+    make_method,
+    markdown_table,
+    prepare_scenario,
+    run_method,
+    train_original,
+    train_reference,
+)
 
 __all__ = ["run_audit_bench"]
 
