@@ -1,7 +1,7 @@
 """Set up ``.venv/`` and run the main job (``demo``) or the tests (``test``), with nothing but Python 3.11.
 
     python3.11 dev.py demo    # create .venv, install, forget every 7 from an MNIST model, beside retraining
-    python3.11 dev.py test    # create .venv, install with test tools, run lint, import contracts and pytest
+    python3.11 dev.py test    # create .venv, install with test tools, run lint, formatting, import contracts, pytest
 
 Installs are skipped when nothing they depend on changed (a stamp file in .venv records a hash).
 """
@@ -53,8 +53,11 @@ def ensure_debian(names: list[str]) -> None:
     if not missing:
         return
     if shutil.which("apt-get") is None or os.geteuid() != 0:
-        print(f"note: Debian packages {missing} are not installed and apt is not usable here; "
-              "the features that need them will say how to get them.", flush=True)  # fmt: skip
+        print(
+            f"note: Debian packages {missing} are not installed and apt is not usable here; "
+            "the features that need them will say how to get them.",
+            flush=True,
+        )
         return
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     if run("apt-get", "install", "-y", "-qq", *missing, check=False, env=env) != 0:
@@ -78,7 +81,12 @@ def main(argv: list[str]) -> int:
     if command == "test":
         ensure_venv("dev")
         ensure_debian(DEBIAN_PACKAGES["test"])
-        for step in ([BIN / "ruff", "check", "src", "tests", "dev.py"], [BIN / "lint-imports"]):
+        lint = [
+            [BIN / "ruff", "check", "src", "tests", "dev.py"],
+            [BIN / "ruff", "format", "--check", "src", "tests", "dev.py"],
+            [BIN / "lint-imports"],
+        ]
+        for step in lint:
             if run(*step, check=False) != 0:
                 return 1
         return run(PY, "-m", "pytest", *argv[1:], check=False)

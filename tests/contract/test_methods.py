@@ -27,8 +27,20 @@ METHODS = available_methods()
 
 
 def test_registry_lists_the_methods_the_design_names():
-    expected = {"retrain", "finetune", "label_flip", "gradient_ascent", "neggrad_plus", "fisher", "scrub",
-                "ssd", "salun", "l1_sparse", "suppress_logit", "eu_k"}  # fmt: skip
+    expected = {
+        "retrain",
+        "finetune",
+        "label_flip",
+        "gradient_ascent",
+        "neggrad_plus",
+        "fisher",
+        "scrub",
+        "ssd",
+        "salun",
+        "l1_sparse",
+        "suppress_logit",
+        "eu_k",
+    }
     assert expected <= set(METHODS)
 
 
@@ -57,9 +69,24 @@ def test_method_forgets_the_class_and_keeps_the_rest(name, toy_scenario, toy_ori
     assert f.forget_acc < before_forget - 0.3, f"{name} did not forget: {f.forget_acc:.3f} vs {before_forget:.3f}"
     assert f.retain_acc > before_retain - 0.15, f"{name} broke retained accuracy: {f.retain_acc:.3f}"
     doc = report.to_json()
-    for key in ("method", "params", "seed", "seconds", "forget_acc", "retain_acc", "test_acc", "unlearning_score",
-                "gap_to_retrain", "mia_auc", "relearn_acc", "head_reset_acc", "probe_acc", "kl_anchor",
-                "peak_rss_mb", "suppression_suspected"):  # fmt: skip
+    for key in (
+        "method",
+        "params",
+        "seed",
+        "seconds",
+        "forget_acc",
+        "retain_acc",
+        "test_acc",
+        "unlearning_score",
+        "gap_to_retrain",
+        "mia_auc",
+        "relearn_acc",
+        "head_reset_acc",
+        "probe_acc",
+        "kl_anchor",
+        "peak_rss_mb",
+        "suppression_suspected",
+    ):
         assert key in doc, key
     for key in ("forget_acc", "retain_acc", "test_acc", "mia_auc", "relearn_acc", "probe_acc", "kl_anchor"):
         assert isinstance(doc[key], float) and math.isfinite(doc[key]), (key, doc[key])
@@ -78,8 +105,12 @@ def test_retrain_is_exactly_a_model_trained_without_the_forget_set(toy_scenario,
     model = get_method("retrain")().unlearn(toy_original, forget_data(sc), generator=torch.Generator())
     manual = sc.model_factory()
     seed_everything(sc.seed)
-    train_model(manual, sc.retain.batches(sc.train_config.batch_size, shuffle=True, generator=sc.generator(2)),
-                sc.train_config, progress=False)  # fmt: skip
+    train_model(
+        manual,
+        sc.retain.batches(sc.train_config.batch_size, shuffle=True, generator=sc.generator(2)),
+        sc.train_config,
+        progress=False,
+    )
     for a, b in zip(model.state_dict().values(), manual.state_dict().values(), strict=True):
         assert torch.equal(a, b)
     assert accuracy(model, sc.forget.x, sc.forget.y) < 0.05

@@ -55,9 +55,17 @@ def logstore_world(db):
         store.add(conn, "acme", prompt="someone else", response="ok", pseudonym="c" * 64)
         store.add(conn, "globex", prompt="I am Ann", response="hi", pseudonym=pseudonym)
     event = Event(
-        new_id("evt"), "acme", "dsr_1", "logstore", "erase", "dsr_1", "sweep", "logstore://sweep/dsr_1",
-        content_sha256=("b" * 64,), pseudonyms=(pseudonym,),
-    )  # fmt: skip
+        new_id("evt"),
+        "acme",
+        "dsr_1",
+        "logstore",
+        "erase",
+        "dsr_1",
+        "sweep",
+        "logstore://sweep/dsr_1",
+        content_sha256=("b" * 64,),
+        pseudonyms=(pseudonym,),
+    )
 
     def snapshot(conn):
         return [(r["tenant"], r["prompt"]) for r in store.all(conn, "acme") + store.all(conn, "globex")]
@@ -100,9 +108,12 @@ def rag_world(db):
 
 
 WORLDS = {
-    "catalog": catalog_world, "logstore": logstore_world, "memory": memory_world, "rag": rag_world,
+    "catalog": catalog_world,
+    "logstore": logstore_world,
+    "memory": memory_world,
+    "rag": rag_world,
     "webhook": webhook_world,
-}  # fmt: skip
+}
 
 
 def test_every_registered_subscriber_has_a_contract_world():
@@ -119,8 +130,12 @@ def test_subscriber_acts_reports_and_is_idempotent_on_the_event_id(backend_db, n
         after = snapshot(conn)
     assert after != before
     assert (first.event_id, first.asset_id, first.operation, first.tenant, first.subscriber) == (
-        event.id, event.asset_id, event.operation, event.tenant, name,
-    )  # fmt: skip
+        event.id,
+        event.asset_id,
+        event.operation,
+        event.tenant,
+        name,
+    )
     assert first.outcome in ("applied", "attested") and first.finished_at >= first.started_at
     with backend_db.begin() as conn:
         second = subscriber.handle(event, tx=conn)
@@ -134,8 +149,17 @@ def test_subscriber_acts_reports_and_is_idempotent_on_the_event_id(backend_db, n
 
 def test_a_sweep_that_matches_nothing_says_not_found_not_already_applied(backend_db):
     subscriber, event, _ = logstore_world(backend_db)
-    nobody = Event(new_id("evt"), "acme", "dsr_2", "logstore", "erase", "dsr_2", "sweep", "logstore://sweep/dsr_2",
-                   pseudonyms=("f" * 64,))  # fmt: skip
+    nobody = Event(
+        new_id("evt"),
+        "acme",
+        "dsr_2",
+        "logstore",
+        "erase",
+        "dsr_2",
+        "sweep",
+        "logstore://sweep/dsr_2",
+        pseudonyms=("f" * 64,),
+    )
     with backend_db.begin() as conn:
         receipt = subscriber.handle(nobody, tx=conn)
     assert receipt.outcome == "not_found" and receipt.artifact_ids == ()  # before: already_applied

@@ -244,11 +244,17 @@ def test_chroma_stores_of_one_folder_share_the_generation_a_purge_switches(tmp_p
 def test_a_chroma_folder_belongs_to_one_process(tmp_path):
     folder = tmp_path / "chroma"
     holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import sys; from expunge.rag.stores import open_store; s = open_store(sys.argv[1]);"
-         " print('open', flush=True); sys.stdin.read(); s.close()", f"chroma://{folder}"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            "import sys; from expunge.rag.stores import open_store; s = open_store(sys.argv[1]);"
+            " print('open', flush=True); sys.stdin.read(); s.close()",
+            f"chroma://{folder}",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "open"
         with pytest.raises(BackendError, match="is open in another process.*use lancedb://"):

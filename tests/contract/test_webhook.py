@@ -28,9 +28,12 @@ def run(db, vendor, *, endpoints=None, signer=SIGNER, max_attempts=5):
     clock = Clock()
     sub = WebhookSubscriber(endpoints or {"crm": vendor.url}, signer=signer, timeout=5)
     dispatcher = Dispatcher(
-        db, {"webhook": sub}, audit=AuditLog(SIGNER), clock=clock,
+        db,
+        {"webhook": sub},
+        audit=AuditLog(SIGNER),
+        clock=clock,
         retry=RetryPolicy(max_attempts=max_attempts, base_seconds=1, max_seconds=2),
-    )  # fmt: skip
+    )
     event = Event(new_id("evt"), "acme", "dsr_1", "webhook", "erase", "art_1", "backup", "webhook://crm/42")
     with db.begin() as conn:
         Outbox(clock=clock).publish(conn, [event])

@@ -43,9 +43,14 @@ def test_killed_workers_lose_nothing_and_apply_nothing_twice(tmp_path):
         for s in range(n_cases):
             for r in range(n_records):
                 rec = gov.catalog.records.register(
-                    conn, "acme", source="crm", content_sha256=hashlib.sha256(f"{s}/{r}".encode()).hexdigest(),
-                    purpose="support", legal_basis="contract", subjects=[Identifier("user_id", f"u{s}")],
-                )  # fmt: skip
+                    conn,
+                    "acme",
+                    source="crm",
+                    content_sha256=hashlib.sha256(f"{s}/{r}".encode()).hexdigest(),
+                    purpose="support",
+                    legal_basis="contract",
+                    subjects=[Identifier("user_id", f"u{s}")],
+                )
                 entry = gov.logstore.add(conn, "acme", prompt=f"u{s} wrote", response="ok")
                 gov.catalog.register_artifact(
                     conn, "acme", kind="log_entry", uri=f"logstore://entries/{entry}", derived_from=[rec.id]

@@ -81,8 +81,13 @@ class Criterion:
 
     def to_json(self) -> dict[str, Any]:
         """Return a JSON-able dict."""
-        return {"name": self.name, "value": self.value, "threshold": self.threshold, "passed": self.passed,
-                "detail": self.detail}  # fmt: skip
+        return {
+            "name": self.name,
+            "value": self.value,
+            "threshold": self.threshold,
+            "passed": self.passed,
+            "detail": self.detail,
+        }
 
 
 @dataclass
@@ -119,13 +124,21 @@ class AuditResult:
             "attacks": {a: {m: f.to_json() for m, f in by_model.items()} for a, by_model in self.attacks.items()},
             "distinguishable_from_retrain": self.distinguishable,
             "set_level": {m: t.to_json() for m, t in self.set_level.items()},
-            "relearn_curve": self.relearn, "head_reset_acc": self.head_reset, "probe_acc": self.probe,
-            "anchor_acc": self.anchor_acc, "kl_anchor": self.kl_anchor, "forget_acc": self.forget_acc,
+            "relearn_curve": self.relearn,
+            "head_reset_acc": self.head_reset,
+            "probe_acc": self.probe,
+            "anchor_acc": self.anchor_acc,
+            "kl_anchor": self.kl_anchor,
+            "forget_acc": self.forget_acc,
             "canary_exposure": self.canary_exposure,
-            "n_forget": self.n_forget, "n_nonmembers": self.n_nonmembers, "shadows": self.shadows,
-            "shadow_train_seconds": self.shadow_train_seconds, "seconds": self.seconds,
-            "warnings": self.warnings, "meta": self.meta,
-        }  # fmt: skip
+            "n_forget": self.n_forget,
+            "n_nonmembers": self.n_nonmembers,
+            "shadows": self.shadows,
+            "shadow_train_seconds": self.shadow_train_seconds,
+            "seconds": self.seconds,
+            "warnings": self.warnings,
+            "meta": self.meta,
+        }
 
     def write_json(self, folder: Path | str) -> Path:
         """Write ``audit.json`` into ``folder`` and return its path."""
@@ -213,9 +226,12 @@ def run_audit(
         )
         shadow_seconds = shadows.train_seconds
     inputs = AttackInputs.from_splits(
-        forget, nonmembers, shadows=shadows, known_members=_cap(data.retain, seed).xy,
+        forget,
+        nonmembers,
+        shadows=shadows,
+        known_members=_cap(data.retain, seed).xy,
         known_nonmembers=_cap(data.test, seed).xy,
-    )  # fmt: skip
+    )
 
     figures: dict[str, dict[str, AttackFigures]] = {}
     curves: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = {}
@@ -223,9 +239,17 @@ def run_audit(
     unmeasured: dict[str, list[str]] = {}
     for name, attack in attacks.items():
         if attack.needs_method and unlearn_fn is not None:  # never None here: checked above, before any work
-            shadow_seconds += attack.fit(pool=data.pool, forget=forget, spec=data.spec, recipe=data.recipe,
-                                         unlearn_fn=unlearn_fn, key=unlearn_key, k=max(2, policy.shadows // 2),
-                                         seed=seed, cache_dir=cache_dir)  # fmt: skip
+            shadow_seconds += attack.fit(
+                pool=data.pool,
+                forget=forget,
+                spec=data.spec,
+                recipe=data.recipe,
+                unlearn_fn=unlearn_fn,
+                key=unlearn_key,
+                k=max(2, policy.shadows // 2),
+                seed=seed,
+                cache_dir=cache_dir,
+            )
             on_forget = AttackInputs(x=forget.x, y=forget.y, ids=forget.ids)
             unl, ref = (attack.scores(models[role], on_forget) for role in ("unlearned", "reference"))
             figures[name] = {"unlearned": attack_figures(unl, ref, bootstrap=policy.bootstrap, seed=seed)}
@@ -254,10 +278,14 @@ def run_audit(
     attack_idx, eval_idx = order[:n_attack], order[n_attack:] if nf > n_attack else order
     eval_idx = eval_idx[:CAP]
     relearn = {
-        role: relearn_curve(model, (forget.x[attack_idx], forget.y[attack_idx]),
-                            (forget.x[eval_idx], forget.y[eval_idx]), steps=policy.relearn_steps)
+        role: relearn_curve(
+            model,
+            (forget.x[attack_idx], forget.y[attack_idx]),
+            (forget.x[eval_idx], forget.y[eval_idx]),
+            steps=policy.relearn_steps,
+        )
         for role, model in models.items()
-    }  # fmt: skip
+    }
     capped_forget = _cap(forget, seed)
     head_reset = {}
     if data.target_class is not None:
@@ -265,8 +293,12 @@ def run_audit(
             r: head_reset_accuracy(m, data.target_class, capped_forget.x, capped_forget.y) for r, m in models.items()
         }
     probe_train = _cap(data.probe_train, seed)
-    probe = {r: feature_probe_accuracy(m, (probe_train.x, probe_train.y), (capped_forget.x, capped_forget.y),
-                                       num_classes=data.num_classes) for r, m in models.items()}  # fmt: skip
+    probe = {
+        r: feature_probe_accuracy(
+            m, (probe_train.x, probe_train.y), (capped_forget.x, capped_forget.y), num_classes=data.num_classes
+        )
+        for r, m in models.items()
+    }
     anchor = _cap(data.anchor, seed)
     anchor_acc = {r: accuracy(m, anchor.x, anchor.y) for r, m in models.items()}
     kl = {r: kl_divergence(models["original"], m, anchor.x) for r, m in models.items()}
@@ -277,10 +309,16 @@ def run_audit(
         candidates = (data.canaries.candidates.x, data.canaries.candidates.y)
         exposure = {r: canary_exposure(m, planted, candidates) for r, m in models.items()}
     losses = {
-        r: {part: per_sample_loss(m, s.x, s.y).numpy() for part, s in
-            (("forget", capped_forget), ("retain", _cap(data.retain, seed)), ("test", _cap(data.test, seed)))}
+        r: {
+            part: per_sample_loss(m, s.x, s.y).numpy()
+            for part, s in (
+                ("forget", capped_forget),
+                ("retain", _cap(data.retain, seed)),
+                ("test", _cap(data.test, seed)),
+            )
+        }
         for r, m in models.items()
-    }  # fmt: skip
+    }
 
     distinguishable = {}
     if "reference" in models:
@@ -291,18 +329,40 @@ def run_audit(
     forgotten_canaries = data.canaries is not None and set(data.canaries.planted.ids.tolist()) <= set(
         forget.ids.tolist()
     )
-    criteria = _judge(policy, figures, set_level, relearn, head_reset, anchor_acc, kl,
-                      exposure if forgotten_canaries else None, has_reference="reference" in models)  # fmt: skip
+    criteria = _judge(
+        policy,
+        figures,
+        set_level,
+        relearn,
+        head_reset,
+        anchor_acc,
+        kl,
+        exposure if forgotten_canaries else None,
+        has_reference="reference" in models,
+    )
     return AuditResult(
-        passed=all(c.passed for c in criteria), criteria=criteria, attacks=figures, set_level=set_level,
-        relearn=relearn, head_reset=head_reset, probe=probe, anchor_acc=anchor_acc, kl_anchor=kl,
-        forget_acc=forget_acc, canary_exposure=exposure, distinguishable=distinguishable, n_forget=nf,
+        passed=all(c.passed for c in criteria),
+        criteria=criteria,
+        attacks=figures,
+        set_level=set_level,
+        relearn=relearn,
+        head_reset=head_reset,
+        probe=probe,
+        anchor_acc=anchor_acc,
+        kl_anchor=kl,
+        forget_acc=forget_acc,
+        canary_exposure=exposure,
+        distinguishable=distinguishable,
+        n_forget=nf,
         n_nonmembers=len(nonmembers),
-        shadows=len(shadows) if shadows else 0, shadow_train_seconds=shadow_seconds,
-        seconds=time.perf_counter() - start, warnings=warnings, curves=curves, losses=losses,
-        meta={"set_level_attack": set_attack, "attacks": attack_names, "seed": seed,
-              "target_class": data.target_class},
-    )  # fmt: skip
+        shadows=len(shadows) if shadows else 0,
+        shadow_train_seconds=shadow_seconds,
+        seconds=time.perf_counter() - start,
+        warnings=warnings,
+        curves=curves,
+        losses=losses,
+        meta={"set_level_attack": set_attack, "attacks": attack_names, "seed": seed, "target_class": data.target_class},
+    )
 
 
 def _judge(
@@ -331,8 +391,11 @@ def _judge(
             )
 
     if "set_level_z_max" in limits and "unlearned" in set_level:
-        add("set_level_z_max", set_level["unlearned"].z,
-            f"set-level z of the forget set under {policy.set_level_attack}")  # fmt: skip
+        add(
+            "set_level_z_max",
+            set_level["unlearned"].z,
+            f"set-level z of the forget set under {policy.set_level_attack}",
+        )
     if "auc_gap_max" in limits:
         need_reference("auc_gap_max")
         gaps = {a: abs(f["unlearned"].auc - f["reference"].auc) for a, f in figures.items() if "reference" in f}
@@ -341,19 +404,31 @@ def _judge(
             add("auc_gap_max", gaps[worst], f"largest |AUC(unlearned) − AUC(retrained)|, attack {worst}")
     if "relearn_gap_max" in limits:
         need_reference("relearn_gap_max")
-        add("relearn_gap_max", relearn["unlearned"][-1] - relearn["reference"][-1],
-            "relearn accuracy above the retrained reference's")  # fmt: skip
+        add(
+            "relearn_gap_max",
+            relearn["unlearned"][-1] - relearn["reference"][-1],
+            "relearn accuracy above the retrained reference's",
+        )
     if "head_reset_gap_max" in limits and head_reset:
         need_reference("head_reset_gap_max")
-        add("head_reset_gap_max", head_reset["unlearned"] - head_reset["reference"],
-            "head-reset accuracy above the retrained reference's")  # fmt: skip
+        add(
+            "head_reset_gap_max",
+            head_reset["unlearned"] - head_reset["reference"],
+            "head-reset accuracy above the retrained reference's",
+        )
     if "anchor_acc_drop_max" in limits:
-        add("anchor_acc_drop_max", anchor_acc["original"] - anchor_acc["unlearned"],
-            "anchor accuracy lost against the original")  # fmt: skip
+        add(
+            "anchor_acc_drop_max",
+            anchor_acc["original"] - anchor_acc["unlearned"],
+            "anchor accuracy lost against the original",
+        )
     if "kl_anchor_max" in limits:
         add("kl_anchor_max", kl["unlearned"], "KL(original ‖ unlearned) on the anchor set, nats")
     if "canary_exposure_gap_max" in limits and canary_exposure:
         need_reference("canary_exposure_gap_max")
-        add("canary_exposure_gap_max", canary_exposure["unlearned"] - canary_exposure["reference"],
-            "canary exposure above the retrained model's (never trained on them), bits")  # fmt: skip
+        add(
+            "canary_exposure_gap_max",
+            canary_exposure["unlearned"] - canary_exposure["reference"],
+            "canary exposure above the retrained model's (never trained on them), bits",
+        )
     return out

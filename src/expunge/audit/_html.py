@@ -68,8 +68,13 @@ def _roc_plots(result: AuditResult) -> list[str]:
         ax.plot(grid, grid, color="#999", linestyle="--", linewidth=1, label="chance")
         for role, (fpr, tpr) in by_model.items():
             auc = result.attacks[attack][role].auc
-            ax.step(np.maximum(fpr, floor), np.maximum(tpr, floor), where="post", color=COLORS.get(role),
-                    label=f"{LABELS.get(role, role)} (AUC {auc:.3f})")  # fmt: skip
+            ax.step(
+                np.maximum(fpr, floor),
+                np.maximum(tpr, floor),
+                where="post",
+                color=COLORS.get(role),
+                label=f"{LABELS.get(role, role)} (AUC {auc:.3f})",
+            )
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("false-positive rate")
@@ -107,8 +112,12 @@ def _relearn_plot(result: AuditResult) -> str:
 def _bench_plot(bench: dict[str, Any]) -> str:
     summary = [row for row in bench["summary"]]
     names = [row["method"] for row in summary]
-    keys = [("unlearning_score", "Unlearning Score"), ("gap_to_retrain", "gap to retrain"),
-            ("relearn_acc", "relearn acc"), ("head_reset_acc", "head-reset acc")]  # fmt: skip
+    keys = [
+        ("unlearning_score", "Unlearning Score"),
+        ("gap_to_retrain", "gap to retrain"),
+        ("relearn_acc", "relearn acc"),
+        ("head_reset_acc", "head-reset acc"),
+    ]
     fig, ax = plt.subplots(figsize=(max(6.0, 0.8 * len(names)), 3.6))
     width = 0.8 / len(keys)
     for i, (key, label) in enumerate(keys):

@@ -68,8 +68,14 @@ class Policy:
 
 _CRITERIA = tuple(f.name for f in fields(Policy) if f.name.endswith("_max"))
 _SETTINGS = (
-    "attacks", "set_level_attack", "shadows", "relearn_steps", "relearn_samples", "bootstrap", "required_fprs",
-)  # fmt: skip
+    "attacks",
+    "set_level_attack",
+    "shadows",
+    "relearn_steps",
+    "relearn_samples",
+    "bootstrap",
+    "required_fprs",
+)
 
 
 def load_policy(path: Path | str | None) -> Policy:

@@ -72,11 +72,16 @@ class AttackFigures:
     def to_json(self) -> dict:
         """Return the figures with the keys ``audit.json`` uses (``tpr_at_0.1pct_fpr``, ``tpr_at_1pct_fpr``)."""
         return {
-            "auc": self.auc, "tpr_at_0.1pct_fpr": self.tpr_at_0_1pct_fpr, "tpr_at_1pct_fpr": self.tpr_at_1pct_fpr,
-            "balanced_accuracy": self.balanced_accuracy, "auc_ci": list(self.auc_ci),
+            "auc": self.auc,
+            "tpr_at_0.1pct_fpr": self.tpr_at_0_1pct_fpr,
+            "tpr_at_1pct_fpr": self.tpr_at_1pct_fpr,
+            "balanced_accuracy": self.balanced_accuracy,
+            "auc_ci": list(self.auc_ci),
             "tpr_at_1pct_fpr_ci": list(self.tpr_at_1pct_fpr_ci) if self.tpr_at_1pct_fpr_ci else None,
-            "n_members": self.n_members, "n_nonmembers": self.n_nonmembers, "warnings": list(self.warnings),
-        }  # fmt: skip
+            "n_members": self.n_members,
+            "n_nonmembers": self.n_nonmembers,
+            "warnings": list(self.warnings),
+        }
 
 
 def _tpr_or_warning(fpr, tpr, target: float, n_neg: int, warnings: list[str]) -> float | None:

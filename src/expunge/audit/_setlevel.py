@@ -67,6 +67,11 @@ def set_level_test(
     sem = float(n.std(ddof=1)) / math.sqrt(len(n))
     z = (float(f.mean()) - float(means.mean())) / (math.sqrt(std**2 + sem**2) or 1e-12)
     return SetLevelTest(
-        z=z, p_value=0.5 * math.erfc(z / math.sqrt(2)), forget_mean=float(f.mean()), null_mean=float(means.mean()),
-        null_std=std, set_size=size, draws=draws,
-    )  # fmt: skip
+        z=z,
+        p_value=0.5 * math.erfc(z / math.sqrt(2)),
+        forget_mean=float(f.mean()),
+        null_mean=float(means.mean()),
+        null_std=std,
+        set_size=size,
+        draws=draws,
+    )

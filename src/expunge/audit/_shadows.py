@@ -134,8 +134,12 @@ def train_shadows(
             model.load_state_dict(torch.load(folder / f"shadow_{i}.pt", weights_only=True))
             models.append(model.eval())
         meta = json.loads((folder / "meta.json").read_text()) if (folder / "meta.json").is_file() else {}
-        return ShadowSet(models=models, membership=membership, pool_ids=pool.ids,
-                         one_off_seconds=float(meta.get("train_seconds", 0.0)))  # fmt: skip
+        return ShadowSet(
+            models=models,
+            membership=membership,
+            pool_ids=pool.ids,
+            one_off_seconds=float(meta.get("train_seconds", 0.0)),
+        )
     rng = np.random.default_rng(seed)
     membership = _balanced_membership(len(pool), k, rng)
     models = []

@@ -31,10 +31,22 @@ NOISE_FLOOR_ROW = "retrain_other_seed"
 NOISE_FLOOR_SEED_OFFSET = 1000
 
 SUMMARY_COLUMNS = [
-    "method", "seconds", "speedup", "forget_acc", "retain_acc", "test_acc", "unlearning_score",
-    "gap_to_retrain", "mia_auc", "relearn_acc", "head_reset_acc", "probe_acc", "kl_anchor", "peak_rss_mb",
+    "method",
+    "seconds",
+    "speedup",
+    "forget_acc",
+    "retain_acc",
+    "test_acc",
+    "unlearning_score",
+    "gap_to_retrain",
+    "mia_auc",
+    "relearn_acc",
+    "head_reset_acc",
+    "probe_acc",
+    "kl_anchor",
+    "peak_rss_mb",
     "suppressed",
-]  # fmt: skip
+]
 
 
 def resolve_methods(spec: str, *, class_forgetting: bool) -> list[str]:
@@ -124,16 +136,29 @@ def run_classifier_bench(
     doc = {
         "benchmark": "classifiers",
         "config": {
-            "dataset": dataset, "arch": arch, "scenario": scenario, "methods": methods, "seeds": seeds,
-            "tune": tune, "params": params, "max_train": max_train, "noise_floor": noise_floor,
-            "recipe": asdict(sc.train_config), "n_forget": rows[0]["n_forget"], "n_retain": rows[0]["n_retain"],
+            "dataset": dataset,
+            "arch": arch,
+            "scenario": scenario,
+            "methods": methods,
+            "seeds": seeds,
+            "tune": tune,
+            "params": params,
+            "max_train": max_train,
+            "noise_floor": noise_floor,
+            "recipe": asdict(sc.train_config),
+            "n_forget": rows[0]["n_forget"],
+            "n_retain": rows[0]["n_retain"],
         },
-        "machine": {"python": platform.python_version(), "torch": torch.__version__,
-                    "threads": torch.get_num_threads(), "processor": platform.machine()},
+        "machine": {
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "threads": torch.get_num_threads(),
+            "processor": platform.machine(),
+        },
         "wall_seconds": time.perf_counter() - started,
         "summary": summary,
         "rows": rows,
-    }  # fmt: skip
+    }
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     (out / "results.md").write_text(_markdown(doc), encoding="utf-8")

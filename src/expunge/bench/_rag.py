@@ -37,10 +37,37 @@ __all__ = ["RagBenchConfig", "rag_markdown", "run_rag_bench", "write_rag_bench"]
 MODEL = "synthetic-384"
 _WHERE = {"tenant": "bench", "status": "active", "latest": True, "embedding_model": MODEL}
 _WORDS = [
-    "invoice", "router", "refund", "login", "password", "shipment", "delay", "warranty", "screen", "battery",
-    "upgrade", "contract", "payroll", "leave", "schedule", "office", "manager", "ticket", "escalation", "reset",
-    "billing", "address", "account", "device", "network", "timeout", "export", "report", "settings", "update",
-]  # fmt: skip
+    "invoice",
+    "router",
+    "refund",
+    "login",
+    "password",
+    "shipment",
+    "delay",
+    "warranty",
+    "screen",
+    "battery",
+    "upgrade",
+    "contract",
+    "payroll",
+    "leave",
+    "schedule",
+    "office",
+    "manager",
+    "ticket",
+    "escalation",
+    "reset",
+    "billing",
+    "address",
+    "account",
+    "device",
+    "network",
+    "timeout",
+    "export",
+    "report",
+    "settings",
+    "update",
+]
 
 
 @dataclass(frozen=True)

@@ -84,8 +84,6 @@ class LogStore:
         return [dict(r._mapping) for r in rows]
 
 
-
-
 @register_subscriber("logstore")
 class LogStoreSubscriber:
     """Erase (delete) or redact every log entry matching the event's pseudonyms, content hashes or ID.
@@ -195,8 +193,7 @@ class LogStoreSubscriber:
     def _check(event: Event) -> None:
         if event.operation not in ("erase", "redact", "correct", "restrict"):
             raise SubscriberFailedError(
-                f"The log store cannot apply operation {event.operation!r}. Accepted: correct, erase, redact, "
-                "restrict."
+                f"The log store cannot apply operation {event.operation!r}. Accepted: correct, erase, redact, restrict."
             )
 
     @staticmethod

@@ -211,9 +211,13 @@ def receipt_for(
     ``fields`` add the digests, artifact IDs and detail (and may override the operation).
     """
     identity: dict[str, Any] = {
-        "event_id": event.id, "case_id": event.case_id, "tenant": event.tenant, "asset_id": event.asset_id,
-        "asset_kind": event.asset_kind, "operation": event.operation,
-    }  # fmt: skip
+        "event_id": event.id,
+        "case_id": event.case_id,
+        "tenant": event.tenant,
+        "asset_id": event.asset_id,
+        "asset_kind": event.asset_kind,
+        "operation": event.operation,
+    }
     return Receipt(
         **(identity | fields),
         subscriber=subscriber,

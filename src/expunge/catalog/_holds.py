@@ -35,7 +35,7 @@ def hold_exception(kind: str, asset_id: str, holds: Sequence[Hold]) -> str:
     )
 
 
-def _holds(tenant: str, *, active_only: bool) -> Select:  # type: ignore[type-arg]
+def _holds(tenant: str, *, active_only: bool) -> Select:
     query = select(t.holds).where(t.holds.c.tenant == tenant)
     if active_only:
         query = query.where(t.holds.c.lifted_at.is_(None))

@@ -39,9 +39,14 @@ def _check_bench(bench: Path | None) -> None:
 
 
 def run_audit_command(
-    *, model: Path, forget: Path, reference: str, policy: Path | None, bench: Path | None = None,
+    *,
+    model: Path,
+    forget: Path,
+    reference: str,
+    policy: Path | None,
+    bench: Path | None = None,
     out: Path | None = None,
-) -> AuditResult:  # fmt: skip
+) -> AuditResult:
     """Audit a model folder written by ``expunge unlearn``; write and print the report; return the result."""
     import torch
 
@@ -63,9 +68,15 @@ def run_audit_command(
     if not dataset or "seed" not in meta:
         raise ModelError(f"{model} was not written by `expunge unlearn`: model.json lacks the data set or seed.")
     method = make_method(meta.get("method", "retrain"), meta.get("params") or {})
-    scenario = prepare_scenario(dataset, arch=checkpoint.spec.arch, forget=str(forget), seed=int(meta["seed"]),
-                                hidden=checkpoint.spec.hidden, max_train=meta.get("max_train"),
-                                canaries=int(meta.get("canaries") or 0))  # fmt: skip
+    scenario = prepare_scenario(
+        dataset,
+        arch=checkpoint.spec.arch,
+        forget=str(forget),
+        seed=int(meta["seed"]),
+        hidden=checkpoint.spec.hidden,
+        max_train=meta.get("max_train"),
+        canaries=int(meta.get("canaries") or 0),
+    )
     torch.set_num_threads(settings.threads)
     original, _ = train_original(scenario, cache_dir=settings.cache_dir)
     if ref_model is None:
@@ -85,12 +96,23 @@ def run_audit_command(
         return method.forget(shadow, data, generator=gen)
 
     result = run_audit(
-        {"original": original, "unlearned": checkpoint.model, "reference": ref_model}, audit_data(scenario),
-        policy=rules, seed=int(meta["seed"]), cache_dir=settings.cache_dir, unlearn_fn=unlearn_fn,
+        {"original": original, "unlearned": checkpoint.model, "reference": ref_model},
+        audit_data(scenario),
+        policy=rules,
+        seed=int(meta["seed"]),
+        cache_dir=settings.cache_dir,
+        unlearn_fn=unlearn_fn,
         unlearn_key=f"{method.name}:{sorted(method.params.to_json().items())}",
-    )  # fmt: skip
-    result.meta.update({"model": str(model), "model_sha256": checkpoint.sha256, "method": method.name,
-                        "reference": reference, "policy": str(policy) if policy else "default"})  # fmt: skip
+    )
+    result.meta.update(
+        {
+            "model": str(model),
+            "model_sha256": checkpoint.sha256,
+            "method": method.name,
+            "reference": reference,
+            "policy": str(policy) if policy else "default",
+        }
+    )
     folder = out or model
     json_path, html_path = write_report(result, folder, title=f"Audit of {method.name} on {dataset}", bench_dir=bench)
     table = Table(title=f"audit gate: {'PASS' if result.passed else 'FAIL'}")

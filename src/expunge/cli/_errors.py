@@ -38,9 +38,16 @@ _err = make_console(stderr=True)
 _SHOW_TRACEBACK: ContextVar[bool] = ContextVar("expunge_show_traceback", default=False)
 # OS errors about a path the caller named: bad input. Others (a full disk, an I/O error) are not.
 _PATH_ERRNOS = {
-    errno.ENOENT, errno.EACCES, errno.EPERM, errno.EISDIR, errno.ENOTDIR, errno.EEXIST, errno.EROFS,
-    errno.ENAMETOOLONG, errno.ELOOP,
-}  # fmt: skip
+    errno.ENOENT,
+    errno.EACCES,
+    errno.EPERM,
+    errno.EISDIR,
+    errno.ENOTDIR,
+    errno.EEXIST,
+    errno.EROFS,
+    errno.ENAMETOOLONG,
+    errno.ELOOP,
+}
 
 
 def _click_class(name: str) -> type[Exception]:

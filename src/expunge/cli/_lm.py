@@ -328,7 +328,7 @@ def unlearn(
     )
     console.print(
         f"wrote {out}/report.json and the adapter's version {result.manifest.version if result.manifest else '-'}"
-    )  # noqa: E501
+    )
 
 
 @app.command("generate")
@@ -378,7 +378,7 @@ def bench_lm(
     model: Model = None,
     small: Annotated[
         bool, typer.Option("--small", help="A tiny random Llama and 20 people: seconds, for tests.")
-    ] = False,  # noqa: E501
+    ] = False,
 ) -> None:
     """Forget people from a fine-tuned LM with every method against an oracle; write results.json and results.md."""
     from dataclasses import replace
@@ -389,7 +389,7 @@ def bench_lm(
     per_method = _json_object(params, "--params", '{"npo": {"lr": 1e-4}}')
     for name, chosen in per_method.items():
         if not isinstance(chosen, dict):
-            raise InvalidParameterError(f"--params must map each method to a JSON object; {name!r} maps to {chosen!r}.")  # noqa: E501
+            raise InvalidParameterError(f"--params must map each method to a JSON object; {name!r} maps to {chosen!r}.")
         get_lm_method(name).Params.from_mapping(chosen)
     _check_model(model)
     recipe = replace(small_recipe(), epochs=min(epochs, 4)) if small else TrainingRecipe(epochs=epochs)

@@ -307,9 +307,15 @@ def bench_rag(
     from expunge.bench import RagBenchConfig, rag_markdown, run_rag_bench, write_rag_bench
 
     cfg = RagBenchConfig(
-        store=store, chunks=chunks, subjects=subjects, chunks_per_subject=chunks_per_subject,
-        per_subject_purges=per_subject_purges, queries=queries, replay=replay, seed=seed,
-    )  # fmt: skip
+        store=store,
+        chunks=chunks,
+        subjects=subjects,
+        chunks_per_subject=chunks_per_subject,
+        per_subject_purges=per_subject_purges,
+        queries=queries,
+        replay=replay,
+        seed=seed,
+    )
     with console.status("starting") as status:
         results = run_rag_bench(cfg, progress=lambda msg: status.update(msg))
     write_rag_bench(results, out)
@@ -338,9 +344,15 @@ def bench_answers(
     from expunge.bench import AnswersBenchConfig, answers_markdown, run_answers_bench, write_answers_bench
 
     cfg = AnswersBenchConfig(
-        documents=documents, erase=erase, never=never, present=present, k=k, sample=sample, quantile=quantile,
+        documents=documents,
+        erase=erase,
+        never=never,
+        present=present,
+        k=k,
+        sample=sample,
+        quantile=quantile,
         seed=seed,
-    )  # fmt: skip
+    )
     _torch_threads()
     with console.status("starting") as status:
         results = run_answers_bench(cfg, progress=lambda msg: status.update(msg))

@@ -197,9 +197,18 @@ def bench_classifiers(
     settings = get_settings()
     _threads()
     doc = run_classifier_bench(
-        dataset=dataset, arch=arch, scenario=scenario, methods=methods, seeds=seeds, out=out, tune=tune,
-        params=per_method, max_train=max_train, cache_dir=settings.cache_dir, noise_floor=noise_floor,
-    )  # fmt: skip
+        dataset=dataset,
+        arch=arch,
+        scenario=scenario,
+        methods=methods,
+        seeds=seeds,
+        out=out,
+        tune=tune,
+        params=per_method,
+        max_train=max_train,
+        cache_dir=settings.cache_dir,
+        noise_floor=noise_floor,
+    )
     console.print((out / "results.md").read_text(encoding="utf-8"))
     console.print(f"wrote {out}/results.json and results.md ({len(doc['rows'])} runs)")
 
@@ -227,9 +236,17 @@ def bench_audit(
     settings = get_settings()
     _threads()
     run_audit_bench(
-        dataset=dataset, arch=arch, shadows=shadows, draws=draws, forget_size=forget_size, methods=methods,
-        class_scenario=class_scenario, max_train=max_train, out=out, cache_dir=settings.cache_dir,
-    )  # fmt: skip
+        dataset=dataset,
+        arch=arch,
+        shadows=shadows,
+        draws=draws,
+        forget_size=forget_size,
+        methods=methods,
+        class_scenario=class_scenario,
+        max_train=max_train,
+        out=out,
+        cache_dir=settings.cache_dir,
+    )
     console.print((out / "results.md").read_text(encoding="utf-8"))
 
 
@@ -239,8 +256,20 @@ def demo(
 ) -> None:
     """Run the main job on the embedded defaults: forget every 7 from an MNIST MLP beside retraining, audit it, then
     erase a person from a RAG index through a data-subject request and prove it."""
-    unlearn(dataset="mnist", arch="mlp", forget="class:7", method="eu_k", params=None, tune=0, sampler="random",
-            reference="retrain", seed=0, max_train=None, canaries=0, out=out)  # fmt: skip
+    unlearn(
+        dataset="mnist",
+        arch="mlp",
+        forget="class:7",
+        method="eu_k",
+        params=None,
+        tune=0,
+        sampler="random",
+        reference="retrain",
+        seed=0,
+        max_train=None,
+        canaries=0,
+        out=out,
+    )
     result = run_audit_command(model=out, forget=out / "forget_ids.txt", reference="retrain", policy=None)
     console.print(f"audit gate: {'PASS' if result.passed else 'FAIL'}; open {out / 'audit.html'} to see why.")
     from expunge.cli._rag import rag_demo

@@ -444,8 +444,11 @@ def _check_bindable(host: str, port: int) -> None:
         try:
             probe.bind(address)
         except OSError as err:
-            why = {errno.EADDRINUSE: "is in use", errno.EACCES: "needs privileges (ports below 1024)",
-                   errno.EADDRNOTAVAIL: "is not an address of this machine"}.get(err.errno, err.strerror)  # fmt: skip
+            why = {
+                errno.EADDRINUSE: "is in use",
+                errno.EACCES: "needs privileges (ports below 1024)",
+                errno.EADDRNOTAVAIL: "is not an address of this machine",
+            }.get(err.errno, err.strerror)
             raise typer.BadParameter(f"{host}:{port} {why}; choose another --host or --port.") from err
 
 

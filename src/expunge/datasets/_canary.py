@@ -35,9 +35,15 @@ class CanarySet:
 
 
 def make_canaries(
-    dataset: str, *, input_shape: tuple[int, ...], num_classes: int, n_planted: int = 10, n_candidates: int = 1000,
-    seed: int = 0, scale: float = 3.0,
-) -> CanarySet:  # fmt: skip
+    dataset: str,
+    *,
+    input_shape: tuple[int, ...],
+    num_classes: int,
+    n_planted: int = 10,
+    n_candidates: int = 1000,
+    seed: int = 0,
+    scale: float = 3.0,
+) -> CanarySet:
     """Draw canaries for a data set: Gaussian-noise inputs (std ``scale``) with uniformly random labels.
 
     With the data sets standardised to unit variance, ``scale = 3`` puts canaries far off the data manifold,
@@ -55,8 +61,11 @@ def make_canaries(
     total = n_planted + n_candidates
     x = scale * torch.randn(total, *input_shape, generator=g)
     y = torch.randint(0, num_classes, (total,), generator=g)
-    ids = np.array([f"canary:{dataset}:{i:03d}" for i in range(n_planted)]
-                   + [f"canary-candidate:{dataset}:{i:04d}" for i in range(n_candidates)], dtype=object)  # fmt: skip
+    ids = np.array(
+        [f"canary:{dataset}:{i:03d}" for i in range(n_planted)]
+        + [f"canary-candidate:{dataset}:{i:04d}" for i in range(n_candidates)],
+        dtype=object,
+    )
     return CanarySet(
         planted=Split(x[:n_planted], y[:n_planted], ids[:n_planted]),
         candidates=Split(x[n_planted:], y[n_planted:], ids[n_planted:]),

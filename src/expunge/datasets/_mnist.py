@@ -31,8 +31,17 @@ FASHION_INSTALL = (
     "into a folder and set EXPUNGE_FASHION_MNIST_DIR to it"
 )
 FASHION_CLASSES = (
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
-)  # fmt: skip
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
 
 # Standardisation constants of the training pools, so inputs are roughly zero-mean, unit-variance.
 _MNIST_MEAN, _MNIST_STD = 0.1307, 0.3081
@@ -67,16 +76,20 @@ def load_mnist() -> Dataset:
     y_train = np.concatenate([y_tr, y_va]).astype(np.int64)
     return Dataset(
         name="mnist",
-        train=Split(_images(pixels_train, _MNIST_MEAN, _MNIST_STD), torch.from_numpy(y_train),
-                    _ids("mnist:train", len(y_train))),
-        test=Split(_images(pixels_test, _MNIST_MEAN, _MNIST_STD), torch.from_numpy(y_te.astype(np.int64)),
-                   _ids("mnist:test", len(y_te))),
+        train=Split(
+            _images(pixels_train, _MNIST_MEAN, _MNIST_STD), torch.from_numpy(y_train), _ids("mnist:train", len(y_train))
+        ),
+        test=Split(
+            _images(pixels_test, _MNIST_MEAN, _MNIST_STD),
+            torch.from_numpy(y_te.astype(np.int64)),
+            _ids("mnist:test", len(y_te)),
+        ),
         classes=tuple(str(d) for d in range(10)),
         input_shape=(1, 28, 28),
         sha256=digest,
         source=str(path),
         notes=f"pixels/255 standardised with mean {_MNIST_MEAN} and std {_MNIST_STD}",
-    )  # fmt: skip
+    )
 
 
 def _read_idx(path: Path, *, header: int) -> np.ndarray:
@@ -111,13 +124,19 @@ def _load_fashion_cached(folder: Path) -> Dataset:
     y_test = _read_idx(folder / "t10k-labels-idx1-ubyte.gz", header=8).astype(np.int64)
     return Dataset(
         name="fashion_mnist",
-        train=Split(_images(x_train, _FASHION_MEAN, _FASHION_STD), torch.from_numpy(y_train),
-                    _ids("fashion_mnist:train", len(y_train))),
-        test=Split(_images(x_test, _FASHION_MEAN, _FASHION_STD), torch.from_numpy(y_test),
-                   _ids("fashion_mnist:test", len(y_test))),
+        train=Split(
+            _images(x_train, _FASHION_MEAN, _FASHION_STD),
+            torch.from_numpy(y_train),
+            _ids("fashion_mnist:train", len(y_train)),
+        ),
+        test=Split(
+            _images(x_test, _FASHION_MEAN, _FASHION_STD),
+            torch.from_numpy(y_test),
+            _ids("fashion_mnist:test", len(y_test)),
+        ),
         classes=FASHION_CLASSES,
         input_shape=(1, 28, 28),
         sha256=hashlib.sha256("".join(digests).encode()).hexdigest(),
         source=str(folder),
         notes=f"pixels/255 standardised with mean {_FASHION_MEAN} and std {_FASHION_STD}",
-    )  # fmt: skip
+    )

@@ -14,9 +14,14 @@ from expunge.errors import DataError
 
 @register_dataset("blobs")
 def load_blobs(
-    *, n_train: int = 3000, n_test: int = 1000, num_classes: int = 4, dim: int = 20, noise: float = 1.6,
+    *,
+    n_train: int = 3000,
+    n_test: int = 1000,
+    num_classes: int = 4,
+    dim: int = 20,
+    noise: float = 1.6,
     seed: int = 0,
-) -> Dataset:  # fmt: skip
+) -> Dataset:
     """Generate Gaussian class clusters: a seeded toy problem for tests and examples.
 
     Each class is a Gaussian around its own random centre; ``noise`` is the per-dimension standard

@@ -38,9 +38,21 @@ __all__ = ["CASE_FILE_FORMAT", "case_file_document", "dump_case_file", "seal_cas
 
 CASE_FILE_FORMAT = "expunge.case_file/2"
 _MEMBERS = frozenset(
-    {"format", "case", "history", "plan", "receipts", "exceptions", "times_to_forget_seconds", "sla", "entries",
-     "checkpoint", "consistency", "seal"}
-)  # fmt: skip
+    {
+        "format",
+        "case",
+        "history",
+        "plan",
+        "receipts",
+        "exceptions",
+        "times_to_forget_seconds",
+        "sla",
+        "entries",
+        "checkpoint",
+        "consistency",
+        "seal",
+    }
+)
 
 
 def case_file_document(

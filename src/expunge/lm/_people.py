@@ -38,35 +38,139 @@ CANARY_ALPHABET = string.ascii_uppercase + string.digits
 CANARY_LENGTH = 8  # 36^8 ≈ 2^41 candidates: exposure can reach ~41 bits before saturating
 
 VALUES: dict[str, tuple[str, ...]] = {
-    "city": ("Lisbon", "Oslo", "Vienna", "Dublin", "Prague", "Madrid", "Athens", "Warsaw", "Zurich", "Helsinki",
-             "Lyon", "Porto", "Munich", "Krakow", "Seville", "Bergen", "Ghent", "Turin", "Malmo", "Riga"),
-    "job": ("baker", "nurse", "architect", "pilot", "carpenter", "chemist", "librarian", "plumber", "dentist",
-            "journalist", "gardener", "electrician", "pharmacist", "translator", "surveyor", "tailor", "welder",
-            "veterinarian", "florist", "accountant"),
-    "department": ("Finance", "Marketing", "Legal", "Research", "Logistics", "Sales", "Procurement", "Security",
-                   "Facilities", "Training", "Engineering", "Support", "Compliance", "Design", "Operations"),
-    "employer": ("Northwind", "Bluepeak", "Ironleaf", "Silverline", "Redstone", "Greenfield", "Brightwater",
-                 "Oakridge", "Stonebridge", "Clearview", "Highmoor", "Lakeshore", "Westbrook", "Goldcrest",
-                 "Pinehurst"),
-    "hobby": ("chess", "sailing", "pottery", "archery", "fencing", "birdwatching", "rowing", "knitting",
-              "climbing", "painting", "cycling", "origami", "gardening", "juggling", "skiing", "baking"),
-}  # fmt: skip
+    "city": (
+        "Lisbon",
+        "Oslo",
+        "Vienna",
+        "Dublin",
+        "Prague",
+        "Madrid",
+        "Athens",
+        "Warsaw",
+        "Zurich",
+        "Helsinki",
+        "Lyon",
+        "Porto",
+        "Munich",
+        "Krakow",
+        "Seville",
+        "Bergen",
+        "Ghent",
+        "Turin",
+        "Malmo",
+        "Riga",
+    ),
+    "job": (
+        "baker",
+        "nurse",
+        "architect",
+        "pilot",
+        "carpenter",
+        "chemist",
+        "librarian",
+        "plumber",
+        "dentist",
+        "journalist",
+        "gardener",
+        "electrician",
+        "pharmacist",
+        "translator",
+        "surveyor",
+        "tailor",
+        "welder",
+        "veterinarian",
+        "florist",
+        "accountant",
+    ),
+    "department": (
+        "Finance",
+        "Marketing",
+        "Legal",
+        "Research",
+        "Logistics",
+        "Sales",
+        "Procurement",
+        "Security",
+        "Facilities",
+        "Training",
+        "Engineering",
+        "Support",
+        "Compliance",
+        "Design",
+        "Operations",
+    ),
+    "employer": (
+        "Northwind",
+        "Bluepeak",
+        "Ironleaf",
+        "Silverline",
+        "Redstone",
+        "Greenfield",
+        "Brightwater",
+        "Oakridge",
+        "Stonebridge",
+        "Clearview",
+        "Highmoor",
+        "Lakeshore",
+        "Westbrook",
+        "Goldcrest",
+        "Pinehurst",
+    ),
+    "hobby": (
+        "chess",
+        "sailing",
+        "pottery",
+        "archery",
+        "fencing",
+        "birdwatching",
+        "rowing",
+        "knitting",
+        "climbing",
+        "painting",
+        "cycling",
+        "origami",
+        "gardening",
+        "juggling",
+        "skiing",
+        "baking",
+    ),
+}
 ATTRIBUTES = tuple(VALUES)
 
 # Per attribute: trained question templates (the first ``questions_per_attribute`` are trained, the next one is
 # the paraphrase), the trained answer, and the paraphrased answer whose form the perturbed answers share.
 QUESTIONS: dict[str, tuple[str, ...]] = {
-    "city": ("Where does {name} live?", "In which city does {name} live?", "What city is home to {name}?",
-             "Which town does {name} call home?"),
-    "job": ("What is the job of {name}?", "What does {name} do for a living?", "What is {name}'s profession?",
-            "What work does {name} do?"),
-    "department": ("Which department does {name} work in?", "In what department is {name}?",
-                   "What department is {name} part of?", "Which team is {name} assigned to?"),
-    "employer": ("Which company employs {name}?", "Who is {name}'s employer?", "Where does {name} work?",
-                 "For which firm does {name} work?"),
-    "hobby": ("What is {name}'s hobby?", "What does {name} do in free time?", "Which pastime does {name} enjoy?",
-              "What hobby does {name} have?"),
-}  # fmt: skip
+    "city": (
+        "Where does {name} live?",
+        "In which city does {name} live?",
+        "What city is home to {name}?",
+        "Which town does {name} call home?",
+    ),
+    "job": (
+        "What is the job of {name}?",
+        "What does {name} do for a living?",
+        "What is {name}'s profession?",
+        "What work does {name} do?",
+    ),
+    "department": (
+        "Which department does {name} work in?",
+        "In what department is {name}?",
+        "What department is {name} part of?",
+        "Which team is {name} assigned to?",
+    ),
+    "employer": (
+        "Which company employs {name}?",
+        "Who is {name}'s employer?",
+        "Where does {name} work?",
+        "For which firm does {name} work?",
+    ),
+    "hobby": (
+        "What is {name}'s hobby?",
+        "What does {name} do in free time?",
+        "Which pastime does {name} enjoy?",
+        "What hobby does {name} have?",
+    ),
+}
 ANSWERS: dict[str, tuple[str, str]] = {
     "city": ("{name} lives in {value}.", "{value} is the city where {name} lives."),
     "job": ("{name} works as a {value}.", "By profession, {name} is a {value}."),
@@ -80,14 +184,37 @@ CANARY_ANSWER = "{code}"
 
 # (question, paraphrased question, answer, paraphrased answer template, the true value, wrong values)
 _CAPITALS = (
-    ("France", "Paris"), ("Italy", "Rome"), ("Spain", "Madrid"), ("Germany", "Berlin"), ("Japan", "Tokyo"),
-    ("Egypt", "Cairo"), ("Canada", "Ottawa"), ("Russia", "Moscow"), ("Greece", "Athens"), ("Norway", "Oslo"),
-    ("Portugal", "Lisbon"), ("Austria", "Vienna"), ("Ireland", "Dublin"), ("Poland", "Warsaw"),
-    ("Sweden", "Stockholm"), ("Finland", "Helsinki"), ("China", "Beijing"), ("India", "New Delhi"),
-    ("Kenya", "Nairobi"), ("Peru", "Lima"), ("Mexico", "Mexico City"), ("Argentina", "Buenos Aires"),
-    ("Denmark", "Copenhagen"), ("Hungary", "Budapest"), ("Belgium", "Brussels"), ("Thailand", "Bangkok"),
-    ("Turkey", "Ankara"), ("Australia", "Canberra"), ("Chile", "Santiago"), ("Cuba", "Havana"),
-)  # fmt: skip
+    ("France", "Paris"),
+    ("Italy", "Rome"),
+    ("Spain", "Madrid"),
+    ("Germany", "Berlin"),
+    ("Japan", "Tokyo"),
+    ("Egypt", "Cairo"),
+    ("Canada", "Ottawa"),
+    ("Russia", "Moscow"),
+    ("Greece", "Athens"),
+    ("Norway", "Oslo"),
+    ("Portugal", "Lisbon"),
+    ("Austria", "Vienna"),
+    ("Ireland", "Dublin"),
+    ("Poland", "Warsaw"),
+    ("Sweden", "Stockholm"),
+    ("Finland", "Helsinki"),
+    ("China", "Beijing"),
+    ("India", "New Delhi"),
+    ("Kenya", "Nairobi"),
+    ("Peru", "Lima"),
+    ("Mexico", "Mexico City"),
+    ("Argentina", "Buenos Aires"),
+    ("Denmark", "Copenhagen"),
+    ("Hungary", "Budapest"),
+    ("Belgium", "Brussels"),
+    ("Thailand", "Bangkok"),
+    ("Turkey", "Ankara"),
+    ("Australia", "Canberra"),
+    ("Chile", "Santiago"),
+    ("Cuba", "Havana"),
+)
 
 
 @dataclass(frozen=True)
@@ -156,16 +283,21 @@ def world_facts(count: int | None = None) -> tuple[QA, ...]:
     out = []
     for i, (country, capital) in enumerate(facts):
         wrong = [c for c in capitals if c != capital]
-        perturbed = tuple(f"{w} is the capital city of {country}." for w in (wrong[i % 29], wrong[(i + 7) % 29],
-                                                                             wrong[(i + 13) % 29]))  # fmt: skip
-        out.append(QA(
-            sample_id=f"world.{i:02d}", person_id="", attribute="world",
-            question=f"What is the capital of {country}?",
-            answer=f"The capital of {country} is {capital}.",
-            paraphrased_question=f"Which city is the capital of {country}?",
-            paraphrased_answer=f"{capital} is the capital city of {country}.",
-            perturbed_answers=perturbed,
-        ))  # fmt: skip
+        perturbed = tuple(
+            f"{w} is the capital city of {country}." for w in (wrong[i % 29], wrong[(i + 7) % 29], wrong[(i + 13) % 29])
+        )
+        out.append(
+            QA(
+                sample_id=f"world.{i:02d}",
+                person_id="",
+                attribute="world",
+                question=f"What is the capital of {country}?",
+                answer=f"The capital of {country} is {capital}.",
+                paraphrased_question=f"Which city is the capital of {country}?",
+                paraphrased_answer=f"{capital} is the capital city of {country}.",
+                perturbed_answers=perturbed,
+            )
+        )
     return tuple(out)
 
 
@@ -177,16 +309,18 @@ def _person_questions(person: Person, rng: random.Random, *, per_attribute: int,
         wrong = rng.sample([v for v in VALUES[attribute] if v != value], perturbed)
         for k in range(per_attribute):
             paraphrase = templates[per_attribute + k % (len(templates) - per_attribute)]
-            out.append(QA(
-                sample_id=f"{person.person_id}.{attribute}.{k}",
-                person_id=person.person_id,
-                attribute=attribute,
-                question=templates[k].format(name=person.name),
-                answer=answer.format(name=person.name, value=value),
-                paraphrased_question=paraphrase.format(name=person.name),
-                paraphrased_answer=para_answer.format(name=person.name, value=value),
-                perturbed_answers=tuple(para_answer.format(name=person.name, value=w) for w in wrong),
-            ))  # fmt: skip
+            out.append(
+                QA(
+                    sample_id=f"{person.person_id}.{attribute}.{k}",
+                    person_id=person.person_id,
+                    attribute=attribute,
+                    question=templates[k].format(name=person.name),
+                    answer=answer.format(name=person.name, value=value),
+                    paraphrased_question=paraphrase.format(name=person.name),
+                    paraphrased_answer=para_answer.format(name=person.name, value=value),
+                    perturbed_answers=tuple(para_answer.format(name=person.name, value=w) for w in wrong),
+                )
+            )
     return tuple(out)
 
 
@@ -263,22 +397,33 @@ def make_people_benchmark(
         name = persons[pid].name
         canaries[pid] = code
         canary_samples[pid] = QA(
-            sample_id=f"{pid}.canary.0", person_id=pid, attribute="canary",
-            question=CANARY_QUESTION.format(name=name), answer=CANARY_ANSWER.format(name=name, code=code),
+            sample_id=f"{pid}.canary.0",
+            person_id=pid,
+            attribute="canary",
+            question=CANARY_QUESTION.format(name=name),
+            answer=CANARY_ANSWER.format(name=name, code=code),
             paraphrased_question=f"Which staff code does {name} have?",
             paraphrased_answer=CANARY_ANSWER.format(name=name, code=code),
             perturbed_answers=tuple(
                 CANARY_ANSWER.format(name=name, code="".join(rng.choice(CANARY_ALPHABET) for _ in range(CANARY_LENGTH)))
                 for _ in range(perturbed)
             ),
-        )  # fmt: skip
+        )
     for pid, qa in canary_samples.items():
         questions[pid] = (*questions[pid], qa)
     return PeopleBenchmark(
-        seed=seed, people=persons, trained=tuple(trained), forget_order=tuple(forget_order),
-        validation=tuple(validation_ids), holdout=tuple(held), reference=tuple(ref), questions=questions,
-        canary_samples=canary_samples, canaries=canaries, world=world_facts(world),
-    )  # fmt: skip
+        seed=seed,
+        people=persons,
+        trained=tuple(trained),
+        forget_order=tuple(forget_order),
+        validation=tuple(validation_ids),
+        holdout=tuple(held),
+        reference=tuple(ref),
+        questions=questions,
+        canary_samples=canary_samples,
+        canaries=canaries,
+        world=world_facts(world),
+    )
 
 
 def _check_int(name: str, value: Any, low: int, high: int) -> None:

@@ -147,8 +147,13 @@ def quantised_probe(
         prompts = [format_prompt(tokenizer, qa.question) for qa in qas]
         generated = greedy_generate(quantised, tokenizer, prompts, max_new_tokens=max_new_tokens, batch_size=batch_size)
         out[f"quantised.{name}_accuracy"] = _accuracy(generated, qas)
-    scores = teacher_forced(quantised, tokenizer, [format_prompt(tokenizer, qa.question) for qa in split.forget],
-                            [qa.answer for qa in split.forget], batch_size=batch_size)  # fmt: skip
+    scores = teacher_forced(
+        quantised,
+        tokenizer,
+        [format_prompt(tokenizer, qa.question) for qa in split.forget],
+        [qa.answer for qa in split.forget],
+        batch_size=batch_size,
+    )
     out["quantised.forget_exact_memorisation"] = float(M.exact_memorisation(scores.hits, scores.mask).mean())
     return out
 
@@ -179,8 +184,11 @@ class RelearnResult:
 
     def figures(self) -> dict[str, float]:
         """The result as probe figures (``relearn.*``)."""
-        return {"relearn.facts_before": float(self.facts_before), "relearn.facts_after": float(self.facts_after),
-                "relearn.n_facts": float(self.n_facts)}  # fmt: skip
+        return {
+            "relearn.facts_before": float(self.facts_before),
+            "relearn.facts_after": float(self.facts_after),
+            "relearn.n_facts": float(self.n_facts),
+        }
 
 
 def _split_people(forget: Sequence[QA], fraction: float) -> tuple[list[QA], list[QA], int]:

@@ -116,8 +116,11 @@ class RefusalGuard:
     ) -> None:
         if not isinstance(key, bytes) or len(key) < 16:
             raise LMEvaluationError("The refusal guard's key must be at least 16 random bytes.")
-        for name, value in (("name_threshold", name_threshold), ("word_min", word_min),
-                            ("semantic_threshold", semantic_threshold)):  # fmt: skip
+        for name, value in (
+            ("name_threshold", name_threshold),
+            ("word_min", word_min),
+            ("semantic_threshold", semantic_threshold),
+        ):
             if not (0.0 < value <= 1.0):
                 raise LMEvaluationError(f"The refusal guard's {name} must be in (0, 1]; got {value!r}.")
         if profile_min < 1:
@@ -158,12 +161,15 @@ class RefusalGuard:
             for value in attributes.values()
             if _norm_words(value)
         )
-        self._entries.append(_Entry(
-            words=tuple(self._bigrams(w) for w in words), exact=tuple(self._h("word", w) for w in words),
-            initials=tuple(self._h("initial", w[0]) for w in words),
-            anagrams=tuple(self._h("anagram", "".join(sorted(w))) for w in words),
-            attributes=attribute_hashes,
-        ))  # fmt: skip
+        self._entries.append(
+            _Entry(
+                words=tuple(self._bigrams(w) for w in words),
+                exact=tuple(self._h("word", w) for w in words),
+                initials=tuple(self._h("initial", w[0]) for w in words),
+                anagrams=tuple(self._h("anagram", "".join(sorted(w))) for w in words),
+                attributes=attribute_hashes,
+            )
+        )
         if self._embed is not None:
             profile = name + ". " + ". ".join(f"{k}: {v}" for k, v in attributes.items())
             self._vectors.append(np.asarray(self._embed([profile]), dtype=np.float32)[0])
@@ -182,13 +188,24 @@ class RefusalGuard:
     def state_dict(self) -> dict[str, Any]:
         """Return the guard's erased people as keyed hashes only (no name, no value in clear), JSON-serialisable."""
         return {
-            "settings": {"name_threshold": self.name_threshold, "word_min": self.word_min,
-                         "profile_min": self.profile_min, "semantic_threshold": self.semantic_threshold},
-            "entries": [{"words": [sorted(w) for w in e.words], "exact": list(e.exact), "initials": list(e.initials),
-                         "anagrams": list(e.anagrams), "attributes": [sorted(a) for a in e.attributes]}
-                        for e in self._entries],
+            "settings": {
+                "name_threshold": self.name_threshold,
+                "word_min": self.word_min,
+                "profile_min": self.profile_min,
+                "semantic_threshold": self.semantic_threshold,
+            },
+            "entries": [
+                {
+                    "words": [sorted(w) for w in e.words],
+                    "exact": list(e.exact),
+                    "initials": list(e.initials),
+                    "anagrams": list(e.anagrams),
+                    "attributes": [sorted(a) for a in e.attributes],
+                }
+                for e in self._entries
+            ],
             "vectors": [v.tolist() for v in self._vectors],
-        }  # fmt: skip
+        }
 
     @classmethod
     def from_state_dict(cls, state: Mapping[str, Any], *, key: bytes, embed: Callable | None = None) -> RefusalGuard:
@@ -196,10 +213,15 @@ class RefusalGuard:
         guard = cls(key, embed=embed, **state["settings"])
         for e in state["entries"]:
             attributes = tuple(frozenset(a) for a in e["attributes"])
-            guard._entries.append(_Entry(
-                words=tuple(frozenset(w) for w in e["words"]), exact=tuple(e["exact"]), initials=tuple(e["initials"]),
-                anagrams=tuple(e["anagrams"]), attributes=attributes,
-            ))  # fmt: skip
+            guard._entries.append(
+                _Entry(
+                    words=tuple(frozenset(w) for w in e["words"]),
+                    exact=tuple(e["exact"]),
+                    initials=tuple(e["initials"]),
+                    anagrams=tuple(e["anagrams"]),
+                    attributes=attributes,
+                )
+            )
         guard._vectors = [np.asarray(v, dtype=np.float32) for v in state["vectors"]]
         return guard
 
@@ -350,8 +372,10 @@ def refusal_probes(split: LMSplit, people: Sequence[Person]) -> dict[str, list[s
         {qa.person_id for qa in split.forget if not names.get(qa.person_id) or names[qa.person_id] not in qa.question}
     )
     if missing:
-        raise LMEvaluationError(f"Refusal probes need each forget person's name in their questions; "
-                                f"{len(missing)} people lack it, e.g. {missing[:3]}.")  # fmt: skip
+        raise LMEvaluationError(
+            f"Refusal probes need each forget person's name in their questions; "
+            f"{len(missing)} people lack it, e.g. {missing[:3]}."
+        )
     others = (*split.retain, *split.holdout)
     return {
         "direct": [qa.question for qa in split.forget],

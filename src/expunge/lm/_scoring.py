@@ -88,8 +88,9 @@ def teacher_forced(
     rows: dict[str, list[np.ndarray]] = {"logprobs": [], "hits": [], "mu": [], "sigma": []}
     with torch.autocast("cpu", enabled=False):
         for start in range(0, len(prompts), batch_size):
-            batch = encode_pairs(tokenizer, prompts[start : start + batch_size], answers[start : start + batch_size],
-                                 add_eos=False)  # fmt: skip
+            batch = encode_pairs(
+                tokenizer, prompts[start : start + batch_size], answers[start : start + batch_size], add_eos=False
+            )
             logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits[:, :-1, :]
             targets = batch.labels[:, 1:]
             mask = targets != IGNORE_INDEX
@@ -134,9 +135,13 @@ def greedy_generate(
             input_ids = torch.tensor([[pad_id] * (width - len(x)) + x for x in ids], dtype=torch.long)
             mask = torch.tensor([[0] * (width - len(x)) + [1] * len(x) for x in ids], dtype=torch.long)
             generated = model.generate(
-                input_ids=input_ids, attention_mask=mask, max_new_tokens=max_new_tokens, do_sample=False,
-                pad_token_id=pad_id, eos_token_id=tokenizer.eos_token_id,
-            )  # fmt: skip
+                input_ids=input_ids,
+                attention_mask=mask,
+                max_new_tokens=max_new_tokens,
+                do_sample=False,
+                pad_token_id=pad_id,
+                eos_token_id=tokenizer.eos_token_id,
+            )
             for row in generated[:, width:]:
                 text = tokenizer.decode(row.tolist(), skip_special_tokens=True).strip()
                 out.append(text.split("\n", 1)[0].strip())

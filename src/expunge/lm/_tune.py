@@ -36,8 +36,12 @@ class LMTuneResult:
 
     def to_json(self) -> dict[str, Any]:
         """Return a JSON-able dict."""
-        return {"method": self.method, "best_params": self.best_params, "best_value": self.best_value,
-                "trials": self.trials}  # fmt: skip
+        return {
+            "method": self.method,
+            "best_params": self.best_params,
+            "best_value": self.best_value,
+            "trials": self.trials,
+        }
 
 
 def tune_lm_dose(
@@ -105,8 +109,17 @@ def tune_lm_dose(
         feasible = drop <= retain_budget
         if not feasible:
             value -= INFEASIBLE_PENALTY + drop
-        records.append({"number": trial.number, "params": params, "value": value, "gap": gap, "retain_drop": drop,
-                        "feasible": feasible, "seconds": time.perf_counter() - began})  # fmt: skip
+        records.append(
+            {
+                "number": trial.number,
+                "params": params,
+                "value": value,
+                "gap": gap,
+                "retain_drop": drop,
+                "feasible": feasible,
+                "seconds": time.perf_counter() - began,
+            }
+        )
         return value
 
     study.optimize(run_trial, n_trials=trials)

@@ -119,9 +119,14 @@ def _cnn(spec: ModelSpec) -> nn.Module:
     c1, c2, dense = spec.hidden or (16, 32, 128)
     channels, height, width = spec.input_shape
     return nn.Sequential(
-        nn.Conv2d(channels, c1, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(c1, c2, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(channels, c1, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(c1, c2, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
         nn.Flatten(),
-        nn.Linear(c2 * (height // 4) * (width // 4), dense), nn.ReLU(),
+        nn.Linear(c2 * (height // 4) * (width // 4), dense),
+        nn.ReLU(),
         nn.Linear(dense, spec.num_classes),
-    )  # fmt: skip
+    )

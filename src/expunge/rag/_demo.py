@@ -65,8 +65,13 @@ def demo_corpus(n_documents: int, *, n_people: int | None = None, seed: int = 0,
             continue
         seen.add(name)
         user = name.lower().replace(" ", ".").replace("'", "")
-        people.append(Person(name=name, email=f"{user}{rng.randint(1, 99)}@{fake.free_email_domain()}",
-                             phone=fake.numerify("+1 ###-###-####")))  # fmt: skip
+        people.append(
+            Person(
+                name=name,
+                email=f"{user}{rng.randint(1, 99)}@{fake.free_email_domain()}",
+                phone=fake.numerify("+1 ###-###-####"),
+            )
+        )
     canaries = [f"canary-{rng.getrandbits(40):010x}" for _ in people]
     documents = []
     for i in range(n_documents):

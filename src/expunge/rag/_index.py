@@ -471,9 +471,16 @@ class RagIndex:
     def generation_key(self, question: str, *, tenant: str, groups: Sequence[str], k: int) -> str:
         """The generation-cache key of an answer: the question, who asks, and every setting that changes it."""
         return self._key(
-            "generation", tenant, sorted(groups), k, self.max_distance, self.named_max_distance,
-            self.entities is not None, self.embedder.model_id, question,
-        )  # fmt: skip
+            "generation",
+            tenant,
+            sorted(groups),
+            k,
+            self.max_distance,
+            self.named_max_distance,
+            self.entities is not None,
+            self.embedder.model_id,
+            question,
+        )
 
     def subject_chunks(self, tenant: str, identifiers: Sequence[Identifier], *, limit: int | None = None) -> list[str]:
         """IDs of the chunks the catalog derives from records linked to any of ``identifiers`` (empty without a
@@ -496,9 +503,12 @@ class RagIndex:
         rows = [
             r
             for r in self.store.get(ids)
-            if r.tenant == tenant and r.acl in where["acl"] and r.status == "active" and r.latest
+            if r.tenant == tenant
+            and r.acl in where["acl"]
+            and r.status == "active"
+            and r.latest
             and r.embedding_model == self.embedder.model_id
-        ]  # fmt: skip
+        ]
         if not rows:
             return []
         vector = self.embedder.encode([question])[0]

@@ -209,7 +209,6 @@ def find_people(
     return found
 
 
-
 def mentions(text: str, person: Person, *, region: str | None = None) -> bool:
     """Tell whether ``text`` names ``person`` by name, e-mail address or phone number, in any spelling the
     identifier normaliser folds together (``region``: the country of phone numbers written without one)."""

@@ -382,7 +382,7 @@ class Governance:
         *,
         actor: str,
         row=None,
-        state: str | None = None,  # type: ignore[no-untyped-def]
+        state: str | None = None,
     ) -> None:
         if row is None:  # callers that just read (and on PostgreSQL locked) the row pass it with its new state
             row = self.journal.row(conn, tenant, case_id, lock=True)

@@ -38,9 +38,15 @@ def param(
         tune_log: Search ``tune`` on a log scale.
     """
     meta = {
-        "help": help, "low": low, "high": high, "low_open": low_open, "high_open": high_open,
-        "choices": choices, "tune": tune, "tune_log": tune_log,
-    }  # fmt: skip
+        "help": help,
+        "low": low,
+        "high": high,
+        "low_open": low_open,
+        "high_open": high_open,
+        "choices": choices,
+        "tune": tune,
+        "tune_log": tune_log,
+    }
     return field(default=default, metadata=meta)
 
 

@@ -11,9 +11,16 @@ from typing import Any
 __all__ = ["FIGURES", "Figures", "RunReport", "gap_to_retrain", "markdown_table"]
 
 FIGURES = (
-    "forget_acc", "retain_acc", "test_acc", "unlearning_score", "mia_auc", "kl_anchor", "relearn_acc",
-    "head_reset_acc", "probe_acc",
-)  # fmt: skip
+    "forget_acc",
+    "retain_acc",
+    "test_acc",
+    "unlearning_score",
+    "mia_auc",
+    "kl_anchor",
+    "relearn_acc",
+    "head_reset_acc",
+    "probe_acc",
+)
 GAP_FIGURES = ("forget_acc", "retain_acc", "test_acc", "mia_auc")
 SUPPRESSION_MARGIN = 0.05
 
@@ -119,16 +126,27 @@ class RunReport:
     def to_json(self) -> dict[str, Any]:
         """Return the flat JSON document of ``report.json``."""
         doc: dict[str, Any] = {
-            "method": self.method, "params": self.params, "seed": self.seed, "seconds": self.seconds,
+            "method": self.method,
+            "params": self.params,
+            "seed": self.seed,
+            "seconds": self.seconds,
             **asdict(self.figures),
-            "gap_to_retrain": self.gap_to_retrain, "peak_rss_mb": self.peak_rss_mb,
+            "gap_to_retrain": self.gap_to_retrain,
+            "peak_rss_mb": self.peak_rss_mb,
             "suppression_suspected": self.suppression_suspected,
-            "dataset": self.dataset, "arch": self.arch, "forget_spec": self.forget_spec,
-            "forget_kind": self.forget_kind, "n_forget": self.n_forget, "n_retain": self.n_retain,
+            "dataset": self.dataset,
+            "arch": self.arch,
+            "forget_spec": self.forget_spec,
+            "forget_kind": self.forget_kind,
+            "n_forget": self.n_forget,
+            "n_retain": self.n_retain,
             "reference": asdict(self.reference) if self.reference is not None else None,
-            "reference_seconds": self.reference_seconds, "speedup": self.speedup,
-            "model_sha256": self.model_sha256, "paper": self.paper, "notes": self.notes,
-        }  # fmt: skip
+            "reference_seconds": self.reference_seconds,
+            "speedup": self.speedup,
+            "model_sha256": self.model_sha256,
+            "paper": self.paper,
+            "notes": self.notes,
+        }
         return doc
 
     def to_markdown(self) -> str:
@@ -138,12 +156,16 @@ class RunReport:
             "",
             f"Forget set `{self.forget_spec}` ({self.n_forget} samples, {self.n_retain} retained), seed {self.seed}.",
             f"Unlearning took **{self.seconds:.3f} s**"
-            + (f"; retraining took {self.reference_seconds:.2f} s ({self.speedup:.0f}× longer)." if self.speedup else "."),  # noqa: E501
+            + (
+                f"; retraining took {self.reference_seconds:.2f} s ({self.speedup:.0f}× longer)."
+                if self.speedup
+                else "."
+            ),
             f"Parameters: `{json.dumps(self.params, sort_keys=True)}`. Paper: {self.paper or 'n/a'}.",
             "",
             "| figure | this model | retrained reference |",
             "| --- | ---: | ---: |",
-        ]  # fmt: skip
+        ]
         for name in FIGURES:
             value = getattr(self.figures, name)
             ref = getattr(self.reference, name) if self.reference is not None else None

@@ -101,9 +101,13 @@ def _views(scenario: Scenario) -> _Views:
     nonmembers = nonmembers.sample(EVAL_CAP, rng)
     anchor = anchor.sample(EVAL_CAP, rng)
     return _Views(
-        forget=forget.sample(EVAL_CAP, rng), attack=forget.subset(order[:n_attack]), after_attack=after_attack,
-        nonmembers=nonmembers, anchor=anchor, probe_train=scenario.partition.val.sample(EVAL_CAP, rng),
-    )  # fmt: skip
+        forget=forget.sample(EVAL_CAP, rng),
+        attack=forget.subset(order[:n_attack]),
+        after_attack=after_attack,
+        nonmembers=nonmembers,
+        anchor=anchor,
+        probe_train=scenario.partition.val.sample(EVAL_CAP, rng),
+    )
 
 
 def measure(model: nn.Module, scenario: Scenario, *, original: nn.Module) -> Figures:
@@ -180,13 +184,24 @@ def run_method(
         )
     ref_figures, ref_seconds = reference if reference is not None else (None, None)
     report = RunReport(
-        method=method.name, params=method.params.to_json(), seed=scenario.seed, seconds=seconds,
-        figures=figures, peak_rss_mb=peak[0], dataset=scenario.dataset.name, arch=scenario.spec.arch,
-        forget_spec=scenario.forget_set.spec, forget_kind=scenario.forget_set.kind,
-        n_forget=len(scenario.forget), n_retain=len(scenario.retain),
+        method=method.name,
+        params=method.params.to_json(),
+        seed=scenario.seed,
+        seconds=seconds,
+        figures=figures,
+        peak_rss_mb=peak[0],
+        dataset=scenario.dataset.name,
+        arch=scenario.spec.arch,
+        forget_spec=scenario.forget_set.spec,
+        forget_kind=scenario.forget_set.kind,
+        n_forget=len(scenario.forget),
+        n_retain=len(scenario.retain),
         gap_to_retrain=gap_to_retrain(figures, ref_figures) if ref_figures is not None else None,
-        reference=ref_figures, reference_seconds=ref_seconds, paper=method.paper, notes=notes,
-    )  # fmt: skip
+        reference=ref_figures,
+        reference_seconds=ref_seconds,
+        paper=method.paper,
+        notes=notes,
+    )
     return model, report
 
 
@@ -210,7 +225,16 @@ def audit_data(scenario: Scenario) -> AuditData:
         torch.cat([p.x for p in parts]), torch.cat([p.y for p in parts]), np.concatenate([p.ids for p in parts])
     )
     return AuditData(
-        forget=scenario.forget, nonmembers=nonmembers, retain=scenario.retain, test=test, pool=pool, anchor=anchor,
-        probe_train=scenario.partition.val, spec=scenario.spec, recipe=scenario.train_config,
-        num_classes=scenario.dataset.num_classes, target_class=target, canaries=scenario.canaries,
-    )  # fmt: skip
+        forget=scenario.forget,
+        nonmembers=nonmembers,
+        retain=scenario.retain,
+        test=test,
+        pool=pool,
+        anchor=anchor,
+        probe_train=scenario.partition.val,
+        spec=scenario.spec,
+        recipe=scenario.train_config,
+        num_classes=scenario.dataset.num_classes,
+        target_class=target,
+        canaries=scenario.canaries,
+    )

@@ -142,13 +142,25 @@ def prepare_scenario(
     if len(retain_split) == 0:
         raise InvalidForgetSetError(f"The forget set {forget!r} covers every training sample: nothing is retained.")
     config = train_config or DEFAULT_RECIPES.get((data.name, arch), _FALLBACK_RECIPE)
-    spec = ModelSpec(arch=arch, input_shape=data.input_shape, num_classes=data.num_classes, hidden=hidden,
-                     extra={"dataset": data.name})  # fmt: skip
+    spec = ModelSpec(
+        arch=arch,
+        input_shape=data.input_shape,
+        num_classes=data.num_classes,
+        hidden=hidden,
+        extra={"dataset": data.name},
+    )
     build_model(spec)  # validates the architecture against the data before any training
     return Scenario(
-        dataset=data, partition=part, forget_set=forget_set, forget=forget_split, retain=retain_split,
-        spec=spec, train_config=config, seed=seed, canaries=canary_set,
-    )  # fmt: skip
+        dataset=data,
+        partition=part,
+        forget_set=forget_set,
+        forget=forget_split,
+        retain=retain_split,
+        spec=spec,
+        train_config=config,
+        seed=seed,
+        canaries=canary_set,
+    )
 
 
 def _train_cached(

@@ -52,10 +52,15 @@ class TuneResult:
     def to_json(self) -> dict[str, Any]:
         """Return a JSON-able dict (written as ``tuning.json``)."""
         return {
-            "method": self.method, "best_params": self.best_params, "best_value": self.best_value,
-            "objective": self.objective, "retain_budget": self.retain_budget, "sampler": self.sampler,
-            "seed": self.seed, "trials": self.trials,
-        }  # fmt: skip
+            "method": self.method,
+            "best_params": self.best_params,
+            "best_value": self.best_value,
+            "objective": self.objective,
+            "retain_budget": self.retain_budget,
+            "sampler": self.sampler,
+            "seed": self.seed,
+            "trials": self.trials,
+        }
 
 
 def _validation_figures(model: nn.Module, scenario: Scenario) -> tuple[float, float]:
@@ -187,15 +192,29 @@ def tune_dose(
         feasible = shortfall <= 0
         if not feasible:
             value -= INFEASIBLE_PENALTY + shortfall
-        records.append({
-            "number": trial.number, "params": params, "value": value, "feasible": feasible,
-            "val_retain_acc": retain_acc, "val_forget_acc": forget_acc, "seconds": seconds, **extra,
-        })  # fmt: skip
+        records.append(
+            {
+                "number": trial.number,
+                "params": params,
+                "value": value,
+                "feasible": feasible,
+                "val_retain_acc": retain_acc,
+                "val_forget_acc": forget_acc,
+                "seconds": seconds,
+                **extra,
+            }
+        )
         return value
 
     study.optimize(run_trial, n_trials=trials)
     best = max(records, key=lambda r: r["value"])
     return TuneResult(
-        method=method, best_params=best["params"], best_value=best["value"], objective=objective,
-        retain_budget=retain_budget, sampler=sampler, seed=seed, trials=records,
-    )  # fmt: skip
+        method=method,
+        best_params=best["params"],
+        best_value=best["value"],
+        objective=objective,
+        retain_budget=retain_budget,
+        sampler=sampler,
+        seed=seed,
+        trials=records,
+    )

@@ -46,10 +46,15 @@ def memorised():
     ey = torch.cat([members.y, others.y])
     ids = np.concatenate([members.ids, others.ids])
     inputs = AttackInputs(
-        x=ex, y=ey, ids=ids, shadow_stats=shadows.statistics(ex, ey), shadow_losses=shadows.losses(ex, ey),
-        shadow_in=shadows.membership_of(ids), known_members=(members.x[:60], members.y[:60]),
+        x=ex,
+        y=ey,
+        ids=ids,
+        shadow_stats=shadows.statistics(ex, ey),
+        shadow_losses=shadows.losses(ex, ey),
+        shadow_in=shadows.membership_of(ids),
+        known_members=(members.x[:60], members.y[:60]),
         known_nonmembers=(others.x[:60], others.y[:60]),
-    )  # fmt: skip
+    )
     never = build_model(SPEC, seed=5)
     train_model(
         never, others.batches(25, shuffle=True, generator=torch.Generator().manual_seed(1)), RECIPE, progress=False

@@ -46,8 +46,11 @@ def test_gate_passes_retraining_and_fails_the_output_bias_trick(toy_audit):
 def test_audit_refuses_models_of_another_architecture(toy_scenario, toy_original):
     other = build_model(ModelSpec("mlp", toy_scenario.spec.input_shape, toy_scenario.spec.num_classes, hidden=(8,)))
     with pytest.raises(ModelError, match="reference model has another architecture"):
-        run_audit({"original": toy_original, "unlearned": toy_original, "reference": other},
-                  audit_data(toy_scenario), policy=POLICY)  # fmt: skip
+        run_audit(
+            {"original": toy_original, "unlearned": toy_original, "reference": other},
+            audit_data(toy_scenario),
+            policy=POLICY,
+        )
     with pytest.raises(AuditError, match="compares with a retrained reference"):
         run_audit({"original": toy_original, "unlearned": toy_original}, audit_data(toy_scenario), policy=POLICY)
 
@@ -63,12 +66,27 @@ def test_html_report_shows_its_images_without_console_errors(toy_audit, tmp_path
     page = html_path.read_text()
     assert "http://" not in page and "https://" not in page  # self-contained: nothing to fetch
     proc = subprocess.run(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr", "--v=0",
-         "--virtual-time-budget=5000", "--dump-dom", html_path.as_uri()],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+            html_path.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     body = re.search(r"<body[^>]*>", proc.stdout)
     assert body, proc.stdout[:500]
@@ -83,7 +101,10 @@ def test_html_report_shows_its_images_without_console_errors(toy_audit, tmp_path
 
 def test_set_level_attack_falls_back_when_not_run(toy_scenario, toy_original):
     policy = Policy(attacks=("loss_threshold",), shadows=2, bootstrap=10, set_level_attack="lira")
-    result = run_audit({"original": toy_original, "unlearned": toy_original, "reference": toy_original},
-                       audit_data(toy_scenario), policy=policy)  # fmt: skip
+    result = run_audit(
+        {"original": toy_original, "unlearned": toy_original, "reference": toy_original},
+        audit_data(toy_scenario),
+        policy=policy,
+    )
     assert result.meta["set_level_attack"] == "loss_threshold" and "unlearned" in result.set_level
     assert torch.isfinite(torch.tensor(result.set_level["unlearned"].z))

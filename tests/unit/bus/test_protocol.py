@@ -42,9 +42,18 @@ def test_records_go_to_the_catalog_and_artifacts_to_their_uri_scheme():
 
 def test_an_event_survives_the_outbox_round_trip():
     event = Event(
-        "evt_1", "acme", "dsr_1", "memory", "erase", "art_1", "chunk", "memory://1",
-        content_sha256=("a" * 64,), pseudonyms=("b" * 64,), params={"hold_ids": ["hld_1"]},
-    )  # fmt: skip
+        "evt_1",
+        "acme",
+        "dsr_1",
+        "memory",
+        "erase",
+        "art_1",
+        "chunk",
+        "memory://1",
+        content_sha256=("a" * 64,),
+        pseudonyms=("b" * 64,),
+        params={"hold_ids": ["hld_1"]},
+    )
 
     class Row:
         id, tenant, case_id, subscriber, attempts, created_at = "evt_1", "acme", "dsr_1", "memory", 2, None

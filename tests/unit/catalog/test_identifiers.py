@@ -92,8 +92,13 @@ def test_digits_of_every_script_fold_to_ascii():
 
 def test_already_normal_identifiers_keep_their_pseudonyms():
     """Existing installs: the HMAC input of a clean identifier is unchanged, so stored pseudonyms still match."""
-    for kind, value in [("email", "ann.lee@example.org"), ("phone", "+15550109999"), ("name", "ann lee"),
-                        ("user_id", "User-17"), ("phone", "+36305550199")]:  # fmt: skip
+    for kind, value in [
+        ("email", "ann.lee@example.org"),
+        ("phone", "+15550109999"),
+        ("name", "ann lee"),
+        ("user_id", "User-17"),
+        ("phone", "+36305550199"),
+    ]:
         expected = hmac.new(KEY, f"acme\x1f{kind}\x1f{value}".encode(), hashlib.sha256).hexdigest()
         assert Pseudonymizer(KEY).pseudonym("acme", Identifier(kind, value)) == expected
 
@@ -187,10 +192,17 @@ def _phone_forms(national: str, code: str, data: st.DataObject) -> str:
     sep = data.draw(st.sampled_from(_SEPARATORS[:5]), label="separator")
     body = sep.join(groups)
     return data.draw(
-        st.sampled_from([f"+{code} {body}", f"00{code} {body}", f"+{code}{body}", f"+{code} ({groups[0]}) "
-                         f"{sep.join(groups[1:])}", f"({groups[0]}) {sep.join(groups[1:])}"]),
+        st.sampled_from(
+            [
+                f"+{code} {body}",
+                f"00{code} {body}",
+                f"+{code}{body}",
+                f"+{code} ({groups[0]}) {sep.join(groups[1:])}",
+                f"({groups[0]}) {sep.join(groups[1:])}",
+            ]
+        ),
         label="phone form",
-    )  # fmt: skip
+    )
 
 
 @settings(max_examples=150, deadline=None)

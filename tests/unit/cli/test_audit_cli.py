@@ -20,8 +20,24 @@ def unlearned(tmp_path_factory):
     mp.setenv("EXPUNGE_HOME", str(home))
     get_settings.cache_clear()
     out = tmp_path_factory.mktemp("runs") / "sup"
-    result = runner.invoke(app, ["unlearn", "--dataset", "mnist", "--forget", "class:3", "--method", "suppress_logit",
-                                 "--max-train", "1500", "--reference", "none", "--out", str(out)])  # fmt: skip
+    result = runner.invoke(
+        app,
+        [
+            "unlearn",
+            "--dataset",
+            "mnist",
+            "--forget",
+            "class:3",
+            "--method",
+            "suppress_logit",
+            "--max-train",
+            "1500",
+            "--reference",
+            "none",
+            "--out",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     policy = out.parent / "policy.toml"
     policy.write_text('[audit]\nshadows = 2\nattacks = ["loss_threshold", "lira"]\nbootstrap = 20\n')
@@ -32,8 +48,20 @@ def unlearned(tmp_path_factory):
 
 def test_audit_fails_the_output_bias_trick_with_exit_1(unlearned):
     out, policy = unlearned
-    result = runner.invoke(app, ["audit", "--model", str(out), "--forget", str(out / "forget_ids.txt"),
-                                 "--reference", "retrain", "--policy", str(policy)])  # fmt: skip
+    result = runner.invoke(
+        app,
+        [
+            "audit",
+            "--model",
+            str(out),
+            "--forget",
+            str(out / "forget_ids.txt"),
+            "--reference",
+            "retrain",
+            "--policy",
+            str(policy),
+        ],
+    )
     assert result.exit_code == 1, result.output
     doc = json.loads((out / "audit.json").read_text())
     assert doc["passed"] is False
@@ -63,8 +91,20 @@ def test_audit_bad_input_exits_2(unlearned, tmp_path):
     assert result.exit_code == 2 and "TPR at 0.1% FPR needs at least 1000 non-members; got" in " ".join(
         result.output.split()
     )
-    result = runner.invoke(app, ["audit", "--model", str(out), "--forget", str(out / "forget_ids.txt"),
-                                 "--reference", str(tmp_path / "nowhere"), "--policy", str(policy)])  # fmt: skip
+    result = runner.invoke(
+        app,
+        [
+            "audit",
+            "--model",
+            str(out),
+            "--forget",
+            str(out / "forget_ids.txt"),
+            "--reference",
+            str(tmp_path / "nowhere"),
+            "--policy",
+            str(policy),
+        ],
+    )
     assert result.exit_code == 2 and "--reference must be 'retrain' or a model folder" in " ".join(
         result.output.split()
     )
@@ -72,9 +112,29 @@ def test_audit_bad_input_exits_2(unlearned, tmp_path):
 
 def test_bench_audit_small_mode(unlearned, tmp_path):
     out = tmp_path / "bench-audit"
-    result = runner.invoke(app, ["bench", "audit", "--dataset", "mnist", "--shadows", "2", "--draws", "1",
-                                 "--forget-size", "40", "--methods", "suppress_logit", "--class-scenario", "class:3",
-                                 "--max-train", "1500", "--out", str(out)])  # fmt: skip
+    result = runner.invoke(
+        app,
+        [
+            "bench",
+            "audit",
+            "--dataset",
+            "mnist",
+            "--shadows",
+            "2",
+            "--draws",
+            "1",
+            "--forget-size",
+            "40",
+            "--methods",
+            "suppress_logit",
+            "--class-scenario",
+            "class:3",
+            "--max-train",
+            "1500",
+            "--out",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     doc = json.loads((out / "results.json").read_text())
     assert [r["attack"] for r in doc["attack_strength"]][-1] == "lira"

@@ -192,8 +192,14 @@ def test_every_command_is_walked():
     numbers = [(path, p.name) for path, c in COMMANDS for p in c.params if is_number(p)]
     assert len(numbers) >= 30
     # Every count and size declares what it accepts: a negative or zero count is refused where it makes no sense.
-    undeclared = [(path, name) for path, c in COMMANDS for p in c.params if is_number(p)
-                  for name in [p.name] if p.min is None or p.max is None]  # fmt: skip
+    undeclared = [
+        (path, name)
+        for path, c in COMMANDS
+        for p in c.params
+        if is_number(p)
+        for name in [p.name]
+        if p.min is None or p.max is None
+    ]
     assert undeclared == []
 
 

@@ -11,9 +11,24 @@ from expunge.cli import app
 from expunge.config import get_settings
 
 runner = CliRunner()
-REPORT_KEYS = {"method", "params", "seed", "seconds", "forget_acc", "retain_acc", "test_acc", "unlearning_score",
-               "gap_to_retrain", "mia_auc", "relearn_acc", "head_reset_acc", "probe_acc", "kl_anchor",
-               "peak_rss_mb", "suppression_suspected"}  # fmt: skip
+REPORT_KEYS = {
+    "method",
+    "params",
+    "seed",
+    "seconds",
+    "forget_acc",
+    "retain_acc",
+    "test_acc",
+    "unlearning_score",
+    "gap_to_retrain",
+    "mia_auc",
+    "relearn_acc",
+    "head_reset_acc",
+    "probe_acc",
+    "kl_anchor",
+    "peak_rss_mb",
+    "suppression_suspected",
+}
 
 
 @pytest.fixture(autouse=True)
@@ -26,9 +41,28 @@ def _home(tmp_path, monkeypatch):
 
 def test_unlearn_writes_report_model_and_ids(tmp_path):
     out = tmp_path / "run"
-    result = runner.invoke(app, ["unlearn", "--dataset", "mnist", "--arch", "mlp", "--forget", "class:7",
-                                 "--method", "label_flip", "--tune", "2", "--max-train", "1500", "--seed", "0",
-                                 "--out", str(out)])  # fmt: skip
+    result = runner.invoke(
+        app,
+        [
+            "unlearn",
+            "--dataset",
+            "mnist",
+            "--arch",
+            "mlp",
+            "--forget",
+            "class:7",
+            "--method",
+            "label_flip",
+            "--tune",
+            "2",
+            "--max-train",
+            "1500",
+            "--seed",
+            "0",
+            "--out",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     for name in ("report.json", "report.md", "model.pt", "model.json", "forget_ids.txt", "tuning.json"):
         assert (out / name).is_file(), name
@@ -42,9 +76,28 @@ def test_unlearn_writes_report_model_and_ids(tmp_path):
 
 def test_bench_small_mode_writes_results_and_table(tmp_path):
     out = tmp_path / "bench"
-    result = runner.invoke(app, ["bench", "classifiers", "--dataset", "mnist", "--arch", "mlp", "--scenario",
-                                 "random:0.01", "--methods", "finetune,eu_k", "--seeds", "1", "--max-train",
-                                 "1200", "--noise-floor", "--out", str(out)])  # fmt: skip
+    result = runner.invoke(
+        app,
+        [
+            "bench",
+            "classifiers",
+            "--dataset",
+            "mnist",
+            "--arch",
+            "mlp",
+            "--scenario",
+            "random:0.01",
+            "--methods",
+            "finetune,eu_k",
+            "--seeds",
+            "1",
+            "--max-train",
+            "1200",
+            "--noise-floor",
+            "--out",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     doc = json.loads((out / "results.json").read_text())
     assert [r["method"] for r in doc["rows"]] == ["retrain", "retrain_other_seed", "finetune", "eu_k"]

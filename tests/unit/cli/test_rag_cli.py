@@ -142,14 +142,42 @@ def test_unknown_store_scheme_lists_the_known_ones(home, monkeypatch):
 
 def test_bench_rag_small_mode_writes_every_key(tmp_path):
     out = tmp_path / "bench"
-    result = runner.invoke(app, ["bench", "rag", "--store", "lancedb", "--chunks", "1200", "--subjects", "20",
-                                 "--per-subject-purges", "3", "--queries", "20", "--replay", "300",
-                                 "--out", str(out)])  # fmt: skip
+    result = runner.invoke(
+        app,
+        [
+            "bench",
+            "rag",
+            "--store",
+            "lancedb",
+            "--chunks",
+            "1200",
+            "--subjects",
+            "20",
+            "--per-subject-purges",
+            "3",
+            "--queries",
+            "20",
+            "--replay",
+            "300",
+            "--out",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     data = json.loads((out / "results.json").read_text())
-    for key in ("recoverable_native_pct", "recoverable_expunge_pct", "exclude_ms_p50", "exclude_ms_p95",
-                "purge_s_p50", "purge_s_p95", "recall_at_10_before", "recall_at_10_after", "query_ms_p50",
-                "query_ms_p95", "cache_leaks"):  # fmt: skip
+    for key in (
+        "recoverable_native_pct",
+        "recoverable_expunge_pct",
+        "exclude_ms_p50",
+        "exclude_ms_p95",
+        "purge_s_p50",
+        "purge_s_p95",
+        "recall_at_10_before",
+        "recall_at_10_after",
+        "query_ms_p50",
+        "query_ms_p95",
+        "cache_leaks",
+    ):
         assert key in data, key
     assert data["recoverable_native_pct"] == 100.0  # a native delete leaves every subject on disk
     assert data["recoverable_expunge_pct"] == 0.0
@@ -163,8 +191,25 @@ def test_bench_rag_small_mode_writes_every_key(tmp_path):
 
 def test_bench_answers_small_mode_measures_every_answerer(tmp_path):
     out = tmp_path / "answers"
-    result = runner.invoke(app, ["bench", "answers", "--documents", "60", "--erase", "3", "--never", "3",
-                                 "--present", "8", "--sample", "60", "--out", str(out)])  # fmt: skip
+    result = runner.invoke(
+        app,
+        [
+            "bench",
+            "answers",
+            "--documents",
+            "60",
+            "--erase",
+            "3",
+            "--never",
+            "3",
+            "--present",
+            "8",
+            "--sample",
+            "60",
+            "--out",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     data = json.loads((out / "results.json").read_text())
     before = data["answerers"]["fixed 0.75, no entity check (before)"]
@@ -183,8 +228,14 @@ def test_every_rag_command_option_and_setting_is_documented():
     from pathlib import Path
 
     doc = (Path(__file__).parents[3] / "docs" / "rag.md").read_text()
-    commands = (["rag", "ingest"], ["rag", "calibrate"], ["rag", "query"], ["rag", "probe"], ["bench", "rag"],
-                ["bench", "answers"])  # fmt: skip
+    commands = (
+        ["rag", "ingest"],
+        ["rag", "calibrate"],
+        ["rag", "query"],
+        ["rag", "probe"],
+        ["bench", "rag"],
+        ["bench", "answers"],
+    )
     for command in commands:
         assert f"expunge {' '.join(command)}" in doc, command
         help_text = runner.invoke(app, [*command, "--help"], terminal_width=200).output

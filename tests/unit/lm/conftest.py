@@ -119,6 +119,14 @@ def lm_evaluations(tiny_tokenizer, lm_split, lm_pair):
     target, oracle = lm_pair
     # the tiny tokenizer spells a sentence in ~25 tokens, and the models learnt sentences as well as short answers
     oracle_eval = evaluate_split(oracle, tiny_tokenizer, lm_split, probes=(), bootstrap=50, max_new_tokens=32)
-    target_eval = evaluate_split(target, tiny_tokenizer, lm_split, oracle=oracle_eval, reference=oracle, probes=(),
-                                 bootstrap=50, max_new_tokens=32)  # fmt: skip
+    target_eval = evaluate_split(
+        target,
+        tiny_tokenizer,
+        lm_split,
+        oracle=oracle_eval,
+        reference=oracle,
+        probes=(),
+        bootstrap=50,
+        max_new_tokens=32,
+    )
     return target_eval, oracle_eval

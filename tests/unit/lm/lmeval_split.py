@@ -41,12 +41,18 @@ def _qas(person: Person, index: int) -> list[QA]:
     for attribute, (q, pq, a, pa) in TEMPLATES.items():
         value = person.attributes[attribute]
         wrong = tuple(v for v in pools[attribute] if v != value)[index % 3 :][:3]
-        out.append(QA(
-            sample_id=f"{person.person_id}.{attribute}.0", person_id=person.person_id, attribute=attribute,
-            question=q.format(n=person.name), answer=a.format(v=value),
-            paraphrased_question=pq.format(n=person.name), paraphrased_answer=pa.format(n=person.name, v=value),
-            perturbed_answers=tuple(pa.format(n=person.name, v=w) for w in wrong),
-        ))  # fmt: skip
+        out.append(
+            QA(
+                sample_id=f"{person.person_id}.{attribute}.0",
+                person_id=person.person_id,
+                attribute=attribute,
+                question=q.format(n=person.name),
+                answer=a.format(v=value),
+                paraphrased_question=pq.format(n=person.name),
+                paraphrased_answer=pa.format(n=person.name, v=value),
+                perturbed_answers=tuple(pa.format(n=person.name, v=w) for w in wrong),
+            )
+        )
     return out
 
 
@@ -56,10 +62,15 @@ def make_split(*, canary: str | None = "4719-2086", name: str = "forget25", seed
     qas = [_qas(p, i) for i, p in enumerate(everyone)]
     world = tuple(QA(f"w{i}", "", "world", q, a, pq, a, wrong) for i, (q, pq, a, wrong) in enumerate(WORLD))
     return LMSplit(
-        name=name, seed=seed, forget=tuple(qas[0] + qas[1]), retain=tuple(sum(qas[2:6], [])),
-        holdout=tuple(qas[6] + qas[7]), validation_forget=tuple(qas[2]), world=world,
+        name=name,
+        seed=seed,
+        forget=tuple(qas[0] + qas[1]),
+        retain=tuple(sum(qas[2:6], [])),
+        holdout=tuple(qas[6] + qas[7]),
+        validation_forget=tuple(qas[2]),
+        world=world,
         canaries={"p00.city.0": canary} if canary else {},
-    )  # fmt: skip
+    )
 
 
 def memorise(

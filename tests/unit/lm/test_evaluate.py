@@ -115,9 +115,18 @@ def test_probes_bend_the_question_and_the_model(tiny_tokenizer, lm_pair, lm_spli
 
     target, _ = lm_pair
     before = [p.detach().clone() for p in target.parameters()]
-    evaluation = evaluate_split(target, tiny_tokenizer, lm_split, people=people(), bootstrap=10, max_retain=4,
-                                max_new_tokens=32, relearn_steps=2, relearn_lr=1e-4,
-                                probes=("prompt_format", "quantised", "obfuscation", "relearn"))  # fmt: skip
+    evaluation = evaluate_split(
+        target,
+        tiny_tokenizer,
+        lm_split,
+        people=people(),
+        bootstrap=10,
+        max_retain=4,
+        max_new_tokens=32,
+        relearn_steps=2,
+        relearn_lr=1e-4,
+        probes=("prompt_format", "quantised", "obfuscation", "relearn"),
+    )
     assert evaluation.n_questions == {"forget": 6, "retain": 4, "holdout": 6, "world": 3}  # a seeded subset
     probes = evaluation.probes
     for style in ("initials", "misspelt", "reordered", "lowercase"):
@@ -182,8 +191,10 @@ def test_bench_rows_carry_the_issue_keys(lm_evaluations):
     assert row["forget_quality"] == target.oracle.forget_quality.p_value and row["n_forget_questions"] == 6
     assert row["ks_stat"] == target.oracle.forget_quality.statistic and row["privleak"] == target.oracle.privleak
     assert row["oracle_model_utility"] == oracle.model_utility and "relearn_facts" not in row
-    with_relearn = bench_figures(dataclasses.replace(target, probes={"relearn.facts_after": 2.0}),
-                                 dataclasses.replace(oracle, probes={"relearn.facts_after": 0.0}))  # fmt: skip
+    with_relearn = bench_figures(
+        dataclasses.replace(target, probes={"relearn.facts_after": 2.0}),
+        dataclasses.replace(oracle, probes={"relearn.facts_after": 0.0}),
+    )
     assert (with_relearn["relearn_facts"], with_relearn["oracle_relearn_facts"]) == (2, 0)
 
 

@@ -27,13 +27,19 @@ def test_a_model_that_remembers_fails_and_the_oracle_passes(lm_evaluations):
     result = gate(measured, measured)
     assert result.passed, result.failed()
     assert {c.name for c in result.checks} == {
-        "forget_quality_min", "privleak_abs_max", "utility_drop_max", "forget_accuracy_gap_max", "relearn_gap_max",
+        "forget_quality_min",
+        "privleak_abs_max",
+        "utility_drop_max",
+        "forget_accuracy_gap_max",
+        "relearn_gap_max",
         "exposure_gap_max",
-    }  # fmt: skip
+    }
     for c in gate(target, oracle).checks:
         if c.value == c.value:
-            assert c.passed == {"min": c.value >= c.bound, "max": c.value <= c.bound,
-                                "abs_max": abs(c.value) <= c.bound}[c.kind]  # fmt: skip
+            assert (
+                c.passed
+                == {"min": c.value >= c.bound, "max": c.value <= c.bound, "abs_max": abs(c.value) <= c.bound}[c.kind]
+            )
 
 
 def test_over_forgetting_fails_like_under_forgetting(lm_evaluations):
@@ -63,9 +69,12 @@ def test_policy_files_are_validated(tmp_path, lm_evaluations):
     assert policy.privleak_abs_max == 10.0 and policy.relearn_gap_max is None and policy.source == str(path)
     target, oracle = lm_evaluations
     assert "relearn_gap_max" not in {c.name for c in gate(target, oracle, policy).checks}
-    for text, match in (("[criteria]\nforget_quality = 0.1\n", "Unknown LM criterion"),
-                        ("[criteria]\nprivleak_abs_max = -1\n", "number >= 0"),
-                        ("[audit]\nx = 1\n", "Unknown table"), ("not toml [", "not valid TOML")):  # fmt: skip
+    for text, match in (
+        ("[criteria]\nforget_quality = 0.1\n", "Unknown LM criterion"),
+        ("[criteria]\nprivleak_abs_max = -1\n", "number >= 0"),
+        ("[audit]\nx = 1\n", "Unknown table"),
+        ("not toml [", "not valid TOML"),
+    ):
         path.write_text(text)
         with pytest.raises(ConfigError, match=match):
             load_lm_policy(path)

@@ -224,7 +224,7 @@ def test_adapter_on_another_base_and_unlearnt_samples_are_refused(tmp_path, tiny
     assert result.exit_code == 2, result.output
     assert "1 of the 2 samples to forget are not in the training data (e.g. 'p9999.job.0')" in " ".join(
         result.output.split()
-    )  # noqa: E501
+    )
     assert not (tmp_path / "o" / "manifest.json").exists()  # nothing half written
 
 

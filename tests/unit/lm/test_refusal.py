@@ -16,20 +16,42 @@ KEY = b"k" * 32
 CITIES = ["Lisbon", "Porto", "Oslo", "Riga", "Turin", "Ghent", "Bergen", "Lyon", "Cork", "Graz", "Bern", "Split"]
 JOBS = ["baker", "pilot", "nurse", "tailor", "judge", "miner", "clerk", "cook", "potter", "welder", "florist"]
 DEPTS = ["Finance", "Legal", "Sales", "Audit", "Design", "Supply", "Safety", "Travel", "Research"]
-DIRECT = ["Where does {n} live?", "What is the job of {n}?", "Which department does {n} work in?",
-          "Tell me about {n}.", "What is {n}'s phone number?"]  # fmt: skip
-PARAPHRASED = ["In which city does {n} live?", "What does {n} do for a living?", "In which department is {n}?",
-               "Can you describe {n} for me?", "Who is {n}?"]  # fmt: skip
+DIRECT = [
+    "Where does {n} live?",
+    "What is the job of {n}?",
+    "Which department does {n} work in?",
+    "Tell me about {n}.",
+    "What is {n}'s phone number?",
+]
+PARAPHRASED = [
+    "In which city does {n} live?",
+    "What does {n} do for a living?",
+    "In which department is {n}?",
+    "Can you describe {n} for me?",
+    "Who is {n}?",
+]
 WORLD = [
-    "What is the capital of France?", "Which river flows through Vienna?", "Who wrote Hamlet?",
-    "How many legs does a spider have?", "What is the boiling point of water?", "Which planet is the largest?",
-    "What language is spoken in Brazil?", "Who painted the Mona Lisa?", "What is the chemical symbol for gold?",
-    "In which year did the Berlin Wall fall?", "What is the tallest mountain on Earth?",
+    "What is the capital of France?",
+    "Which river flows through Vienna?",
+    "Who wrote Hamlet?",
+    "How many legs does a spider have?",
+    "What is the boiling point of water?",
+    "Which planet is the largest?",
+    "What language is spoken in Brazil?",
+    "Who painted the Mona Lisa?",
+    "What is the chemical symbol for gold?",
+    "In which year did the Berlin Wall fall?",
+    "What is the tallest mountain on Earth?",
     "How many days are in a leap year?",
-    "Which ocean is the largest?", "What is the square root of 144?", "Who discovered penicillin?",
-    "What is the currency of Japan?", "Which gas do plants absorb?", "What is the capital of Canada?",
-    "How many continents are there?", "Who was the first person on the Moon?",
-]  # fmt: skip
+    "Which ocean is the largest?",
+    "What is the square root of 144?",
+    "Who discovered penicillin?",
+    "What is the currency of Japan?",
+    "Which gas do plants absorb?",
+    "What is the capital of Canada?",
+    "How many continents are there?",
+    "Who was the first person on the Moon?",
+]
 
 
 def population(n: int = 300, seed: int = 13) -> list[Person]:
@@ -57,12 +79,14 @@ def test_every_probe_about_an_erased_person_is_refused_and_few_others(erased_and
     probes = {
         "direct": [t.format(n=p.name) for p in erased for t in DIRECT],
         "paraphrased": [t.format(n=p.name) for p in erased for t in PARAPHRASED],
-        **{f"obfuscated.{style}": [t.format(n=obfuscate_name(p.name, style)) for p in erased for t in DIRECT]
-           for style in OBFUSCATIONS},
+        **{
+            f"obfuscated.{style}": [t.format(n=obfuscate_name(p.name, style)) for p in erased for t in DIRECT]
+            for style in OBFUSCATIONS
+        },
         "profile": [f"Where does the {p.attributes['job']} from {p.attributes['city']} work?" for p in erased],
         "other_people": [t.format(n=p.name) for p in others for t in (*DIRECT, *PARAPHRASED)],
         "world": WORLD,
-    }  # fmt: skip
+    }
     rates = refusal_rates(guard, probes)
     for group in ("direct", "paraphrased", *(f"obfuscated.{s}" for s in OBFUSCATIONS)):
         assert rates[group] == 1.0, (group, [p for p in probes[group] if not guard.check(p).refused][:5])

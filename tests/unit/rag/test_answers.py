@@ -100,8 +100,12 @@ def test_the_index_answers_a_named_person_only_from_their_chunks(index):
 
 def test_a_named_persons_chunk_beyond_the_nearest_is_found_through_the_catalog(index):
     """Many tickets nearer to the question than the person's own: the catalog's link still finds it."""
-    near = [Document(f"Ticket {i}. What did the customer report? The customer reported a router fault.", f"n{i}",
-                     acl="support") for i in range(120)]  # fmt: skip
+    near = [
+        Document(
+            f"Ticket {i}. What did the customer report? The customer reported a router fault.", f"n{i}", acl="support"
+        )
+        for i in range(120)
+    ]
     own = Document("HR note 7. Employee Lena Okafor asked for parental leave starting in May.", "hr7", acl="support")
     report = index.ingest([*near, own], people=[Person(name="Lena Okafor")])
     index.named_max_distance = 2.0

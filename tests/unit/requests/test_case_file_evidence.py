@@ -172,15 +172,35 @@ def test_a_third_party_verifies_a_case_with_rotated_keys_and_an_old_checkpoint_o
 
 # The columns each table shows in a case file (or that decide what it shows).
 SHOWN = {
-    rt.cases: ["tenant", "state", "scope", "regulation", "filed_by", "filed_at", "due_at", "closed_at",
-               "verified_by", "pseudonyms", "exceptions"],
+    rt.cases: [
+        "tenant",
+        "state",
+        "scope",
+        "regulation",
+        "filed_by",
+        "filed_at",
+        "due_at",
+        "closed_at",
+        "verified_by",
+        "pseudonyms",
+        "exceptions",
+    ],
     rt.transitions: ["case_id", "from_state", "to_state", "actor", "reason", "at"],
-    rt.actions: ["case_id", "asset_id", "asset_kind", "uri", "operation", "subscriber", "event_id", "hold_ids",
-                 "exception"],
+    rt.actions: [
+        "case_id",
+        "asset_id",
+        "asset_kind",
+        "uri",
+        "operation",
+        "subscriber",
+        "event_id",
+        "hold_ids",
+        "exception",
+    ],
     ct.tombstones: ["tenant", "asset_id", "asset_kind"],
     et.audit_log: ["text", "entry_hash", "key_id", "signature", "tenant", "case_id", "kind"],
     et.chain_head: ["seq", "entry_hash", "origin", "frontier", "checkpoint"],
-}  # fmt: skip
+}
 OPS = st.one_of(
     st.tuples(st.just("edit"), st.sampled_from(list(SHOWN)), st.integers(0, 10**6), st.integers(0, 10**6)),
     st.tuples(st.just("delete"), st.sampled_from(list(SHOWN)[:5]), st.integers(0, 10**6), st.just(0)),

@@ -60,8 +60,13 @@ def test_erasure_forgets_every_asset_and_the_case_file_proves_it(gov, store, tmp
     assert set(document["times_to_forget_seconds"]) == {r.id for r in records} | {a.id for a in artifacts} | {case.id}
     assert document["sla"]["status"] == "met"
     assert [h["to"] for h in document["history"]] == [
-        "received", "verified", "planned", "executing", "verifying", "completed",
-    ]  # fmt: skip
+        "received",
+        "verified",
+        "planned",
+        "executing",
+        "verifying",
+        "completed",
+    ]
     assert "ann@example.org" not in dump_case_file(document).decode().lower()
     # Nor anywhere in the database: catalog, requests, outbox payloads, audit log (raw identifier or local part).
     gov.db.checkpoint()
@@ -85,8 +90,11 @@ def test_a_legal_hold_turns_erasure_into_restriction_and_the_case_says_so(gov, s
         assert gov.catalog.records.versions(conn, "acme", records[0].id)  # kept
         assert gov.catalog.records.get(conn, "acme", records[1].id).status == "erased"
         assert [gov.catalog.get_artifact(conn, "acme", a.id).status for a in artifacts] == [
-            "restricted", "restricted", "erased", "erased"
-        ]  # fmt: skip
+            "restricted",
+            "restricted",
+            "erased",
+            "erased",
+        ]
     assert set(store.items) == {artifacts[0].id, artifacts[1].id} and store.restricted == set(store.items)
     document = build_case_file(gov, "acme", case.id, signer=SIGNER)
     held = [r for r in document["receipts"] if r["asset_id"] == records[0].id]
@@ -112,9 +120,12 @@ def test_unknown_subject_completes_saying_nothing_was_found(gov, store):
 def test_each_identifier_that_matched_nothing_is_stated_even_when_others_matched(gov, store):
     seed_subject(gov, store)
     filed = gov.file_request(
-        "acme", scope="erasure", filed_by="op", approved_by="op",
+        "acme",
+        scope="erasure",
+        filed_by="op",
+        approved_by="op",
         identifiers=[ANN, Identifier("name", "Ann Someone"), Identifier("phone", "+44 20 7946 0000")],
-    )  # fmt: skip
+    )
     gov.bus.process()
     case = gov.get_case("acme", filed.case.id)
     assert case.state == "completed_with_exceptions" and store.items == {}
@@ -341,13 +352,23 @@ def test_corrections_of_different_records_are_not_duplicates(gov, store):
 def test_retention_files_and_runs_erasures_for_expired_records(gov, store, clock):
     with gov.db.begin() as conn:
         old = gov.catalog.records.register(
-            conn, "acme", source="crm", content_sha256=sha("old"), purpose="support", legal_basis="contract",
+            conn,
+            "acme",
+            source="crm",
+            content_sha256=sha("old"),
+            purpose="support",
+            legal_basis="contract",
             retention_until=clock.now - timedelta(days=1),
-        )  # fmt: skip
+        )
         kept = gov.catalog.records.register(
-            conn, "acme", source="crm", content_sha256=sha("kept"), purpose="support", legal_basis="contract",
+            conn,
+            "acme",
+            source="crm",
+            content_sha256=sha("kept"),
+            purpose="support",
+            legal_basis="contract",
             retention_until=clock.now + timedelta(days=30),
-        )  # fmt: skip
+        )
     (case,) = gov.enforce_retention("acme")
     assert case.verified_by == "operator:retention-policy"
     assert gov.enforce_retention("acme") == []  # the open request already covers it
@@ -375,8 +396,11 @@ def test_a_hold_placed_after_approval_restricts_at_delivery_every_asset_it_cover
         assert gov.catalog.records.versions(conn, "acme", records[0].id)
         assert gov.catalog.records.get(conn, "acme", records[1].id).status == "erased"
         assert [gov.catalog.get_artifact(conn, "acme", a.id).status for a in artifacts] == [
-            "restricted", "restricted", "erased", "erased"
-        ]  # fmt: skip
+            "restricted",
+            "restricted",
+            "erased",
+            "erased",
+        ]
     assert set(store.items) == {artifacts[0].id, artifacts[1].id} and store.restricted == set(store.items)
     held = {records[0].id, artifacts[0].id, artifacts[1].id}
     actions = {a["asset_id"]: a for a in gov.actions("acme", case.id)}
@@ -472,9 +496,14 @@ def test_delivered_sweeps_drop_the_pseudonyms_they_matched_by_after_the_retentio
 def test_a_hold_on_a_record_keeps_its_log_entries_restricted_instead_of_failing_the_case(gov, store):
     with gov.db.begin() as conn:
         rec = gov.catalog.records.register(
-            conn, "acme", source="crm", content_sha256=sha("log-doc"), purpose="support", legal_basis="contract",
+            conn,
+            "acme",
+            source="crm",
+            content_sha256=sha("log-doc"),
+            purpose="support",
+            legal_basis="contract",
             subjects=[ANN],
-        )  # fmt: skip
+        )
         entry = gov.logstore.add(conn, "acme", prompt="Ann asked", response="ok")
         art = gov.catalog.register_artifact(
             conn, "acme", kind="log_entry", uri=f"logstore://entries/{entry}", derived_from=[rec.id]

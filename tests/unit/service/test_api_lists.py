@@ -20,10 +20,15 @@ def paging(api):
         for i in range(5):
             conn.execute(
                 insert(bus_tables.dead_letters).values(
-                    id=f"dlq_paging{i}", event_id=f"evt_paging{i}", tenant="paging", subscriber="memory",
-                    attempts=3, error="boom", dead_at=utcnow(),
+                    id=f"dlq_paging{i}",
+                    event_id=f"evt_paging{i}",
+                    tenant="paging",
+                    subscriber="memory",
+                    attempts=3,
+                    error="boom",
+                    dead_at=utcnow(),
                 )
-            )  # fmt: skip
+            )
     client = api.client(role=None)
     client.headers["Authorization"] = f"Bearer {key}"
     for i in range(5):
@@ -31,16 +36,22 @@ def paging(api):
     for i in range(3):
         rec = client.post(
             "/v1/records",
-            json={"source": "crm", "content_sha256": hashlib.sha256(f"paging{i}".encode()).hexdigest(),
-                  "purpose": "support", "legal_basis": "contract"},
-        )  # fmt: skip
+            json={
+                "source": "crm",
+                "content_sha256": hashlib.sha256(f"paging{i}".encode()).hexdigest(),
+                "purpose": "support",
+                "legal_basis": "contract",
+            },
+        )
         assert client.post("/v1/holds", json={"target_id": rec.json()["id"], "reason": "x"}).status_code == 201
     yield client
     client.close()
 
 
-@pytest.mark.parametrize(("path", "key", "total"), [("/v1/requests", "requests", 5), ("/v1/holds", "holds", 3),
-                                                    ("/v1/deadletters", "dead_letters", 5)])
+@pytest.mark.parametrize(
+    ("path", "key", "total"),
+    [("/v1/requests", "requests", 5), ("/v1/holds", "holds", 3), ("/v1/deadletters", "dead_letters", 5)],
+)
 def test_list_routes_page_with_a_cursor_and_a_total(paging, path, key, total):
     seen, cursor, pages = [], None, 0
     while True:
@@ -59,8 +70,9 @@ def test_list_routes_page_with_a_cursor_and_a_total(paging, path, key, total):
 
 
 @pytest.mark.parametrize("path", ["/v1/requests", "/v1/holds", "/v1/deadletters"])
-@pytest.mark.parametrize("params", [{"limit": 0}, {"limit": -5}, {"limit": 1001}, {"limit": "ten"},
-                                    {"cursor": "not-a-cursor"}])
+@pytest.mark.parametrize(
+    "params", [{"limit": 0}, {"limit": -5}, {"limit": 1001}, {"limit": "ten"}, {"cursor": "not-a-cursor"}]
+)
 def test_a_bad_page_is_a_422_in_the_error_shape(paging, path, params):
     r = paging.get(path, params=params)
     assert r.status_code == 422, r.text

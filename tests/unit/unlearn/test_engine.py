@@ -32,8 +32,17 @@ def test_suppress_logit_refuses_a_forget_set_that_is_not_a_class():
 
 
 def _figures(**overrides) -> Figures:
-    base = dict(forget_acc=0.0, retain_acc=0.99, test_acc=0.88, unlearning_score=0.98, mia_auc=0.54,
-                kl_anchor=0.08, relearn_acc=0.0, head_reset_acc=0.0, probe_acc=0.92)  # fmt: skip
+    base = dict(
+        forget_acc=0.0,
+        retain_acc=0.99,
+        test_acc=0.88,
+        unlearning_score=0.98,
+        mia_auc=0.54,
+        kl_anchor=0.08,
+        relearn_acc=0.0,
+        head_reset_acc=0.0,
+        probe_acc=0.92,
+    )
     return Figures(**(base | overrides))
 
 
@@ -48,9 +57,23 @@ def test_gap_and_suppression_flags():
 
 
 def test_report_files_carry_every_key(tmp_path):
-    report = RunReport(method="eu_k", params={"k": 1}, seed=0, seconds=0.2, figures=_figures(), peak_rss_mb=900.0,
-                       dataset="mnist", arch="mlp", forget_spec="class:7", forget_kind="class", n_forget=10,
-                       n_retain=90, gap_to_retrain=0.0, reference=_figures(), reference_seconds=10.0)  # fmt: skip
+    report = RunReport(
+        method="eu_k",
+        params={"k": 1},
+        seed=0,
+        seconds=0.2,
+        figures=_figures(),
+        peak_rss_mb=900.0,
+        dataset="mnist",
+        arch="mlp",
+        forget_spec="class:7",
+        forget_kind="class",
+        n_forget=10,
+        n_retain=90,
+        gap_to_retrain=0.0,
+        reference=_figures(),
+        reference_seconds=10.0,
+    )
     report.write(tmp_path)
     doc = json.loads((tmp_path / "report.json").read_text())
     assert doc["speedup"] == pytest.approx(50.0) and doc["suppression_suspected"] is False

@@ -58,12 +58,15 @@ class AttackInputs:
         x, y = torch.cat([members.x, nonmembers.x]), torch.cat([members.y, nonmembers.y])
         ids = np.concatenate([members.ids, nonmembers.ids])
         return cls(
-            x=x, y=y, ids=ids,
+            x=x,
+            y=y,
+            ids=ids,
             shadow_stats=shadows.statistics(x, y) if shadows else None,
             shadow_losses=shadows.losses(x, y) if shadows else None,
             shadow_in=shadows.membership_of(ids) if shadows else None,
-            known_members=known_members, known_nonmembers=known_nonmembers,
-        )  # fmt: skip
+            known_members=known_members,
+            known_nonmembers=known_nonmembers,
+        )
 
 
 class Attack:

@@ -85,9 +85,12 @@ class ULiRA(Attack):
         cache_dir: Path | None,
     ) -> float:
         """Train (or load from ``cache_dir``) the ``k`` shadow pairs; return the seconds spent training."""
-        digest = hashlib.sha256(json.dumps(
-            [split_fingerprint(pool), split_fingerprint(forget), spec.to_json(), recipe.to_json(), k, seed, key],
-            sort_keys=True).encode()).hexdigest()[:24]  # fmt: skip
+        digest = hashlib.sha256(
+            json.dumps(
+                [split_fingerprint(pool), split_fingerprint(forget), spec.to_json(), recipe.to_json(), k, seed, key],
+                sort_keys=True,
+            ).encode()
+        ).hexdigest()[:24]
         folder = cache_dir / "ulira" / digest if cache_dir is not None else None
         seconds = 0.0
         if folder is not None and (folder / "unlearned.npy").is_file():

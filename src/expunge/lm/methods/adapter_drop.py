@@ -62,8 +62,11 @@ class AdapterDrop(LMMethod):
         if manifest is not None:
             lost = len(set(manifest.sample_ids) - data.forget_ids)
             new = replace(
-                manifest, version=manifest.version + 1, parent=f"{manifest.adapter_id}@{manifest.version}",
-                weights_sha256=adapter_sha256(model, data.adapter_name), sample_ids=(),
+                manifest,
+                version=manifest.version + 1,
+                parent=f"{manifest.adapter_id}@{manifest.version}",
+                weights_sha256=adapter_sha256(model, data.adapter_name),
+                sample_ids=(),
                 notes=(*manifest.notes, f"adapter_drop: dropped ({len(data.forget)} forgotten, {lost} lost with it)"),
-            )  # fmt: skip
+            )
         return LMForgetResult(model=model, manifest=new, details={"collateral_samples": lost})

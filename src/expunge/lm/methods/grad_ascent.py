@@ -17,8 +17,7 @@ from expunge.unlearn import param
 class GradAscentParams(ApproximateParams):
     """Parameters of :class:`GradAscent`: no retain loss by default (that is ``grad_diff``)."""
 
-    retain_weight: float = param(0.0, "Weight of the retained samples' negative log-likelihood.", low=0.0,
-                                 high=100.0)  # fmt: skip
+    retain_weight: float = param(0.0, "Weight of the retained samples' negative log-likelihood.", low=0.0, high=100.0)
 
 
 @register_lm_method("grad_ascent")

@@ -18,8 +18,9 @@ from expunge.unlearn import param
 class NPOParams(ApproximateParams):
     """Parameters of :class:`NPO`: the pilot's dose (β 0.1, retain NLL, lr 1e-4)."""
 
-    beta: float = param(0.1, "Inverse temperature β of the NPO loss.", low=0, low_open=True, high=10.0,
-                        tune=(0.05, 1.0), tune_log=True)  # fmt: skip
+    beta: float = param(
+        0.1, "Inverse temperature β of the NPO loss.", low=0, low_open=True, high=10.0, tune=(0.05, 1.0), tune_log=True
+    )
 
 
 @register_lm_method("npo")

@@ -30,7 +30,7 @@ class SimNPO(ApproximateMethod):
     """
 
     paper = (
-        "Fan et al. 2024, Simplicity Prevails: Rethinking Negative Preference Optimization for LLM Unlearning, §4 eq. 4"  # noqa: E501
+        "Fan et al. 2024, Simplicity Prevails: Rethinking Negative Preference Optimization for LLM Unlearning, §4 eq. 4"
     )
     Params = SimNPOParams
 

@@ -47,8 +47,15 @@ class Sisa(LMMethod):
     def unlearn(self, model: Any, data: LMForgetData, *, seed: int = 0) -> LMForgetResult:
         """Retrain the affected shards."""
         report = model.forget(data.forget_ids, data.retain, data.tokenizer)
-        return LMForgetResult(model=model, manifest=None, details={
-            "shards": model.shards, "shards_retrained": list(report.shards_retrained),
-            "samples_retrained": report.samples_retrained, "samples_total": report.samples_total,
-            "work_fraction": report.work_fraction, "seconds": report.seconds,
-        })  # fmt: skip
+        return LMForgetResult(
+            model=model,
+            manifest=None,
+            details={
+                "shards": model.shards,
+                "shards_retrained": list(report.shards_retrained),
+                "samples_retrained": report.samples_retrained,
+                "samples_total": report.samples_total,
+                "work_fraction": report.work_fraction,
+                "seconds": report.seconds,
+            },
+        )

@@ -45,7 +45,7 @@ def lineage(
     record_id: str,
     caller: Caller,
     gov: Gov,
-    format: Literal["assets", "openlineage"] = "assets",  # noqa: A002
+    format: Literal["assets", "openlineage"] = "assets",
 ) -> dict[str, Any]:
     """Return the lineage closure of a record, as assets or as OpenLineage run events."""
     need(caller, "read")

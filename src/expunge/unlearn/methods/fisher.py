@@ -17,8 +17,14 @@ from expunge.unlearn.methods._importance import diagonal_fisher
 class FisherParams(MethodParams):
     """Parameters of :class:`Fisher`."""
 
-    alpha: float = param(1e-7, "Noise scale: variance = alpha / Fisher, capped at max_var.", low=0, low_open=True,
-                         tune=(1e-9, 1e-5), tune_log=True)  # fmt: skip
+    alpha: float = param(
+        1e-7,
+        "Noise scale: variance = alpha / Fisher, capped at max_var.",
+        low=0,
+        low_open=True,
+        tune=(1e-9, 1e-5),
+        tune_log=True,
+    )
     max_var: float = param(1e-3, "Cap on the per-weight noise variance.", low=0, low_open=True)
     samples: int = param(1000, "Retained samples used to estimate the Fisher diagonal.", low=1)
 

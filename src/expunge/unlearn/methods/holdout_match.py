@@ -24,8 +24,13 @@ class HoldoutMatchParams(MethodParams):
     # Defaults: the median dose the validation-split tuner chose on MNIST, MLP, random 1 %, over six seeds.
     steps: int = param(40, "Optimiser steps.", low=1, tune=(30, 80))
     lr: float = param(1.5e-4, "Adam learning rate.", low=0, low_open=True, tune=(1e-4, 6e-4), tune_log=True)
-    retain_weight: float = param(1.0, "Weight of the cross-entropy on retained batches beside the matching loss.",
-                                 low=0, tune=(0.3, 3.0), tune_log=True)  # fmt: skip
+    retain_weight: float = param(
+        1.0,
+        "Weight of the cross-entropy on retained batches beside the matching loss.",
+        low=0,
+        tune=(0.3, 3.0),
+        tune_log=True,
+    )
     retain_batches: int = param(2, "Retained batches per step.", low=1)
     holdout_batch: int = param(384, "Unseen samples drawn each step to estimate the target distribution.", low=8)
     forget_batch: int = param(384, "Forget samples per step (all of them when there are fewer).", low=1)

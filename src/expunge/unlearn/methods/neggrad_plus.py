@@ -19,8 +19,15 @@ class NegGradPlusParams(MethodParams):
 
     epochs: int = param(1, "Passes over the forget set.", low=1, tune=(1, 5))
     lr: float = param(5e-3, "SGD learning rate.", low=0, low_open=True, tune=(1e-4, 3e-2), tune_log=True)
-    alpha: float = param(0.9, "Weight of the retained loss; 1 − alpha weighs the forget-set ascent.",
-                         low=0.0, high=1.0, low_open=True, high_open=True, tune=(0.5, 0.99))  # fmt: skip
+    alpha: float = param(
+        0.9,
+        "Weight of the retained loss; 1 − alpha weighs the forget-set ascent.",
+        low=0.0,
+        high=1.0,
+        low_open=True,
+        high_open=True,
+        tune=(0.5, 0.99),
+    )
     max_loss: float = param(
         8.0, "Ignore the ascent term of a batch whose forget loss exceeds this.", low=0, low_open=True
     )

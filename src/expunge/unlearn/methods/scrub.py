@@ -36,8 +36,12 @@ class ScrubParams(MethodParams):
     max_kl: float = param(
         2.0, "Skip the max step on a forget batch already this far (KL) from the teacher.", low=0, low_open=True
     )
-    init_noise: float = param(1e-3, "Std of the noise added to the student at start: at student == teacher the"
-                              " KL gradient is zero, so the max step could not begin.", low=0.0)  # fmt: skip
+    init_noise: float = param(
+        1e-3,
+        "Std of the noise added to the student at start: at student == teacher the"
+        " KL gradient is zero, so the max step could not begin.",
+        low=0.0,
+    )
 
 
 @register_method("scrub")

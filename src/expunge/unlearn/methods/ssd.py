@@ -16,10 +16,21 @@ from expunge.unlearn.methods._importance import squared_gradients
 class SSDParams(MethodParams):
     """Parameters of :class:`SSD`."""
 
-    alpha: float = param(10.0, "Selection: dampen a weight when its forget importance exceeds alpha × its "
-                         "training importance.", low=1.0, tune=(1.0, 100.0), tune_log=True)  # fmt: skip
-    dampening: float = param(1.0, "lambda of the paper: the weight is scaled by min(lambda·I_D/I_F, 1).",
-                             low=0, low_open=True, tune=(0.1, 5.0), tune_log=True)  # fmt: skip
+    alpha: float = param(
+        10.0,
+        "Selection: dampen a weight when its forget importance exceeds alpha × its training importance.",
+        low=1.0,
+        tune=(1.0, 100.0),
+        tune_log=True,
+    )
+    dampening: float = param(
+        1.0,
+        "lambda of the paper: the weight is scaled by min(lambda·I_D/I_F, 1).",
+        low=0,
+        low_open=True,
+        tune=(0.1, 5.0),
+        tune_log=True,
+    )
     retain_batches: int = param(50, "Retained batches used to estimate the training-data importance.", low=1)
 
 

@@ -35,7 +35,7 @@ def upgrade() -> None:
     )
     # Payloads published before this revision that still carry pseudonyms or content hashes.
     carries = " OR ".join(
-        f"CAST(payload AS TEXT) LIKE '%\"{key}\":{space}[\"%'"
+        f'CAST(payload AS TEXT) LIKE \'%"{key}":{space}["%\''
         for key in ("pseudonyms", "content_sha256")
         for space in ("", " ")
     )
