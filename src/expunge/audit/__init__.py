@@ -12,7 +12,7 @@ or anything of the governance half.
 """
 
 from expunge.audit._audit import AuditData, AuditResult, Criterion, run_audit
-from expunge.audit._html import render_html, write_report
+from expunge.audit._html import REPORT_PROBE, REPORT_STYLE, figure_html, render_html, write_report
 from expunge.audit._metrics import (
     canary_exposure,
     feature_probe_accuracy,
@@ -30,6 +30,9 @@ from expunge.audit._shadows import ShadowSet, logit_confidence, train_shadows
 from expunge.audit.attacks import Attack, AttackInputs, available_attacks, get_attack, register_attack
 
 __all__ = [
+    "REPORT_PROBE",
+    "REPORT_STYLE",
+    "figure_html",
     "DEFAULT_ATTACKS",
     "Attack",
     "AttackFigures",

@@ -17,12 +17,12 @@ import numpy as np
 
 from expunge.audit._audit import AuditResult
 
-__all__ = ["render_html", "write_report"]
+__all__ = ["REPORT_PROBE", "REPORT_STYLE", "figure_html", "render_html", "write_report"]
 
 COLORS = {"original": "#d62728", "unlearned": "#1f77b4", "reference": "#2ca02c"}
 LABELS = {"original": "original", "unlearned": "unlearned", "reference": "retrained"}
 
-_STYLE = """
+REPORT_STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem auto;max-width:1100px;color:#222;
 padding:0 1rem}
 h1{font-size:1.6rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #ddd}
@@ -36,7 +36,7 @@ figure{display:inline-block;margin:.5rem}img{max-width:100%}figcaption{font-size
 """
 
 # Runs first: records script errors and image loading on <body>, so a headless browser can check the page.
-_PROBE = """
+REPORT_PROBE = """
 window.__errors=[];window.addEventListener('error',function(e){window.__errors.push(String(e.message||e));});
 window.addEventListener('load',function(){var imgs=document.images,ok=0;
 for(var i=0;i<imgs.length;i++){if(imgs[i].complete&&imgs[i].naturalWidth>0)ok++;}
@@ -52,7 +52,8 @@ def _png(fig: plt.Figure) -> str:
     return base64.b64encode(buffer.getvalue()).decode()
 
 
-def _figure(fig: plt.Figure, caption: str) -> str:
+def figure_html(fig: plt.Figure, caption: str) -> str:
+    """Return ``fig`` as an inline ``<figure>`` (base64 PNG at 90 dpi) with ``caption``; closes the figure."""
     return (
         f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{_png(fig)}">'
         f"<figcaption>{html.escape(caption)}</figcaption></figure>"
@@ -81,7 +82,7 @@ def _roc_plots(result: AuditResult) -> list[str]:
         ax.set_ylabel("true-positive rate")
         ax.set_title(attack)
         ax.legend(fontsize=8, loc="lower right")
-        out.append(_figure(fig, f"ROC of {attack} on the forget set vs held-out non-members (log scale)"))
+        out.append(figure_html(fig, f"ROC of {attack} on the forget set vs held-out non-members (log scale)"))
     return out
 
 
@@ -95,7 +96,7 @@ def _loss_plots(result: AuditResult) -> str:
         ax.set_title(LABELS.get(role, role))
         ax.set_xlabel("log10 loss")
         ax.legend(fontsize=8)
-    return _figure(fig, "Per-sample loss of forgotten, retained and test samples under each model")
+    return figure_html(fig, "Per-sample loss of forgotten, retained and test samples under each model")
 
 
 def _relearn_plot(result: AuditResult) -> str:
@@ -106,7 +107,7 @@ def _relearn_plot(result: AuditResult) -> str:
     ax.set_ylabel("accuracy on held-back forgotten samples")
     ax.set_ylim(-0.02, 1.02)
     ax.legend(fontsize=8)
-    return _figure(fig, "Relearning attack: accuracy regained on the forget set after a few steps")
+    return figure_html(fig, "Relearning attack: accuracy regained on the forget set after a few steps")
 
 
 def _bench_plot(bench: dict[str, Any]) -> str:
@@ -126,7 +127,7 @@ def _bench_plot(bench: dict[str, Any]) -> str:
     ax.set_xticks(np.arange(len(names)) + 0.4 - width / 2, names, rotation=35, ha="right")
     ax.legend(fontsize=8)
     c = bench["config"]
-    return _figure(fig, f"Per-method comparison: {c['dataset']} / {c['arch']}, forget {c['scenario']}")
+    return figure_html(fig, f"Per-method comparison: {c['dataset']} / {c['arch']}, forget {c['scenario']}")
 
 
 def _fmt(value: Any) -> str:
@@ -173,7 +174,7 @@ def render_html(result: AuditResult, *, title: str = "Unlearning audit", bench_d
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<script>{_PROBE}</script><style>{_STYLE}</style></head>
+<script>{REPORT_PROBE}</script><style>{REPORT_STYLE}</style></head>
 <body>
 <h1>{html.escape(title)}</h1>
 <p class="verdict {verdict}">Audit gate: {verdict.upper()}</p>

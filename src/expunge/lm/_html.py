@@ -7,9 +7,7 @@ set, canary exposure, robustness probes).
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import json
 from pathlib import Path
 from typing import Any
@@ -20,7 +18,7 @@ matplotlib.use("Agg")  # no display: render to memory only
 import matplotlib.pyplot as plt
 import numpy as np
 
-from expunge.audit import roc_curve
+from expunge.audit import REPORT_PROBE, REPORT_STYLE, figure_html, roc_curve
 from expunge.lm._evaluate import LMEvaluation
 from expunge.lm._gate import GateResult
 
@@ -28,40 +26,8 @@ __all__ = ["render_lm_html", "write_lm_report"]
 
 COLORS = {"model": "#1f77b4", "oracle": "#2ca02c"}
 
-_STYLE = """
-body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem auto;max-width:1100px;color:#222;
-padding:0 1rem}
-h1{font-size:1.6rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #ddd}
-table{border-collapse:collapse;margin:.5rem 0}td,th{border:1px solid #ddd;padding:.3rem .6rem;text-align:right}
-th{background:#f5f5f5}td:first-child,th:first-child{text-align:left}
-.pass{color:#1a7f37;font-weight:600}.fail{color:#cf222e;font-weight:600}
-.verdict{font-size:1.3rem;padding:.6rem 1rem;border-radius:6px;display:inline-block}
-.verdict.pass{background:#dafbe1}.verdict.fail{background:#ffebe9}
-figure{display:inline-block;margin:.5rem}img{max-width:100%}figcaption{font-size:.85rem;color:#555}
-.note{color:#555;font-size:.9rem}td.what{text-align:left}
-"""
-
-# Runs first: records script errors and image loading on <body>, so a headless browser can check the page.
-_PROBE = """
-window.__errors=[];window.addEventListener('error',function(e){window.__errors.push(String(e.message||e));});
-window.addEventListener('load',function(){var imgs=document.images,ok=0;
-for(var i=0;i<imgs.length;i++){if(imgs[i].complete&&imgs[i].naturalWidth>0)ok++;}
-document.body.setAttribute('data-images',imgs.length);document.body.setAttribute('data-images-ok',ok);
-document.body.setAttribute('data-js-errors',window.__errors.length);});
-"""
 
 _BOUND = {"min": "≥", "max": "≤", "abs_max": "|·| ≤"}
-
-
-def _figure(fig: plt.Figure, caption: str) -> str:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
-    plt.close(fig)
-    data = base64.b64encode(buffer.getvalue()).decode()
-    return (
-        f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{data}">'
-        f"<figcaption>{html.escape(caption)}</figcaption></figure>"
-    )
 
 
 def _fmt(value: Any) -> str:
@@ -80,7 +46,7 @@ def _truth_plot(roles: dict[str, LMEvaluation]) -> str:
         ax.hist(v, bins=bins, alpha=0.55, color=COLORS[role], label=role, density=True)
     ax.set_xlabel("log10 truth ratio (forget questions)")
     ax.legend(fontsize=8)
-    return _figure(fig, "Truth ratios on the forget set: the KS test of forget quality compares these two")
+    return figure_html(fig, "Truth ratios on the forget set: the KS test of forget quality compares these two")
 
 
 def _roc_plots(roles: dict[str, LMEvaluation]) -> list[str]:
@@ -98,7 +64,7 @@ def _roc_plots(roles: dict[str, LMEvaluation]) -> list[str]:
         ax.set_ylabel("true-positive rate")
         ax.set_title(attack)
         ax.legend(fontsize=8, loc="lower right")
-        out.append(_figure(fig, f"ROC of {attack}: forgotten people (members) vs holdout people"))
+        out.append(figure_html(fig, f"ROC of {attack}: forgotten people (members) vs holdout people"))
     return out
 
 
@@ -117,7 +83,7 @@ def _bars(roles: dict[str, LMEvaluation], values: dict[str, dict[str, float]], y
     ax.set_xticks(np.arange(len(names)) + 0.4 - width / 2, names, rotation=30, ha="right")
     ax.set_ylabel(ylabel)
     ax.legend(fontsize=8)
-    return _figure(fig, caption)
+    return figure_html(fig, caption)
 
 
 def render_lm_html(
@@ -202,7 +168,7 @@ def render_lm_html(
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<script>{_PROBE}</script><style>{_STYLE}</style></head>
+<script>{REPORT_PROBE}</script><style>{REPORT_STYLE}</style></head>
 <body>
 <h1>{html.escape(title)}</h1>
 {verdict}
