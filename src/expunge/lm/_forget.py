@@ -10,7 +10,6 @@ were already refused when the method was built (:class:`~expunge.unlearn.MethodP
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -24,7 +23,7 @@ from expunge.errors import (
 from expunge.lm._adapters import AdapterManifest
 from expunge.lm._data import QA, LMSplit
 from expunge.registry import Registry
-from expunge.unlearn import MethodParams
+from expunge.unlearn import MethodParams, method_registrar
 
 __all__ = [
     "LMForgetData",
@@ -217,20 +216,7 @@ LM_METHODS: Registry[type[LMMethod]] = Registry(
 )
 
 
-def register_lm_method(name: str) -> Callable[[type[LMMethod]], type[LMMethod]]:
-    """Register an LM method class under a snake_case key that stays stable forever (it is audited).
-
-    Raises:
-        DuplicateNameError: ``name`` is taken.
-    """
-
-    def decorate(cls: type[LMMethod]) -> type[LMMethod]:
-        LM_METHODS.add(name, cls)
-        cls.name = name
-        cls.Params.owner = cls.__name__
-        return cls
-
-    return decorate
+register_lm_method = method_registrar(LM_METHODS)
 
 
 def available_lm_methods() -> list[str]:

@@ -16,6 +16,7 @@ from expunge.unlearn._protocol import (
     available_methods,
     get_method,
     make_method,
+    method_registrar,
     register_method,
 )
 from expunge.unlearn._report import FIGURES, Figures, RunReport, gap_to_retrain, markdown_table
@@ -45,6 +46,7 @@ __all__ = [
     "measure",
     "param",
     "prepare_scenario",
+    "method_registrar",
     "register_method",
     "run_method",
     "train_original",

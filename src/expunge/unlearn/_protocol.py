@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import torch
 from torch import nn
@@ -30,6 +30,7 @@ __all__ = [
     "cycle",
     "get_method",
     "make_method",
+    "method_registrar",
     "register_method",
 ]
 
@@ -183,25 +184,36 @@ class UnlearningMethod:
         return f"{type(self).__name__}({self.params})"
 
 
+M = TypeVar("M")
+
 METHODS: Registry[type[UnlearningMethod]] = Registry(
     "unlearning method", unknown=UnknownMethodError, builtins=("expunge.unlearn.methods",)
 )
 
 
-def register_method(name: str) -> Callable[[type[UnlearningMethod]], type[UnlearningMethod]]:
-    """Register a method class under a snake_case key that stays stable forever (it is audited).
+def method_registrar(registry: Registry[type[M]]) -> Callable[[str], Callable[[type[M]], type[M]]]:
+    """Return the ``register_…(name)`` decorator of a method registry (classifier or LM methods).
 
-    Raises:
-        DuplicateNameError: ``name`` is taken.
+    The decorator adds the class under ``name``, stores the name on it and names the class in its ``Params``
+    errors. Raises :class:`~expunge.errors.DuplicateNameError` when ``name`` is taken.
     """
 
-    def decorate(cls: type[UnlearningMethod]) -> type[UnlearningMethod]:
-        METHODS.add(name, cls)
-        cls.name = name
-        cls.Params.owner = cls.__name__
-        return cls
+    def register(name: str) -> Callable[[type[M]], type[M]]:
+        def decorate(cls: type[M]) -> type[M]:
+            registry.add(name, cls)
+            cls.name = name
+            cls.Params.owner = cls.__name__
+            return cls
 
-    return decorate
+        return decorate
+
+    register.__doc__ = (
+        f"Register a class among the {registry.kind}s under a snake_case key that stays stable forever (it is audited)."
+    )
+    return register
+
+
+register_method = method_registrar(METHODS)
 
 
 def available_methods() -> list[str]:
